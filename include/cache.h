@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cache: the TTL cache between the FUSE layer and the API.
+ *
+ * Four kinds of data, each fetched on first use and kept as an immutable,
+ * reference-counted snapshot:
+ *   - the region list                      fresh for instance_ttl;
+ *   - one region's instance list           fresh for instance_ttl;
+ *   - one instance's invocation listing    fresh for cache_ttl, from one paged
+ *     DescribeInvocations pass, split by InvokeStatus here;
+ *   - one invocation's result              fetched once if final, else fresh
+ *     for cache_ttl.
+ * A getter returns the snapshot if fresh; otherwise exactly one caller fetches
+ * while the others wait for that fetch (singleflight) and share its outcome.
+ * A failed refresh keeps serving the last good snapshot (logged) and does not
+ * ask again for another TTL; only data never fetched fails. Errors are never
+ * stored: the next caller asks the API again.
+ *
+ * Invocations in a terminal state (Finished, Failed, Stopped) never change:
+ * a refresh reuses the record object it already had for them, so pointers to
+ * it stay valid and their rendered bytes are the ones first served.
+ *
+ * Names the API returns that cannot be path components (empty, ".", "..",
+ * longer than 255 bytes, containing '/' or NUL) are dropped here and logged
+ * once per mount.
+ *
+ * Ownership: every getter returns a new reference the caller drops with the
+ * matching *_unref(); the snapshot is immutable and may be read without locks
+ * until then. Thread-safety: all functions may be called from any thread.
+ */
+#ifndef SWASFS_CACHE_H
+#define SWASFS_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "api.h"
+
+struct cache;
+
+/* Milliseconds on a monotonic clock. Tests pass their own. */
+typedef uint64_t (*cache_clock_fn)(void *arg);
+
+struct cache_config {
+	unsigned cache_ttl_s;      /* invocation listings, running results */
+	unsigned instance_ttl_s;   /* region list, instance lists */
+	cache_clock_fn clock;      /* NULL: CLOCK_MONOTONIC */
+	void *clock_arg;
+};
+
+/* The four InvokeStatus directories that always exist (INTERFACE.md). */
+#define CACHE_FIXED_STATUSES 4
+extern const char *const cache_fixed_statuses[CACHE_FIXED_STATUSES];
+
+/* Longest path component Linux accepts (NAME_MAX). */
+#define CACHE_NAME_MAX 255
+
+/* True if @s (of @len bytes) can be shown as a directory entry. */
+bool cache_is_valid_name(const char *s, size_t len);
+
+/* Read-only snapshots. */
+struct cache_regions {
+	char **ids;                /* sorted */
+	size_t count;
+};
+
+struct cache_instance {
+	char *id;
+	time_t ctime;              /* CreationTime, 0 if unknown */
+};
+
+struct cache_instances {
+	struct cache_instance *items; /* sorted by id */
+	size_t count;
+};
+
+/* One invocation: the API record plus derived facts. */
+struct cache_record {
+	struct swas_invocation inv;
+	bool is_final;             /* InvokeStatus is Finished, Failed or Stopped */
+};
+
+struct cache_status {
+	char *name;                /* InvokeStatus */
+	time_t mtime;              /* newest CreationTime, else the instance's */
+	struct cache_record **records; /* sorted by CreationTime, then InvokeId */
+	size_t count;
+};
+
+struct cache_invocations {
+	struct cache_status *statuses; /* the four fixed ones first, then others sorted */
+	size_t nstatuses;
+	uint64_t generation;       /* differs between two fetched listings of one instance */
+};
+
+struct cache_result {
+	struct swas_result res;
+	time_t mtime;              /* FinishedTime, else StartTime, else the record's CreationTime */
+	bool is_final;
+};
+
+/* Returns 0, -EINVAL or -ENOMEM. Borrows @api, which must outlive the cache. */
+int cache_new(struct api *api, const struct cache_config *cfg, struct cache **ret_cache);
+void cache_free(struct cache *cache);
+
+/* Installs @ids as the region list (the -o regions option, or the ListRegions
+ * answer of start-up) fetched now. With @pinned, the list is never refreshed
+ * from the API. Takes nothing from the caller (copies). */
+int cache_set_regions(struct cache *cache, const char *const *ids, size_t count, bool pinned);
+
+int cache_get_regions(struct cache *cache, const struct cache_regions **ret);
+void cache_regions_unref(struct cache *cache, const struct cache_regions *r);
+
+int cache_get_instances(struct cache *cache, const char *region, const struct cache_instances **ret);
+void cache_instances_unref(struct cache *cache, const struct cache_instances *l);
+
+int cache_get_invocations(struct cache *cache, const char *region, const struct cache_instance *inst,
+			  const struct cache_invocations **ret);
+void cache_invocations_unref(struct cache *cache, const struct cache_invocations *l);
+
+/* Records are shared between listings; take your own reference to keep one
+ * past the listing it came from. */
+void cache_record_ref(struct cache *cache, const struct cache_record *rec);
+void cache_record_unref(struct cache *cache, const struct cache_record *rec);
+
+/* Finds an instance / status / record in a snapshot; NULL if absent. Borrowed. */
+const struct cache_instance *cache_find_instance(const struct cache_instances *l, const char *id);
+const struct cache_status *cache_find_status(const struct cache_invocations *l, const char *name);
+const struct cache_record *cache_find_record(const struct cache_invocations *l, const struct cache_status *st,
+					     const char *invoke_id);
+/* Finds @invoke_id under any status. */
+const struct cache_record *cache_find_invocation(const struct cache_invocations *l, const char *invoke_id);
+
+int cache_get_result(struct cache *cache, const char *region, const char *instance,
+		     const struct cache_record *rec, const struct cache_result **ret);
+void cache_result_unref(struct cache *cache, const struct cache_result *r);
+
+/* Seconds the kernel may cache what a snapshot of each kind says. */
+unsigned cache_listing_ttl(const struct cache *cache);   /* cache_ttl */
+unsigned cache_instance_ttl(const struct cache *cache);  /* instance_ttl */
+
+#endif

@@ -1,0 +1,1081 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cache: TTL snapshots of regions, instances, invocation listings and results,
+ * with one fetch per stale key however many readers wait (see cache.h).
+ *
+ * Locking: c->lock protects every slot and the logged-names set; it is held
+ * for memory work only, never across an API call or a snapshot free. Waiting
+ * for another thread's fetch is c->cond. Snapshots are immutable once
+ * published and carry an atomic reference count, so readers use them unlocked.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "log.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+/* Slots and logged names: a few per instance and invocation seen. */
+#define TABLE_MIN_BUCKETS 1024u
+
+const char *const cache_fixed_statuses[CACHE_FIXED_STATUSES] = {
+	"Running",
+	"Finished",
+	"Failed",
+	"Stopped",
+};
+
+enum snap_kind {
+	SNAP_REGIONS,
+	SNAP_INSTANCES,
+	SNAP_INVOCATIONS,
+	SNAP_RESULT,
+};
+
+struct snap {
+	atomic_uint refs;
+	enum snap_kind kind;
+};
+
+struct regions_snap {
+	struct snap s;
+	struct cache_regions pub;
+};
+
+struct instances_snap {
+	struct snap s;
+	struct cache_instances pub;
+};
+
+/* A record shared by the listings that contain it. */
+struct record {
+	atomic_uint refs;
+	struct cache_record pub;
+};
+
+struct invocations_snap {
+	struct snap s;
+	struct cache_invocations pub;
+	struct cache_record ***by_id; /* per status: records sorted by InvokeId */
+};
+
+struct result_snap {
+	struct snap s;
+	struct cache_result pub;
+};
+
+/* A chained string-keyed hash table; used under c->lock only. */
+struct entry {
+	struct entry *next;
+	char *key;
+	size_t keylen;
+	uint64_t hash;
+};
+
+struct table {
+	struct entry **buckets;
+	size_t nbuckets;
+	size_t count;
+};
+
+struct slot {
+	struct entry e;          /* first: a slot is its table entry */
+	struct snap *value;      /* the last good snapshot; the slot holds a reference */
+	uint64_t fresh_until;    /* ms on the cache clock */
+	uint64_t done_seq;       /* completed fetches, for waiters */
+	int last_rc;             /* outcome of the last completed fetch */
+	bool fetching;
+	bool pinned;             /* never refreshed (-o regions) */
+};
+
+struct cache {
+	struct api *api;         /* borrowed */
+	unsigned cache_ttl_s;
+	unsigned instance_ttl_s;
+	cache_clock_fn clock;
+	void *clock_arg;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct table slots;      /* protected by lock */
+	struct table logged;     /* names already reported as unusable; protected by lock */
+	uint64_t next_generation; /* protected by lock */
+};
+
+/* What differs between the four kinds of data. */
+struct fetch_ctx {
+	const char *region;
+	const struct cache_instance *inst;
+	const struct cache_record *rec;
+	const char *what; /* for log lines: "ListInstances cn-hangzhou" */
+};
+
+typedef int (*fetch_fn)(struct cache *c, const struct fetch_ctx *ctx, struct snap *old,
+			struct snap **ret, struct api_error *err);
+
+static uint64_t monotonic_ms(void *arg)
+{
+	struct timespec ts;
+
+	(void)arg;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t now_ms(const struct cache *c)
+{
+	return c->clock(c->clock_arg);
+}
+
+bool cache_is_valid_name(const char *s, size_t len)
+{
+	if (s == NULL || len == 0 || len > CACHE_NAME_MAX)
+		return false;
+	if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
+		return false;
+	return memchr(s, '/', len) == NULL && memchr(s, '\0', len) == NULL;
+}
+
+/* ---- hash table ---- */
+
+static uint64_t hash_bytes(const char *s, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static int table_init(struct table *t)
+{
+	t->buckets = calloc(TABLE_MIN_BUCKETS, sizeof(*t->buckets));
+	if (t->buckets == NULL)
+		return -ENOMEM;
+	t->nbuckets = TABLE_MIN_BUCKETS;
+	t->count = 0;
+	return 0;
+}
+
+static struct entry *table_find(const struct table *t, const char *key, size_t keylen, uint64_t h)
+{
+	for (struct entry *e = t->buckets[h % t->nbuckets]; e != NULL; e = e->next) {
+		if (e->hash == h && e->keylen == keylen && memcmp(e->key, key, keylen) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* Doubling keeps chains short; a failed grow only costs speed. */
+static void table_grow(struct table *t)
+{
+	size_t n = t->nbuckets * 2;
+	struct entry **b = calloc(n, sizeof(*b));
+
+	if (b == NULL)
+		return;
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct entry *e = t->buckets[i];
+
+		while (e != NULL) {
+			struct entry *next = e->next;
+
+			e->next = b[e->hash % n];
+			b[e->hash % n] = e;
+			e = next;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->nbuckets = n;
+}
+
+/* Links @e (with key set) into @t. */
+static void table_insert(struct table *t, struct entry *e)
+{
+	if (t->count >= t->nbuckets * 2)
+		table_grow(t);
+	e->next = t->buckets[e->hash % t->nbuckets];
+	t->buckets[e->hash % t->nbuckets] = e;
+	t->count++;
+}
+
+static int entry_init(struct entry *e, const char *key, size_t keylen)
+{
+	e->key = malloc(keylen ? keylen : 1);
+	if (e->key == NULL)
+		return -ENOMEM;
+	memcpy(e->key, key, keylen);
+	e->keylen = keylen;
+	e->hash = hash_bytes(key, keylen);
+	e->next = NULL;
+	return 0;
+}
+
+/* ---- snapshots ---- */
+
+static void invocation_free_fields(struct swas_invocation *inv)
+{
+	free(inv->invoke_id);
+	free(inv->invoke_status);
+	free(inv->invocation_status);
+	free(inv->command_name);
+	free(inv->command_type);
+	free(inv->creation_time);
+	free(inv->command);
+	free(inv->parameters_json);
+	free(inv->metadata_json);
+}
+
+static void record_unref(struct record *r)
+{
+	if (r == NULL || atomic_fetch_sub(&r->refs, 1) != 1)
+		return;
+	invocation_free_fields(&r->pub.inv);
+	free(r);
+}
+
+static void snap_free(struct snap *s)
+{
+	switch (s->kind) {
+	case SNAP_REGIONS: {
+		struct regions_snap *r = (struct regions_snap *)s;
+
+		for (size_t i = 0; i < r->pub.count; i++)
+			free(r->pub.ids[i]);
+		free(r->pub.ids);
+		break;
+	}
+	case SNAP_INSTANCES: {
+		struct instances_snap *l = (struct instances_snap *)s;
+
+		for (size_t i = 0; i < l->pub.count; i++)
+			free(l->pub.items[i].id);
+		free(l->pub.items);
+		break;
+	}
+	case SNAP_INVOCATIONS: {
+		struct invocations_snap *l = (struct invocations_snap *)s;
+
+		for (size_t i = 0; i < l->pub.nstatuses; i++) {
+			struct cache_status *st = &l->pub.statuses[i];
+
+			for (size_t j = 0; j < st->count; j++)
+				record_unref(container_of(st->records[j], struct record, pub));
+			free(st->records);
+			free(st->name);
+			if (l->by_id != NULL)
+				free(l->by_id[i]);
+		}
+		free(l->by_id);
+		free(l->pub.statuses);
+		break;
+	}
+	case SNAP_RESULT: {
+		struct result_snap *r = (struct result_snap *)s;
+
+		swas_result_done(&r->pub.res);
+		break;
+	}
+	}
+	free(s);
+}
+
+static void snap_ref(struct snap *s)
+{
+	atomic_fetch_add(&s->refs, 1);
+}
+
+static void snap_unref(struct snap *s)
+{
+	if (s != NULL && atomic_fetch_sub(&s->refs, 1) == 1)
+		snap_free(s);
+}
+
+static void *snap_alloc(size_t size, enum snap_kind kind)
+{
+	struct snap *s = calloc(1, size);
+
+	if (s == NULL)
+		return NULL;
+	atomic_init(&s->refs, 1);
+	s->kind = kind;
+	return s;
+}
+
+/* Reports an unusable name once per mount. Called without c->lock. */
+static void log_bad_name_once(struct cache *c, const char *what, const char *name)
+{
+	size_t len = strlen(name);
+	uint64_t h = hash_bytes(name, len);
+	struct entry *e;
+	bool first = false;
+
+	pthread_mutex_lock(&c->lock);
+	if (table_find(&c->logged, name, len, h) == NULL) {
+		e = malloc(sizeof(*e));
+		if (e != NULL && entry_init(e, name, len) == 0) {
+			table_insert(&c->logged, e);
+			first = true;
+		} else {
+			free(e);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (first)
+		log_warn("skipping %s \"%.64s\" (%zu bytes): not usable as a file name", what, name, len);
+}
+
+/* ---- the generic get: fresh snapshot, or one fetch for all waiters ---- */
+
+static struct slot *slot_find_or_add(struct cache *c, const char *key, size_t keylen)
+{
+	uint64_t h = hash_bytes(key, keylen);
+	struct entry *e = table_find(&c->slots, key, keylen, h);
+	struct slot *s;
+
+	if (e != NULL)
+		return (struct slot *)e;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL || entry_init(&s->e, key, keylen) != 0) {
+		free(s);
+		return NULL;
+	}
+	table_insert(&c->slots, &s->e);
+	return s;
+}
+
+static uint64_t ttl_ms_of(const struct cache *c, const struct snap *s)
+{
+	switch (s->kind) {
+	case SNAP_REGIONS:
+	case SNAP_INSTANCES:
+		return (uint64_t)c->instance_ttl_s * 1000u;
+	case SNAP_RESULT:
+		if (((const struct result_snap *)s)->pub.is_final)
+			return UINT64_MAX / 2; /* final results never change */
+		return (uint64_t)c->cache_ttl_s * 1000u;
+	case SNAP_INVOCATIONS:
+		break;
+	}
+	return (uint64_t)c->cache_ttl_s * 1000u;
+}
+
+static void log_fetch_failure(const struct fetch_ctx *ctx, int rc, const struct api_error *err, bool stale)
+{
+	const char *tail = stale ? "; serving the last good copy" : "";
+
+	if (err->code[0] != '\0')
+		log_error("%s failed: %s: %s (RequestId %s, HTTP %d)%s", ctx->what, err->code, err->message,
+			  err->request_id[0] ? err->request_id : "-", err->http_status, tail);
+	else if (err->message[0] != '\0')
+		log_error("%s failed: %s%s", ctx->what, err->message, tail);
+	else
+		log_error("%s failed: %s%s", ctx->what, strerror(-rc), tail);
+}
+
+static int slot_get(struct cache *c, const char *key, size_t keylen, fetch_fn fetch,
+		    const struct fetch_ctx *ctx, struct snap **ret)
+{
+	struct api_error err = { 0 };
+	struct snap *old, *fresh = NULL, *drop = NULL;
+	struct slot *s;
+	uint64_t seq;
+	bool stale = false;
+	int r;
+
+	*ret = NULL;
+	pthread_mutex_lock(&c->lock);
+	s = slot_find_or_add(c, key, keylen);
+	if (s == NULL) {
+		pthread_mutex_unlock(&c->lock);
+		return -ENOMEM;
+	}
+	if (s->value != NULL && (s->pinned || now_ms(c) < s->fresh_until))
+		goto out_hit;
+	if (s->fetching) {
+		/* Someone else is asking the API: share their outcome. */
+		seq = s->done_seq;
+		while (s->done_seq == seq)
+			pthread_cond_wait(&c->cond, &c->lock);
+		if (s->value != NULL)
+			goto out_hit;
+		r = s->last_rc;
+		pthread_mutex_unlock(&c->lock);
+		return r;
+	}
+	s->fetching = true;
+	old = s->value;
+	if (old != NULL)
+		snap_ref(old);
+	pthread_mutex_unlock(&c->lock);
+
+	r = fetch(c, ctx, old, &fresh, &err);
+
+	pthread_mutex_lock(&c->lock);
+	s->fetching = false;
+	s->done_seq++;
+	s->last_rc = r;
+	if (r == 0) {
+		drop = s->value;
+		s->value = fresh;
+		s->fresh_until = now_ms(c) + ttl_ms_of(c, fresh);
+	} else if (r == -ENOENT) {
+		/* The API says it is gone: an answer, not a failure. */
+		drop = s->value;
+		s->value = NULL;
+	} else if (s->value != NULL) {
+		/* Stale-if-error: keep serving, and do not ask again for a TTL. */
+		s->fresh_until = now_ms(c) + ttl_ms_of(c, s->value);
+		stale = true;
+	}
+	pthread_cond_broadcast(&c->cond);
+	if (s->value != NULL) {
+		snap_ref(s->value);
+		*ret = s->value;
+	}
+	pthread_mutex_unlock(&c->lock);
+
+	if (r != 0 && r != -ENOENT)
+		log_fetch_failure(ctx, r, &err, stale);
+	snap_unref(old);
+	snap_unref(drop);
+	return stale ? 0 : r;
+
+out_hit:
+	snap_ref(s->value);
+	*ret = s->value;
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+/* ---- regions ---- */
+
+static int cmp_str_ptr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Builds a sorted, validated, deduplicated region snapshot from @ids. */
+static int regions_snap_new(struct cache *c, const char *const *ids, size_t count, struct snap **ret)
+{
+	struct regions_snap *r = snap_alloc(sizeof(*r), SNAP_REGIONS);
+	size_t n = 0;
+
+	if (r == NULL)
+		return -ENOMEM;
+	r->pub.ids = calloc(count ? count : 1, sizeof(char *));
+	if (r->pub.ids == NULL)
+		goto out_nomem;
+	for (size_t i = 0; i < count; i++) {
+		if (!cache_is_valid_name(ids[i], strlen(ids[i]))) {
+			log_bad_name_once(c, "region", ids[i]);
+			continue;
+		}
+		r->pub.ids[n] = strdup(ids[i]);
+		if (r->pub.ids[n] == NULL)
+			goto out_nomem;
+		n++;
+		r->pub.count = n;
+	}
+	qsort(r->pub.ids, n, sizeof(char *), cmp_str_ptr);
+	/* Keep one of each id: the directory must not list a name twice. */
+	for (size_t i = 1, w = 1; i < n; i++) {
+		if (strcmp(r->pub.ids[i], r->pub.ids[w - 1]) == 0) {
+			free(r->pub.ids[i]);
+			r->pub.count--;
+		} else {
+			r->pub.ids[w++] = r->pub.ids[i];
+		}
+	}
+	*ret = &r->s;
+	return 0;
+
+out_nomem:
+	snap_free(&r->s);
+	return -ENOMEM;
+}
+
+static int fetch_regions(struct cache *c, const struct fetch_ctx *ctx, struct snap *old, struct snap **ret,
+			 struct api_error *err)
+{
+	struct swas_region_list list = { 0 };
+	const char **ids;
+	int r;
+
+	r = api_list_regions(c->api, &list, err);
+	if (r < 0)
+		return r;
+	ids = calloc(list.count ? list.count : 1, sizeof(*ids));
+	if (ids == NULL) {
+		r = -ENOMEM;
+		goto out_list;
+	}
+	for (size_t i = 0; i < list.count; i++)
+		ids[i] = list.items[i].region_id;
+	r = regions_snap_new(c, ids, list.count, ret);
+	free(ids);
+out_list:
+	swas_region_list_done(&list);
+	return r;
+}
+
+int cache_set_regions(struct cache *c, const char *const *ids, size_t count, bool pinned)
+{
+	struct snap *snap, *drop;
+	struct slot *s;
+	int r;
+
+	r = regions_snap_new(c, ids, count, &snap);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&c->lock);
+	s = slot_find_or_add(c, "", 0);
+	if (s == NULL) {
+		pthread_mutex_unlock(&c->lock);
+		snap_unref(snap);
+		return -ENOMEM;
+	}
+	drop = s->value;
+	s->value = snap;
+	s->pinned = pinned;
+	s->fresh_until = now_ms(c) + ttl_ms_of(c, snap);
+	pthread_mutex_unlock(&c->lock);
+	snap_unref(drop);
+	return 0;
+}
+
+int cache_get_regions(struct cache *c, const struct cache_regions **ret)
+{
+	struct fetch_ctx ctx = { .what = "ListRegions" };
+	struct snap *s;
+	int r;
+
+	/* The region list's key is the empty string: no other key is empty. */
+	r = slot_get(c, "", 0, fetch_regions, &ctx, &s);
+	if (r == 0)
+		*ret = &((struct regions_snap *)s)->pub;
+	return r;
+}
+
+void cache_regions_unref(struct cache *c, const struct cache_regions *r)
+{
+	(void)c;
+	if (r != NULL)
+		snap_unref(&container_of(r, struct regions_snap, pub)->s);
+}
+
+/* ---- instances ---- */
+
+static int cmp_instance(const void *a, const void *b)
+{
+	return strcmp(((const struct cache_instance *)a)->id, ((const struct cache_instance *)b)->id);
+}
+
+static int fetch_instances(struct cache *c, const struct fetch_ctx *ctx, struct snap *old, struct snap **ret,
+			   struct api_error *err)
+{
+	struct swas_instance_list list = { 0 };
+	struct instances_snap *l;
+	size_t n = 0;
+	int r;
+
+	r = api_list_instances(c->api, ctx->region, &list, err);
+	if (r < 0)
+		return r;
+	r = -ENOMEM;
+	l = snap_alloc(sizeof(*l), SNAP_INSTANCES);
+	if (l == NULL)
+		goto out_list;
+	l->pub.items = calloc(list.count ? list.count : 1, sizeof(*l->pub.items));
+	if (l->pub.items == NULL)
+		goto out_snap;
+	for (size_t i = 0; i < list.count; i++) {
+		struct swas_instance *in = &list.items[i];
+
+		if (!cache_is_valid_name(in->instance_id, strlen(in->instance_id))) {
+			log_bad_name_once(c, "instance", in->instance_id);
+			continue;
+		}
+		l->pub.items[n].id = in->instance_id;
+		l->pub.items[n].ctime = in->ctime;
+		in->instance_id = NULL; /* moved */
+		n++;
+	}
+	l->pub.count = n;
+	qsort(l->pub.items, n, sizeof(*l->pub.items), cmp_instance);
+	for (size_t i = 1, w = 1; i < n; i++) {
+		if (strcmp(l->pub.items[i].id, l->pub.items[w - 1].id) == 0) {
+			free(l->pub.items[i].id);
+			l->pub.count--;
+		} else {
+			l->pub.items[w++] = l->pub.items[i];
+		}
+	}
+	*ret = &l->s;
+	r = 0;
+	goto out_list;
+
+out_snap:
+	snap_free(&l->s);
+out_list:
+	swas_instance_list_done(&list);
+	return r;
+}
+
+int cache_get_instances(struct cache *c, const char *region, const struct cache_instances **ret)
+{
+	char what[64 + CACHE_NAME_MAX];
+	struct fetch_ctx ctx = { .region = region, .what = what };
+	size_t len = strlen(region);
+	struct snap *s;
+	int r;
+
+	snprintf(what, sizeof(what), "ListInstances %s", region);
+	/* Key: the region id; ids never contain NUL, and instance keys do. */
+	r = slot_get(c, region, len, fetch_instances, &ctx, &s);
+	if (r == 0)
+		*ret = &((struct instances_snap *)s)->pub;
+	return r;
+}
+
+void cache_instances_unref(struct cache *c, const struct cache_instances *l)
+{
+	(void)c;
+	if (l != NULL)
+		snap_unref(&container_of(l, struct instances_snap, pub)->s);
+}
+
+const struct cache_instance *cache_find_instance(const struct cache_instances *l, const char *id)
+{
+	struct cache_instance key = { .id = (char *)id };
+
+	return bsearch(&key, l->items, l->count, sizeof(*l->items), cmp_instance);
+}
+
+/* ---- invocation listings ---- */
+
+static bool is_final_status(const char *s)
+{
+	return strcmp(s, "Finished") == 0 || strcmp(s, "Failed") == 0 || strcmp(s, "Stopped") == 0;
+}
+
+static int cmp_record_time(const void *a, const void *b)
+{
+	const struct cache_record *x = *(const struct cache_record *const *)a;
+	const struct cache_record *y = *(const struct cache_record *const *)b;
+
+	if (x->inv.ctime != y->inv.ctime)
+		return x->inv.ctime < y->inv.ctime ? -1 : 1;
+	return strcmp(x->inv.invoke_id, y->inv.invoke_id);
+}
+
+static int cmp_record_id(const void *a, const void *b)
+{
+	const struct cache_record *x = *(const struct cache_record *const *)a;
+	const struct cache_record *y = *(const struct cache_record *const *)b;
+
+	return strcmp(x->inv.invoke_id, y->inv.invoke_id);
+}
+
+static int cmp_status_name(const void *a, const void *b)
+{
+	return strcmp(((const struct cache_status *)a)->name, ((const struct cache_status *)b)->name);
+}
+
+/* Index of the status named @name in @l, appending it if new; -ENOMEM. */
+static int status_slot(struct cache_invocations *l, size_t *cap, const char *name)
+{
+	struct cache_status *st;
+
+	for (size_t i = 0; i < l->nstatuses; i++) {
+		if (strcmp(l->statuses[i].name, name) == 0)
+			return (int)i;
+	}
+	if (l->nstatuses == *cap) {
+		size_t n = *cap * 2;
+
+		st = realloc(l->statuses, n * sizeof(*st));
+		if (st == NULL)
+			return -ENOMEM;
+		l->statuses = st;
+		*cap = n;
+	}
+	st = &l->statuses[l->nstatuses];
+	memset(st, 0, sizeof(*st));
+	st->name = strdup(name);
+	if (st->name == NULL)
+		return -ENOMEM;
+	return (int)l->nstatuses++;
+}
+
+static int status_append(struct cache_status *st, size_t *cap, struct cache_record *rec)
+{
+	if (st->count == *cap) {
+		size_t n = *cap ? *cap * 2 : 16;
+		struct cache_record **v = realloc(st->records, n * sizeof(*v));
+
+		if (v == NULL)
+			return -ENOMEM;
+		st->records = v;
+		*cap = n;
+	}
+	st->records[st->count++] = rec;
+	return 0;
+}
+
+/* The record to use for @inv: the old one if it was final (it cannot have
+ * changed), else a new one that takes over @inv's fields. */
+static struct cache_record *record_for(const struct invocations_snap *old, struct swas_invocation *inv)
+{
+	const struct cache_record *prev = old ? cache_find_invocation(&old->pub, inv->invoke_id) : NULL;
+	struct record *r;
+
+	if (prev != NULL && prev->is_final && strcmp(prev->inv.invoke_status, inv->invoke_status) == 0) {
+		r = container_of(prev, struct record, pub);
+		atomic_fetch_add(&r->refs, 1);
+		return &r->pub;
+	}
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return NULL;
+	atomic_init(&r->refs, 1);
+	r->pub.inv = *inv;
+	r->pub.is_final = is_final_status(inv->invoke_status);
+	memset(inv, 0, sizeof(*inv)); /* moved */
+	return &r->pub;
+}
+
+/* Sorts each status, sets its mtime and builds the by-id index. */
+static int invocations_finish(struct invocations_snap *l, time_t instance_ctime)
+{
+	struct cache_invocations *p = &l->pub;
+
+	if (p->nstatuses > CACHE_FIXED_STATUSES)
+		qsort(p->statuses + CACHE_FIXED_STATUSES, p->nstatuses - CACHE_FIXED_STATUSES,
+		      sizeof(*p->statuses), cmp_status_name);
+	l->by_id = calloc(p->nstatuses, sizeof(*l->by_id));
+	if (l->by_id == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->nstatuses; i++) {
+		struct cache_status *st = &p->statuses[i];
+
+		qsort(st->records, st->count, sizeof(*st->records), cmp_record_time);
+		st->mtime = st->count ? st->records[st->count - 1]->inv.ctime : instance_ctime;
+		if (st->mtime == 0)
+			st->mtime = instance_ctime;
+		l->by_id[i] = malloc((st->count ? st->count : 1) * sizeof(**l->by_id));
+		if (l->by_id[i] == NULL)
+			return -ENOMEM;
+		if (st->count)
+			memcpy(l->by_id[i], st->records, st->count * sizeof(**l->by_id));
+		qsort(l->by_id[i], st->count, sizeof(**l->by_id), cmp_record_id);
+	}
+	return 0;
+}
+
+static int fetch_invocations(struct cache *c, const struct fetch_ctx *ctx, struct snap *old_snap,
+			     struct snap **ret, struct api_error *err)
+{
+	const struct invocations_snap *old = (const struct invocations_snap *)old_snap;
+	struct swas_invocation_list list = { 0 };
+	struct invocations_snap *l;
+	size_t statuses_cap = 8, *caps = NULL;
+	int r;
+
+	r = api_list_invocations(c->api, ctx->region, ctx->inst->id, &list, err);
+	if (r < 0)
+		return r;
+	r = -ENOMEM;
+	l = snap_alloc(sizeof(*l), SNAP_INVOCATIONS);
+	if (l == NULL)
+		goto out_list;
+	l->pub.statuses = calloc(statuses_cap, sizeof(*l->pub.statuses));
+	caps = calloc(statuses_cap, sizeof(*caps));
+	if (l->pub.statuses == NULL || caps == NULL)
+		goto out_snap;
+	for (size_t i = 0; i < CACHE_FIXED_STATUSES; i++) {
+		if (status_slot(&l->pub, &statuses_cap, cache_fixed_statuses[i]) < 0)
+			goto out_snap;
+	}
+	for (size_t i = 0; i < list.count; i++) {
+		struct swas_invocation *inv = &list.items[i];
+		struct cache_record *rec;
+		size_t old_cap = statuses_cap;
+		int k;
+
+		if (!cache_is_valid_name(inv->invoke_id, strlen(inv->invoke_id))) {
+			log_bad_name_once(c, "invocation", inv->invoke_id);
+			continue;
+		}
+		if (!cache_is_valid_name(inv->invoke_status, strlen(inv->invoke_status))) {
+			log_bad_name_once(c, "InvokeStatus", inv->invoke_status);
+			continue;
+		}
+		k = status_slot(&l->pub, &statuses_cap, inv->invoke_status);
+		if (k < 0)
+			goto out_snap;
+		if (statuses_cap != old_cap) {
+			size_t *v = realloc(caps, statuses_cap * sizeof(*v));
+
+			if (v == NULL)
+				goto out_snap;
+			memset(v + old_cap, 0, (statuses_cap - old_cap) * sizeof(*v));
+			caps = v;
+		}
+		rec = record_for(old, inv);
+		if (rec == NULL)
+			goto out_snap;
+		if (status_append(&l->pub.statuses[k], &caps[k], rec) < 0) {
+			record_unref(container_of(rec, struct record, pub));
+			goto out_snap;
+		}
+	}
+	if (invocations_finish(l, ctx->inst->ctime) < 0)
+		goto out_snap;
+	pthread_mutex_lock(&c->lock);
+	l->pub.generation = ++c->next_generation;
+	pthread_mutex_unlock(&c->lock);
+	*ret = &l->s;
+	r = 0;
+	goto out_caps;
+
+out_snap:
+	snap_free(&l->s);
+out_caps:
+	free(caps);
+out_list:
+	swas_invocation_list_done(&list);
+	return r;
+}
+
+int cache_get_invocations(struct cache *c, const char *region, const struct cache_instance *inst,
+			  const struct cache_invocations **ret)
+{
+	char what[64 + 2 * CACHE_NAME_MAX];
+	struct fetch_ctx ctx = { .region = region, .inst = inst, .what = what };
+	size_t rlen = strlen(region), ilen = strlen(inst->id);
+	char key[2 * CACHE_NAME_MAX + 2];
+	struct snap *s;
+	int r;
+
+	if (rlen > CACHE_NAME_MAX || ilen > CACHE_NAME_MAX)
+		return -ENAMETOOLONG;
+	/* Key: region NUL instance (names never hold NUL). */
+	memcpy(key, region, rlen);
+	key[rlen] = '\0';
+	memcpy(key + rlen + 1, inst->id, ilen);
+	snprintf(what, sizeof(what), "DescribeInvocations %s/%s", region, inst->id);
+	r = slot_get(c, key, rlen + 1 + ilen, fetch_invocations, &ctx, &s);
+	if (r == 0)
+		*ret = &((struct invocations_snap *)s)->pub;
+	return r;
+}
+
+void cache_invocations_unref(struct cache *c, const struct cache_invocations *l)
+{
+	(void)c;
+	if (l != NULL)
+		snap_unref(&container_of(l, struct invocations_snap, pub)->s);
+}
+
+void cache_record_ref(struct cache *c, const struct cache_record *rec)
+{
+	(void)c;
+	atomic_fetch_add(&container_of(rec, struct record, pub)->refs, 1);
+}
+
+void cache_record_unref(struct cache *c, const struct cache_record *rec)
+{
+	(void)c;
+	if (rec != NULL)
+		record_unref(container_of(rec, struct record, pub));
+}
+
+const struct cache_status *cache_find_status(const struct cache_invocations *l, const char *name)
+{
+	for (size_t i = 0; i < l->nstatuses; i++) {
+		if (strcmp(l->statuses[i].name, name) == 0)
+			return &l->statuses[i];
+	}
+	return NULL;
+}
+
+static const struct cache_record *find_in_status(const struct invocations_snap *l, size_t i,
+						 const char *invoke_id)
+{
+	struct swas_invocation key_inv = { .invoke_id = (char *)invoke_id };
+	struct cache_record key_rec = { .inv = key_inv };
+	const struct cache_record *keyp = &key_rec;
+	struct cache_record **hit;
+
+	hit = bsearch(&keyp, l->by_id[i], l->pub.statuses[i].count, sizeof(*hit), cmp_record_id);
+	return hit ? *hit : NULL;
+}
+
+const struct cache_record *cache_find_record(const struct cache_invocations *l, const struct cache_status *st,
+					     const char *invoke_id)
+{
+	const struct invocations_snap *snap = container_of(l, struct invocations_snap, pub);
+
+	return find_in_status(snap, (size_t)(st - l->statuses), invoke_id);
+}
+
+const struct cache_record *cache_find_invocation(const struct cache_invocations *l, const char *invoke_id)
+{
+	const struct invocations_snap *snap = container_of(l, struct invocations_snap, pub);
+	const struct cache_record *rec;
+
+	for (size_t i = 0; i < l->nstatuses; i++) {
+		rec = find_in_status(snap, i, invoke_id);
+		if (rec != NULL)
+			return rec;
+	}
+	return NULL;
+}
+
+/* ---- results ---- */
+
+static int fetch_result(struct cache *c, const struct fetch_ctx *ctx, struct snap *old, struct snap **ret,
+			struct api_error *err)
+{
+	const struct cache_record *rec = ctx->rec;
+	struct result_snap *rs;
+	const char *rs_status;
+	int r;
+
+	rs = snap_alloc(sizeof(*rs), SNAP_RESULT);
+	if (rs == NULL)
+		return -ENOMEM;
+	r = api_get_result(c->api, ctx->region, ctx->inst->id, rec->inv.invoke_id, &rs->pub.res, err);
+	if (r < 0) {
+		free(rs);
+		return r;
+	}
+	/* Final when the result itself says so, or, if it does not say, when
+	 * the listing had the invocation in a terminal state. */
+	rs_status = rs->pub.res.invoke_record_status;
+	if (rs_status != NULL && rs_status[0] != '\0')
+		rs->pub.is_final = is_final_status(rs_status);
+	else
+		rs->pub.is_final = rec->is_final;
+	rs->pub.mtime = rs->pub.res.finished ? rs->pub.res.finished
+		      : rs->pub.res.started  ? rs->pub.res.started
+					     : rec->inv.ctime;
+	*ret = &rs->s;
+	return 0;
+}
+
+int cache_get_result(struct cache *c, const char *region, const char *instance, const struct cache_record *rec,
+		     const struct cache_result **ret)
+{
+	char what[64 + 3 * CACHE_NAME_MAX];
+	struct cache_instance inst = { .id = (char *)instance };
+	struct fetch_ctx ctx = { .region = region, .inst = &inst, .rec = rec, .what = what };
+	size_t rlen = strlen(region), ilen = strlen(instance), vlen = strlen(rec->inv.invoke_id);
+	char key[3 * CACHE_NAME_MAX + 3];
+	struct snap *s;
+	int r;
+
+	if (rlen > CACHE_NAME_MAX || ilen > CACHE_NAME_MAX || vlen > CACHE_NAME_MAX)
+		return -ENAMETOOLONG;
+	/* Key: region NUL instance NUL invoke-id: two NULs, unlike a listing's. */
+	memcpy(key, region, rlen);
+	key[rlen] = '\0';
+	memcpy(key + rlen + 1, instance, ilen);
+	key[rlen + 1 + ilen] = '\0';
+	memcpy(key + rlen + ilen + 2, rec->inv.invoke_id, vlen);
+	snprintf(what, sizeof(what), "DescribeInvocationResult %s/%s/%s", region, instance, rec->inv.invoke_id);
+	r = slot_get(c, key, rlen + ilen + 2 + vlen, fetch_result, &ctx, &s);
+	if (r == 0)
+		*ret = &((struct result_snap *)s)->pub;
+	return r;
+}
+
+void cache_result_unref(struct cache *c, const struct cache_result *r)
+{
+	(void)c;
+	if (r != NULL)
+		snap_unref(&container_of(r, struct result_snap, pub)->s);
+}
+
+/* ---- lifecycle ---- */
+
+unsigned cache_listing_ttl(const struct cache *c)
+{
+	return c->cache_ttl_s;
+}
+
+unsigned cache_instance_ttl(const struct cache *c)
+{
+	return c->instance_ttl_s;
+}
+
+int cache_new(struct api *api, const struct cache_config *cfg, struct cache **ret_cache)
+{
+	struct cache *c;
+
+	if (api == NULL || cfg == NULL)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	c->api = api;
+	c->cache_ttl_s = cfg->cache_ttl_s;
+	c->instance_ttl_s = cfg->instance_ttl_s;
+	c->clock = cfg->clock ? cfg->clock : monotonic_ms;
+	c->clock_arg = cfg->clock_arg;
+	if (table_init(&c->slots) < 0 || table_init(&c->logged) < 0) {
+		free(c->slots.buckets);
+		free(c);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	*ret_cache = c;
+	return 0;
+}
+
+void cache_free(struct cache *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->slots.nbuckets; i++) {
+		struct entry *e = c->slots.buckets[i];
+
+		while (e != NULL) {
+			struct entry *next = e->next;
+			struct slot *s = (struct slot *)e;
+
+			snap_unref(s->value);
+			free(e->key);
+			free(s);
+			e = next;
+		}
+	}
+	for (size_t i = 0; i < c->logged.nbuckets; i++) {
+		struct entry *e = c->logged.buckets[i];
+
+		while (e != NULL) {
+			struct entry *next = e->next;
+
+			free(e->key);
+			free(e);
+			e = next;
+		}
+	}
+	free(c->slots.buckets);
+	free(c->logged.buckets);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->cond);
+	free(c);
+}
