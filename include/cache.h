@@ -135,6 +135,7 @@ const struct cache_record *cache_find_invocation(const struct cache_invocations 
 
 int cache_get_result(struct cache *cache, const char *region, const char *instance,
 		     const struct cache_record *rec, const struct cache_result **ret);
+void cache_result_ref(struct cache *cache, const struct cache_result *r);
 void cache_result_unref(struct cache *cache, const struct cache_result *r);
 
 /* Seconds the kernel may cache what a snapshot of each kind says. */

@@ -1001,6 +1001,12 @@ int cache_get_result(struct cache *c, const char *region, const char *instance, 
 	return r;
 }
 
+void cache_result_ref(struct cache *c, const struct cache_result *r)
+{
+	(void)c;
+	snap_ref(&container_of(r, struct result_snap, pub)->s);
+}
+
 void cache_result_unref(struct cache *c, const struct cache_result *r)
 {
 	(void)c;

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * node: the inode table the kernel sees.
+ *
+ * Every path the kernel has been told about (lookup, readdirplus) is a node
+ * with a stable inode number: a hash of its parent's number and its name, so
+ * the same path gets the same number in every mount. A node carries the
+ * identity of what it shows (region, instance, status, invocation, file) as
+ * borrowed pointers into its ancestors' names; the parent reference chain
+ * keeps those alive.
+ *
+ * Two counts decide a node's life: nlookup (the kernel's references, raised by
+ * each successful lookup or readdirplus entry and lowered by forget) and refs
+ * (ours: children and operations in flight). A node is freed when both are 0;
+ * the root never is.
+ *
+ * Thread-safety: every function may be called from any thread; the table
+ * lock protects the counts, the hash chains and each node's rec/res pointers.
+ * Immutable fields (marked below) may be read without it.
+ */
+#ifndef SWASFS_NODE_H
+#define SWASFS_NODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "cache.h"
+
+struct node_table;
+
+enum node_kind {
+	NODE_ROOT,
+	NODE_REGION,
+	NODE_INSTANCE,
+	NODE_STATUS,
+	NODE_INVOCATION,
+	NODE_FILE,
+};
+
+/* The files of an invocation directory, in listing order. */
+enum node_file {
+	NODE_FILE_COMMAND,
+	NODE_FILE_PARAMETERS,
+	NODE_FILE_METADATA,
+	NODE_FILE_OUTPUT,
+	NODE_FILE_RESULT,
+	NODE_FILE_COUNT,
+};
+
+extern const char *const node_file_names[NODE_FILE_COUNT];
+
+struct node {
+	/* Immutable after creation. */
+	uint64_t ino;
+	enum node_kind kind;
+	enum node_file file;       /* NODE_FILE only */
+	struct node *parent;       /* holds a reference; NULL for the root */
+	char *name;
+	const char *region;        /* borrowed from the ancestor of that kind, or NULL */
+	const char *instance;
+	const char *status;
+	const char *invoke_id;
+	time_t instance_ctime;     /* instance and below: the instance's CreationTime */
+
+	/* Protected by the table lock. */
+	uint64_t nlookup;
+	unsigned refs;
+	const struct cache_record *rec; /* invocation and file nodes: the record last served */
+	const struct cache_result *res; /* output and result.json: the result last served */
+	uint64_t dir_generation;   /* directories: listing generation the kernel last cached */
+	struct node *hnext;
+};
+
+/* Creates the table with its root (FUSE_ROOT_ID). Returns 0 or -ENOMEM. The
+ * cache is borrowed, for dropping records when nodes die. */
+int node_table_new(struct cache *cache, struct node_table **ret_table);
+/* Frees every node whatever its counts (unmount). Accepts NULL. */
+void node_table_free(struct node_table *t);
+
+/* The node for @ino with a reference the caller drops with node_put(), or
+ * NULL if the kernel named an inode we do not have. */
+struct node *node_get(struct node_table *t, uint64_t ino);
+void node_put(struct node_table *t, struct node *n);
+
+/* Finds or creates the child @name of @parent, of the given kind (and @file
+ * for NODE_FILE); @instance_ctime is used for a new instance node. Returns 0
+ * with *ret_node referenced (node_put() it) and, if @count_lookup, the kernel's
+ * lookup count raised; or -ENOMEM. */
+int node_child(struct node_table *t, struct node *parent, const char *name, enum node_kind kind,
+	       enum node_file file, time_t instance_ctime, bool count_lookup, struct node **ret_node);
+
+/* The inode number @name would have under @parent (for entries listed
+ * without a node). */
+uint64_t node_child_ino(const struct node *parent, const char *name);
+
+/* Lowers the kernel's count by @nlookup; frees the node when unused. */
+void node_forget(struct node_table *t, uint64_t ino, uint64_t nlookup);
+
+/* Replaces the record/result a node shows; takes a reference to the new one
+ * and drops the old. Returns true if it changed. */
+bool node_set_record(struct node_table *t, struct node *n, const struct cache_record *rec);
+bool node_set_result(struct node_table *t, struct node *n, const struct cache_result *res);
+/* The current record/result with a new reference (drop with the cache's
+ * unref), or NULL if none was set yet. */
+const struct cache_record *node_get_record(struct node_table *t, struct node *n);
+const struct cache_result *node_get_result(struct node_table *t, struct node *n);
+
+/* For opendir: true if the kernel's cached entries of directory @n came from
+ * the listing of @generation (0: unknown, never the same); records it. */
+bool node_dir_unchanged(struct node_table *t, struct node *n, uint64_t generation);
+
+/* Nodes alive, for tests and leak checks. */
+unsigned long node_count(struct node_table *t);
+
+#endif

@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: MIT
+/*
+ * main: command line, start-up checks, and the FUSE session's life.
+ *
+ * Start-up follows INTERFACE.md: find credentials, call ListRegions once with
+ * a throw-away client (so a bad key or endpoint exits 1 before mounting), then
+ * mount, daemonise unless -f, and only then build the real client: no thread
+ * and no connection may exist across fuse_daemonize()'s fork.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <fuse_lowlevel.h>
+
+#include "api.h"
+#include "cache.h"
+#include "config.h"
+#include "credentials.h"
+#include "fs.h"
+#include "log.h"
+
+#define DEFAULT_ENDPOINT "https://swas.{region}.aliyuncs.com"
+#define DEFAULT_HOME_REGION "cn-hangzhou"
+#define DEFAULT_CACHE_TTL 60
+#define DEFAULT_INSTANCE_TTL 600
+#define DEFAULT_JOBS 8
+#define DEFAULT_TIMEOUT 15
+#define DEFAULT_RETRY_BUDGET 30
+#define MAX_TTL 31536000u   /* a year: beyond it a TTL is a typo */
+#define MAX_JOBS 64u        /* the API's per-account limits make more pointless */
+#define MAX_TIMEOUT 600u
+#define MAX_REGIONS_OPT 64u
+
+struct options {
+	char *regions;
+	char *endpoint;
+	char *home_region;
+	char *profile;
+	char *cafile;
+	unsigned cache_ttl;
+	unsigned instance_ttl;
+	unsigned jobs;
+	unsigned timeout;
+	unsigned retry_budget;
+	int verbose;
+	int no_results;
+};
+
+#define OPT(t, p) { t, offsetof(struct options, p), 1 }
+static const struct fuse_opt swasfs_opts[] = {
+	OPT("regions=%s", regions),
+	OPT("endpoint=%s", endpoint),
+	OPT("home_region=%s", home_region),
+	OPT("profile=%s", profile),
+	OPT("cafile=%s", cafile),
+	OPT("cache_ttl=%u", cache_ttl),
+	OPT("instance_ttl=%u", instance_ttl),
+	OPT("jobs=%u", jobs),
+	OPT("timeout=%u", timeout),
+	OPT("retry_budget=%u", retry_budget),
+	OPT("verbose", verbose),
+	OPT("no_results", no_results),
+	FUSE_OPT_END
+};
+
+static void print_usage(const char *prog)
+{
+	printf("usage: %s [options] MOUNTPOINT\n"
+	       "       %s --help | --version\n\n"
+	       "Mounts Alibaba Cloud Simple Application Server command history:\n"
+	       "  MOUNTPOINT/<region>/<instance>/<InvokeStatus>/<invoke-id>/\n"
+	       "      command parameters.json metadata.json output result.json\n\n"
+	       "swasfs options (-o name=value):\n"
+	       "    -o regions=ID[:ID...]   regions shown at the top (default: all, from ListRegions)\n"
+	       "    -o endpoint=URL         API base URL, {region} replaced (default %s)\n"
+	       "    -o home_region=ID       region whose endpoint answers ListRegions\n"
+	       "                            (default $ALIBABA_CLOUD_REGION_ID, else %s)\n"
+	       "    -o profile=NAME         credentials profile (default $ALIBABA_CLOUD_PROFILE,\n"
+	       "                            else the file's default/current)\n"
+	       "    -o cache_ttl=SECONDS    invocation listings and running results are fresh\n"
+	       "                            this long (default %d)\n"
+	       "    -o instance_ttl=SECONDS region and instance lists are fresh this long (default %d)\n"
+	       "    -o cafile=PATH          CA bundle for HTTPS (default: the system store;\n"
+	       "                            verification is never switched off)\n"
+	       "    -o jobs=N               API requests in flight at once (default %d)\n"
+	       "    -o timeout=SECONDS      limit for one API request (default %d)\n"
+	       "    -o retry_budget=SECONDS time for all retries of one call (default %d)\n"
+	       "    -o no_results           leave output and result.json out of the tree\n"
+	       "    -o verbose              log one line per API call\n\n"
+	       "Credentials, first found wins: ALIBABA_CLOUD_ACCESS_KEY_ID and\n"
+	       "ALIBABA_CLOUD_ACCESS_KEY_SECRET (+ ALIBABA_CLOUD_SECURITY_TOKEN); the ini file\n"
+	       "$ALIBABA_CLOUD_CREDENTIALS_FILE or ~/.alibabacloud/credentials; the aliyun CLI's\n"
+	       "~/.aliyun/config.json. Secrets are never accepted on the command line.\n\n"
+	       "FUSE options:\n",
+	       prog, prog, DEFAULT_ENDPOINT, DEFAULT_HOME_REGION, DEFAULT_CACHE_TTL, DEFAULT_INSTANCE_TTL,
+	       DEFAULT_JOBS, DEFAULT_TIMEOUT, DEFAULT_RETRY_BUDGET);
+	fuse_cmdline_help();
+	fuse_lowlevel_help();
+}
+
+/* Checks ranges; prints why and returns -EINVAL on a bad value. */
+static int check_options(const struct options *o)
+{
+	if (o->cache_ttl < 1 || o->cache_ttl > MAX_TTL || o->instance_ttl < 1 || o->instance_ttl > MAX_TTL) {
+		fprintf(stderr, "swasfs: cache_ttl and instance_ttl must be between 1 and %u seconds\n", MAX_TTL);
+		return -EINVAL;
+	}
+	if (o->jobs < 1 || o->jobs > MAX_JOBS) {
+		fprintf(stderr, "swasfs: jobs must be between 1 and %u\n", MAX_JOBS);
+		return -EINVAL;
+	}
+	if (o->timeout < 1 || o->timeout > MAX_TIMEOUT || o->retry_budget < 1 || o->retry_budget > MAX_TIMEOUT) {
+		fprintf(stderr, "swasfs: timeout and retry_budget must be between 1 and %u seconds\n",
+			MAX_TIMEOUT);
+		return -EINVAL;
+	}
+	if (strstr(o->endpoint, "://") == NULL) {
+		fprintf(stderr, "swasfs: endpoint must be a URL such as https://swas.{region}.aliyuncs.com\n");
+		return -EINVAL;
+	}
+	if (o->cafile != NULL && access(o->cafile, R_OK) != 0) {
+		fprintf(stderr, "swasfs: cafile %s: %s\n", o->cafile, strerror(errno));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Splits "a:b:c" into the array @ids (pointers into @s, which is modified). */
+static int split_regions(char *s, const char **ids, size_t max, size_t *ret_count)
+{
+	size_t n = 0;
+
+	for (char *save = NULL, *tok = strtok_r(s, ":", &save); tok; tok = strtok_r(NULL, ":", &save)) {
+		if (n == max || !cache_is_valid_name(tok, strlen(tok))) {
+			fprintf(stderr, "swasfs: regions=: too many or invalid region ids\n");
+			return -EINVAL;
+		}
+		ids[n++] = tok;
+	}
+	if (n == 0) {
+		fprintf(stderr, "swasfs: regions=: no region id given\n");
+		return -EINVAL;
+	}
+	*ret_count = n;
+	return 0;
+}
+
+static void api_config_of(const struct options *o, struct api_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->endpoint = o->endpoint;
+	cfg->home_region = o->home_region;
+	cfg->cafile = o->cafile;
+	cfg->jobs = o->jobs;
+	cfg->timeout_s = o->timeout;
+	cfg->retry_budget_ms = o->retry_budget * 1000u;
+	cfg->verbose = o->verbose;
+}
+
+/* Loads credentials and builds a client; prints why not. */
+static int make_api(const struct options *o, struct api **ret_api)
+{
+	struct api_config cfg;
+	struct cred_diag diag = { 0 };
+	struct cred *cred;
+	int r;
+
+	r = cred_load(o->profile, &cred, &diag);
+	if (r < 0) {
+		log_error("%s", diag.message[0] ? diag.message : "no usable credentials");
+		return r;
+	}
+	if (diag.warning[0])
+		log_warn("%s", diag.warning);
+	api_config_of(o, &cfg);
+	r = api_new(&cfg, cred, ret_api);
+	if (r < 0)
+		log_error("cannot create the API client: %s", strerror(-r));
+	return r;
+}
+
+/* The start-up check: one ListRegions. On success *ret_list has the answer. */
+static int check_api(const struct options *o, struct swas_region_list *ret_list)
+{
+	struct api_error err = { 0 };
+	struct api *api;
+	int r;
+
+	r = make_api(o, &api);
+	if (r < 0)
+		return r;
+	r = api_list_regions(api, ret_list, &err);
+	if (r < 0) {
+		if (err.code[0])
+			log_error("ListRegions in %s was refused: %s: %s (RequestId %s, HTTP %d)", o->home_region,
+				  err.code, err.message, err.request_id[0] ? err.request_id : "-",
+				  err.http_status);
+		else
+			log_error("cannot reach the SWAS API for %s (endpoint %s): %s", o->home_region, o->endpoint,
+				  err.message[0] ? err.message : strerror(-r));
+	}
+	api_free(api);
+	return r;
+}
+
+/* Puts the region list into the cache: -o regions, else ListRegions' answer. */
+static int seed_regions(struct cache *cache, const struct options *o, const struct swas_region_list *list)
+{
+	const char *ids[MAX_REGIONS_OPT];
+	const char **all;
+	char *copy;
+	size_t n;
+	int r;
+
+	if (o->regions != NULL) {
+		copy = strdup(o->regions);
+		if (copy == NULL)
+			return -ENOMEM;
+		r = split_regions(copy, ids, MAX_REGIONS_OPT, &n);
+		if (r == 0)
+			r = cache_set_regions(cache, ids, n, true);
+		free(copy);
+		return r;
+	}
+	all = calloc(list->count ? list->count : 1, sizeof(*all));
+	if (all == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < list->count; i++)
+		all[i] = list->items[i].region_id;
+	r = cache_set_regions(cache, all, list->count, false);
+	free(all);
+	return r;
+}
+
+static int run_session(struct fuse_session *se, const struct fuse_cmdline_opts *opts)
+{
+	struct fuse_loop_config *loop;
+	int r;
+
+	if (opts->singlethread)
+		return fuse_session_loop(se);
+	loop = fuse_loop_cfg_create();
+	if (loop == NULL)
+		return -ENOMEM;
+	fuse_loop_cfg_set_clone_fd(loop, (unsigned)opts->clone_fd);
+	fuse_loop_cfg_set_max_threads(loop, opts->max_threads);
+	r = fuse_session_loop_mt(se, loop);
+	fuse_loop_cfg_destroy(loop);
+	return r;
+}
+
+static void fuse_log_to_ours(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	enum log_level l = level <= FUSE_LOG_ERR ? LOG_LEVEL_ERROR
+			 : level == FUSE_LOG_WARNING ? LOG_LEVEL_WARNING
+			 : level <= FUSE_LOG_INFO ? LOG_LEVEL_INFO
+			 : LOG_LEVEL_DEBUG;
+	char line[1024];
+	size_t len;
+
+	/* libfuse ends its messages with a newline; ours adds one. */
+	vsnprintf(line, sizeof(line), fmt, ap);
+	len = strlen(line);
+	if (len > 0 && line[len - 1] == '\n')
+		line[len - 1] = '\0';
+	log_msg(l, "%s", line);
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct options o = {
+		.cache_ttl = DEFAULT_CACHE_TTL,
+		.instance_ttl = DEFAULT_INSTANCE_TTL,
+		.jobs = DEFAULT_JOBS,
+		.timeout = DEFAULT_TIMEOUT,
+		.retry_budget = DEFAULT_RETRY_BUDGET,
+	};
+	struct swas_region_list regions = { 0 };
+	struct fuse_cmdline_opts opts = { 0 };
+	struct fuse_session *se = NULL;
+	struct cache *cache = NULL;
+	struct api *api = NULL;
+	struct fs *fs = NULL;
+	const char *env;
+	int ret = 1;
+
+	log_init(false, LOG_LEVEL_INFO);
+	fuse_set_log_func(fuse_log_to_ours);
+	if (fuse_opt_parse(&args, &o, swasfs_opts, NULL) != 0)
+		goto out_args;
+	if (fuse_parse_cmdline(&args, &opts) != 0)
+		goto out_args;
+	if (opts.show_help) {
+		print_usage(argv[0]);
+		ret = 0;
+		goto out_args;
+	}
+	if (opts.show_version) {
+		printf("swasfs %s\n", SWASFS_VERSION);
+		printf("libfuse %s, %s\n", fuse_pkgversion(), curl_version());
+		ret = 0;
+		goto out_args;
+	}
+	if (opts.mountpoint == NULL) {
+		fprintf(stderr, "swasfs: no mountpoint given (see %s --help)\n", argv[0]);
+		goto out_args;
+	}
+	if (o.endpoint == NULL && (o.endpoint = strdup(DEFAULT_ENDPOINT)) == NULL)
+		goto out_args;
+	env = getenv("ALIBABA_CLOUD_REGION_ID");
+	if (o.home_region == NULL &&
+	    (o.home_region = strdup(env && *env ? env : DEFAULT_HOME_REGION)) == NULL)
+		goto out_args;
+	if (check_options(&o) < 0)
+		goto out_args;
+	log_init(false, o.verbose || opts.debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (check_api(&o, &regions) < 0)
+		goto out_curl;
+
+	/* Read-only, no atime updates (they would cost a GETATTR per read), and
+	 * the kernel checks the 0555/0444 modes. */
+	if (fuse_opt_add_arg(&args, "-oro,noatime,default_permissions,fsname=swasfs,subtype=swasfs") != 0)
+		goto out_curl;
+	{
+		struct fs_config fcfg = {
+			.uid = getuid(),
+			.gid = getgid(),
+			.mount_time = time(NULL),
+			.results = !o.no_results,
+		};
+		/* api_new opens no connection and starts no thread: safe before the fork. */
+		struct cache_config ccfg = { .cache_ttl_s = o.cache_ttl, .instance_ttl_s = o.instance_ttl };
+
+		if (make_api(&o, &api) < 0 || cache_new(api, &ccfg, &cache) < 0 ||
+		    seed_regions(cache, &o, &regions) < 0 || fs_new(&fcfg, cache, &fs) < 0)
+			goto out_fs;
+	}
+	se = fuse_session_new(&args, fs_operations(), sizeof(struct fuse_lowlevel_ops), fs);
+	if (se == NULL)
+		goto out_fs;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_session;
+	if (fuse_session_mount(se, opts.mountpoint) != 0)
+		goto out_signals;
+	if (fuse_daemonize(opts.foreground) != 0)
+		goto out_unmount;
+	if (!opts.foreground)
+		log_init(true, o.verbose || opts.debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	ret = run_session(se, &opts) == 0 ? 0 : 1;
+
+out_unmount:
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+out_fs:
+	fs_free(fs);
+	cache_free(cache);
+	api_free(api);
+out_curl:
+	swas_region_list_done(&regions);
+	curl_global_cleanup();
+out_args:
+	free(opts.mountpoint);
+	free(o.regions);
+	free(o.endpoint);
+	free(o.home_region);
+	free(o.profile);
+	free(o.cafile);
+	fuse_opt_free_args(&args);
+	return ret;
+}
