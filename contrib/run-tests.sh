@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The whole test suite: installs what it needs, builds with -Werror, runs the
+# C unit tests (plain and under ASan+UBSan), the mount suite with the daemon
+# under ASan+UBSan, then every pytest module against the plain build. The last
+# line printed is pytest's summary; the exit status is non-zero if any stage
+# failed.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+bash contrib/install-deps.sh || exit 1
+
+# Debian's python has pytest; a pyenv or venv python earlier in PATH may not.
+PY=/usr/bin/python3
+status=0
+stage() {
+	echo "=== $*"
+	"$@" || { echo "=== FAILED: $*"; status=1; }
+}
+
+[ -d build ] || meson setup build -Dwerror=true >/dev/null || exit 1
+stage meson compile -C build
+stage meson test -C build --print-errorlogs
+
+[ -d build-asan ] || meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null || exit 1
+stage meson compile -C build-asan
+stage env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	meson test -C build-asan --print-errorlogs
+
+# The daemon under the sanitizers, driven by the mount suite.
+stage env SWASFS_BIN="$top/build-asan/swasfs" ASAN_OPTIONS=detect_leaks=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	$PY -m pytest -q -p no:cacheprovider tests/test_mount.py
+
+# Everything against the plain build; its summary is the last line.
+SWASFS_BIN="$top/build/swasfs" $PY -m pytest -p no:cacheprovider -v tests
+rc=$?
+[ $rc -eq 0 ] || status=1
+exit $status

@@ -1,0 +1,470 @@
+# SPDX-License-Identifier: MIT
+"""The mounted tree, files, attributes and errors, as INTERFACE.md promises them.
+
+Every test mounts swasfs for real against the emulator and drives the mount
+with ordinary tools (os.listdir/stat/read, find, grep, rsync, jq).
+"""
+import base64
+import errno
+import json
+import os
+import subprocess
+import threading
+import time
+from calendar import timegm
+from pathlib import Path
+
+import pytest
+
+import datasets
+from mount import AK_SECRET, Mount, credentials_env, have_tool, safe_sleep
+
+FIXED = ["Failed", "Finished", "Running", "Stopped"]
+
+
+def iso(t):
+    return timegm(time.strptime(t, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+def walk_data(data):
+    """(region, instance, invocation) for every invocation of an emulator data set."""
+    for reg in data["regions"]:
+        for inst in reg["instances"]:
+            for inv in inst.get("invocations", []):
+                yield reg, inst, inv
+
+
+def calls(emulator, action):
+    return emulator.counters()["by_action"].get(action, 0)
+
+
+@pytest.fixture
+def sample(emulator_factory, tmp_path):
+    emu = emulator_factory(sample=True)
+    with Mount(emu, tmp_path) as m:
+        yield emu, m
+
+
+@pytest.fixture
+def edge(emulator_factory, tmp_path):
+    emu = emulator_factory(data=datasets.write(tmp_path, datasets.edge_cases()))
+    with Mount(emu, tmp_path, allow=[r"skipping"]) as m:
+        yield emu, m
+
+
+# ---- the tree ----
+
+def test_tree_has_every_region_instance_and_invocation_of_the_sample(sample):
+    emu, m = sample
+    data = emu.data()
+    assert sorted(os.listdir(m.mnt)) == sorted(r["RegionId"] for r in data["regions"])
+    for reg in data["regions"]:
+        rdir = m.path(reg["RegionId"])
+        assert sorted(os.listdir(rdir)) == sorted(i["InstanceId"] for i in reg["instances"])
+        for inst in reg["instances"]:
+            idir = rdir / inst["InstanceId"]
+            statuses = {inv["InvokeStatus"] for inv in inst.get("invocations", [])}
+            assert sorted(os.listdir(idir)) == sorted(set(FIXED) | statuses)
+            for st in set(FIXED) | statuses:
+                want = sorted(inv["InvokeId"] for inv in inst.get("invocations", []) if inv["InvokeStatus"] == st)
+                assert sorted(os.listdir(idir / st)) == want
+    # The sample has every status.
+    assert {inv["InvokeStatus"] for _, _, inv in walk_data(data)} >= set(FIXED)
+
+
+def test_invocation_directory_holds_the_five_files(sample):
+    emu, m = sample
+    reg, inst, inv = next(walk_data(emu.data()))
+    d = m.path(reg["RegionId"], inst["InstanceId"], inv["InvokeStatus"], inv["InvokeId"])
+    assert sorted(os.listdir(d)) == sorted(["command", "parameters.json", "metadata.json", "output",
+                                            "result.json"])
+
+
+def test_files_match_the_api_records_byte_for_byte(sample):
+    emu, m = sample
+    for reg, inst, inv in walk_data(emu.data()):
+        d = m.path(reg["RegionId"], inst["InstanceId"], inv["InvokeStatus"], inv["InvokeId"])
+        assert (d / "command").read_bytes() == base64.b64decode(inv["CommandContent"])
+        params = (d / "parameters.json").read_bytes()
+        assert params.endswith(b"\n")
+        assert json.loads(params) == (inv.get("Parameters") or {})
+        meta_raw = (d / "metadata.json").read_bytes()
+        assert meta_raw.endswith(b"\n")
+        meta = json.loads(meta_raw)
+        for k in ("InvokeId", "CommandName", "CommandType", "CreationTime", "InvocationStatus", "InvokeStatus"):
+            assert meta[k] == inv[k], k
+        assert meta["InstanceId"] == inst["InstanceId"]
+        assert meta["RegionId"] == reg["RegionId"]
+
+
+def test_output_and_result_json_match_describe_invocation_result(sample):
+    emu, m = sample
+    for reg, inst, inv in walk_data(emu.data()):
+        d = m.path(reg["RegionId"], inst["InstanceId"], inv["InvokeStatus"], inv["InvokeId"])
+        res = inv["Result"]
+        assert (d / "output").read_bytes() == base64.b64decode(res.get("Output", ""))
+        raw = (d / "result.json").read_bytes()
+        assert raw.endswith(b"\n")
+        got = json.loads(raw)
+        assert "Output" not in got
+        assert isinstance(got["ExitCode"], int) and got["ExitCode"] == res["ExitCode"]
+        for k in ("ErrorCode", "ErrorInfo", "InvocationStatus", "InvokeRecordStatus", "InvokeUser", "StartTime",
+                  "FinishedTime"):
+            assert got[k] == res[k], k
+            assert isinstance(got[k], str)
+
+
+def test_byte_exact_binary_utf8_crlf_empty_and_16k_commands(edge):
+    emu, m = edge
+    base = m.path("cn-hangzhou", "i-edge000000000000000000000001", "Finished")
+    for invoke_id, content in datasets.COMMANDS.items():
+        assert (base / invoke_id / "command").read_bytes() == content, invoke_id
+        assert os.stat(base / invoke_id / "command").st_size == len(content)
+        assert (base / invoke_id / "output").read_bytes() == content, invoke_id
+    assert json.loads((base / "t-params00006" / "parameters.json").read_text()) == {
+        "name": "web", "port": 8080, "tags": ["a", "b"]}
+
+
+def test_unknown_invoke_status_gets_its_own_directory(edge):
+    emu, m = edge
+    idir = m.path("cn-hangzhou", "i-edge000000000000000000000001")
+    assert sorted(os.listdir(idir)) == sorted(FIXED + ["Pending"])
+    assert os.listdir(idir / "Pending") == ["t-pending0007"]
+
+
+def test_hostile_names_are_never_shown_and_logged_once(edge):
+    emu, m = edge
+    assert sorted(os.listdir(m.mnt)) == ["cn-hangzhou", "cn-shanghai"]
+    assert sorted(os.listdir(m.path("cn-hangzhou"))) == ["i-edge000000000000000000000001"]
+    idir = m.path("cn-hangzhou", "i-edge000000000000000000000001")
+    for st in os.listdir(idir):
+        for name in os.listdir(idir / st):
+            assert name.startswith("t-") and "/" not in name and len(name) <= 255
+    # Nothing escapes: the only paths are inside the mount, and no "evil".
+    out = subprocess.run(["find", str(m.mnt)], capture_output=True, text=True, check=True).stdout
+    assert "evil" not in out and "escape" not in out and "etc" not in out
+    for missing in ["..evil", "x" * 256]:
+        with pytest.raises(OSError) as e:
+            os.stat(idir / "Finished" / missing)
+        assert e.value.errno in (errno.ENOENT, errno.ENAMETOOLONG)
+    # Walk twice; each unusable name is reported once.
+    subprocess.run(["find", str(m.mnt)], capture_output=True, check=True)
+    skipped = [line for line in m.log().splitlines() if "skipping" in line]
+    assert len(skipped) == len(set(skipped))
+    assert any("../evil" in line for line in skipped)
+
+
+# ---- attributes ----
+
+def test_attributes_modes_owner_sizes_and_times(edge):
+    emu, m = edge
+    inv_dir = m.path("cn-hangzhou", "i-edge000000000000000000000001", "Failed", "t-failed00009")
+    st = os.stat(m.mnt)
+    assert st.st_mode & 0o7777 == 0o555 and st.st_uid == os.getuid() and st.st_gid == os.getgid()
+    d = os.stat(inv_dir)
+    assert oct(d.st_mode & 0o7777) == oct(0o555)
+    assert d.st_mtime == iso("2026-11-20T12:00:00Z")
+    for name in ["command", "parameters.json", "metadata.json"]:
+        f = os.stat(inv_dir / name)
+        assert oct(f.st_mode & 0o7777) == oct(0o444)
+        assert f.st_mtime == f.st_ctime == f.st_atime == iso("2026-11-20T12:00:00Z")
+        assert f.st_size == len((inv_dir / name).read_bytes())
+    # output and result.json: exact size on the very first stat, mtime FinishedTime.
+    out = os.stat(inv_dir / "output")
+    assert out.st_size == len(b"boom\n")
+    assert out.st_mtime == iso("2026-11-20T12:00:09Z")
+    res = os.stat(inv_dir / "result.json")
+    assert res.st_size == len((inv_dir / "result.json").read_bytes())
+    # A status directory carries its newest invocation's time.
+    assert os.stat(inv_dir.parent).st_mtime == iso("2026-11-20T12:00:00Z")
+    # An empty status directory carries the instance's CreationTime.
+    empty = m.path("cn-shanghai", "i-sh0000000000000000000000001", "Failed")
+    assert os.stat(empty).st_mtime == iso("2026-11-01T00:00:00Z")
+
+
+def test_times_do_not_move_between_two_stats(sample):
+    emu, m = sample
+    first = {p: os.stat(p) for p in m.mnt.rglob("*")}
+    safe_sleep(1.1)
+    for p, st in first.items():
+        again = os.stat(p)
+        assert (again.st_mtime, again.st_size, again.st_ino) == (st.st_mtime, st.st_size, st.st_ino), p
+
+
+def test_mount_is_read_only(sample):
+    emu, m = sample
+    reg, inst, inv = next(walk_data(emu.data()))
+    d = m.path(reg["RegionId"], inst["InstanceId"], inv["InvokeStatus"], inv["InvokeId"])
+    attempts = [
+        lambda: open(d / "command", "w"),
+        lambda: open(d / "new", "w"),
+        lambda: os.mkdir(d / "x"),
+        lambda: os.unlink(d / "command"),
+        lambda: os.rename(d / "command", d / "c2"),
+        lambda: os.rmdir(d),
+        lambda: os.chmod(d / "command", 0o644),
+        lambda: os.symlink("x", d / "l"),
+    ]
+    for attempt in attempts:
+        with pytest.raises(OSError) as e:
+            attempt()
+        assert e.value.errno == errno.EROFS
+
+
+# ---- tools users run ----
+
+def test_grep_r_finds_commands(sample):
+    emu, m = sample
+    data = emu.data()
+    reg, inst, inv = next(walk_data(data))
+    needle = base64.b64decode(inv["CommandContent"]).decode(errors="replace").split("\n")[0][:20]
+    out = subprocess.run(["grep", "-rlF", "--include=command", needle, str(m.mnt)], capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert str(m.path(reg["RegionId"], inst["InstanceId"], inv["InvokeStatus"], inv["InvokeId"], "command")) in out
+
+
+def test_jq_reads_metadata(sample):
+    if not have_tool("jq"):
+        pytest.skip("jq is not installed")
+    emu, m = sample
+    reg, inst, inv = next(walk_data(emu.data()))
+    f = m.path(reg["RegionId"], inst["InstanceId"], inv["InvokeStatus"], inv["InvokeId"], "metadata.json")
+    out = subprocess.run(["jq", "-r", ".InvokeId", str(f)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == inv["InvokeId"]
+
+
+def test_rsync_a_a_second_time_copies_nothing(sample, tmp_path):
+    if not have_tool("rsync"):
+        pytest.skip("rsync is not installed")
+    emu, m = sample
+    dest = tmp_path / "backup"
+    subprocess.run(["rsync", "-a", f"{m.mnt}/", str(dest)], check=True)
+    for p in m.mnt.rglob("*"):
+        q = dest / p.relative_to(m.mnt)
+        if p.is_file():
+            assert q.read_bytes() == p.read_bytes()
+    out = subprocess.run(["rsync", "-a", "--itemize-changes", f"{m.mnt}/", str(dest)], check=True,
+                         capture_output=True, text=True).stdout
+    assert out.strip() == "", out
+
+
+def test_find_lists_everything_without_fetching_results(sample):
+    emu, m = sample
+    emu.reset_counters()
+    out = subprocess.run(["find", str(m.mnt)], capture_output=True, text=True, check=True).stdout.split("\n")
+    n_inv = sum(1 for _ in walk_data(emu.data()))
+    assert sum(1 for line in out if line.endswith("/output")) == n_inv
+    c = emu.counters()
+    assert c["by_action"].get("DescribeInvocationResult", 0) == 0
+    # One DescribeInvocations pass per instance (each fits one page here).
+    n_instances = sum(len(r["instances"]) for r in emu.data()["regions"])
+    assert c["by_action"].get("DescribeInvocations", 0) == n_instances
+
+
+# ---- caching ----
+
+def test_second_walk_within_ttl_makes_no_api_calls(sample):
+    emu, m = sample
+    subprocess.run(["grep", "-r", "-q", "no-such-string-anywhere", str(m.mnt)], capture_output=True)
+    emu.reset_counters()
+    subprocess.run(["grep", "-r", "-q", "no-such-string-anywhere", str(m.mnt)], capture_output=True)
+    subprocess.run(["find", str(m.mnt), "-ls"], capture_output=True, check=True)
+    assert emu.counters()["total"] == 0
+
+
+def test_large_listing_is_complete_with_one_pass_per_instance(emulator_factory, tmp_path):
+    emu = emulator_factory(generate="1:12:120", seed=7)
+    data = emu.data()
+    with Mount(emu, tmp_path, options=["jobs=4"]) as m:
+        reg = data["regions"][0]
+        assert len(reg["instances"]) > 10
+        emu.reset_counters()
+        assert sorted(os.listdir(m.path(reg["RegionId"]))) == sorted(i["InstanceId"] for i in reg["instances"])
+        for inst in reg["instances"]:
+            invs = inst["invocations"]
+            assert len(invs) > 50
+            seen = []
+            for st in os.listdir(m.path(reg["RegionId"], inst["InstanceId"])):
+                seen += os.listdir(m.path(reg["RegionId"], inst["InstanceId"], st))
+            assert sorted(seen) == sorted(i["InvokeId"] for i in invs)
+        c = emu.counters()
+        per_instance = c["by_action_instance"]["DescribeInvocations"]
+        for inst in reg["instances"]:
+            # ceil(n / 50) pages, no status-filtered passes.
+            assert per_instance[inst["InstanceId"]] == -(-len(inst["invocations"]) // 50)
+
+
+def test_many_concurrent_readers_cause_one_pass(emulator_factory, tmp_path):
+    emu = emulator_factory(generate="1:2:120", seed=3)
+    reg = emu.data()["regions"][0]
+    inst = reg["instances"][0]
+    with Mount(emu, tmp_path, options=["entry_timeout=0", "attr_timeout=0"]) as m:
+        emu.config(latency_ms=300)
+        emu.reset_counters()
+        results, errors = [], []
+
+        def reader():
+            try:
+                results.append(sorted(os.listdir(m.path(reg["RegionId"], inst["InstanceId"], "Finished"))))
+            except OSError as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=reader) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors
+        assert all(r == results[0] for r in results)
+        n = emu.counters()["by_action_instance"]["DescribeInvocations"][inst["InstanceId"]]
+        assert n == -(-len(inst["invocations"]) // 50)
+
+
+def test_listing_is_refreshed_after_the_ttl(emulator_factory, tmp_path):
+    emu = emulator_factory(sample=True)
+    reg, inst, inv = next(walk_data(emu.data()))
+    with Mount(emu, tmp_path, cache_ttl=2) as m:
+        fin = m.path(reg["RegionId"], inst["InstanceId"], "Finished")
+        before = set(os.listdir(fin))
+        emu.add_invocation(reg["RegionId"], inst["InstanceId"],
+                           datasets.invocation("t-new000000001", created="2026-11-27T00:00:00Z"))
+        assert set(os.listdir(fin)) == before
+        safe_sleep(3)
+        assert set(os.listdir(fin)) == before | {"t-new000000001"}
+        assert (fin / "t-new000000001" / "command").read_bytes() == b"echo hi\n"
+
+
+def test_invocation_landing_between_two_pages_is_neither_lost_nor_duplicated(emulator_factory, tmp_path):
+    emu = emulator_factory(generate="1:1:140", seed=11)
+    reg = emu.data()["regions"][0]
+    inst = reg["instances"][0]
+    emu.event(after_page=1, instance=inst["InstanceId"],
+              add=datasets.invocation("t-between00001", created="2030-01-01T00:00:00Z"))
+    with Mount(emu, tmp_path, options=["jobs=1"]) as m:
+        seen = []
+        for st in os.listdir(m.path(reg["RegionId"], inst["InstanceId"])):
+            seen += os.listdir(m.path(reg["RegionId"], inst["InstanceId"], st))
+        assert len(seen) == len(set(seen))
+        assert set(i["InvokeId"] for i in inst["invocations"]) <= set(seen)
+
+
+def test_stale_listing_is_served_while_the_api_is_down(emulator_factory, tmp_path):
+    emu = emulator_factory(sample=True)
+    reg, inst, inv = next(walk_data(emu.data()))
+    with Mount(emu, tmp_path, cache_ttl=1, options=["retry_budget=2", "timeout=2"],
+               allow=[r"failed", r"last good"]) as m:
+        d = m.path(reg["RegionId"], inst["InstanceId"], inv["InvokeStatus"])
+        before = sorted(os.listdir(d))
+        emu.config(fault_rate=1.0, fault_kind="5xx")
+        safe_sleep(2)
+        assert sorted(os.listdir(d)) == before
+        assert (d / inv["InvokeId"] / "command").read_bytes() == base64.b64decode(inv["CommandContent"])
+        emu.config(fault_rate=0.0)
+        assert "serving the last good copy" in m.log()
+
+
+def test_data_never_fetched_fails_with_eio_in_bounded_time(emulator_factory, tmp_path):
+    emu = emulator_factory(sample=True)
+    reg, inst, inv = next(walk_data(emu.data()))
+    with Mount(emu, tmp_path, options=["retry_budget=3", "timeout=2"], allow=[r"failed"]) as m:
+        emu.config(fault_rate=1.0, fault_kind="5xx")
+        t0 = time.monotonic()
+        with pytest.raises(OSError) as e:
+            os.listdir(m.path(reg["RegionId"], inst["InstanceId"], "Finished"))
+        assert e.value.errno == errno.EIO
+        assert time.monotonic() - t0 < 15
+        emu.config(fault_rate=0.0)
+        # The error was not cached: the next look succeeds.
+        assert inv["InvokeId"] in os.listdir(m.path(reg["RegionId"], inst["InstanceId"], inv["InvokeStatus"]))
+
+
+def test_credential_errors_give_eacces_and_are_logged_with_code(emulator_factory, tmp_path):
+    emu = emulator_factory(sample=True)
+    reg, inst, inv = next(walk_data(emu.data()))
+    with Mount(emu, tmp_path, allow=[r"Forbidden"]) as m:
+        emu.faults("forbidden", 100)
+        with pytest.raises(OSError) as e:
+            os.listdir(m.path(reg["RegionId"], inst["InstanceId"]))
+        assert e.value.errno == errno.EACCES
+        emu.clear_faults()
+        log = m.log()
+        assert "Forbidden.RAM" in log and "RequestId" in log
+
+
+def test_hung_requests_are_retried_within_the_timeout(emulator_factory, tmp_path):
+    emu = emulator_factory(sample=True)
+    reg, inst, inv = next(walk_data(emu.data()))
+    with Mount(emu, tmp_path, options=["timeout=1", "retry_budget=20"]) as m:
+        emu.faults("hang", 1, action="DescribeInvocations")
+        assert inv["InvokeId"] in os.listdir(m.path(reg["RegionId"], inst["InstanceId"], inv["InvokeStatus"]))
+
+
+# ---- results ----
+
+def test_finished_results_are_fetched_once_and_running_ones_again_after_the_ttl(edge, tmp_path):
+    emu, m = edge
+    base = m.path("cn-hangzhou", "i-edge000000000000000000000001")
+    emu.reset_counters()
+    for _ in range(2):
+        (base / "Finished" / "t-utf8000002" / "output").read_bytes()
+        (base / "Running" / "t-running0008" / "result.json").read_bytes()
+    per = emu.counters()["by_action_invocation"]["DescribeInvocationResult"]
+    assert per == {"t-utf8000002": 1, "t-running0008": 1}
+
+
+def test_results_follow_cache_ttl_for_running_invocations(emulator_factory, tmp_path):
+    emu = emulator_factory(data=datasets.write(tmp_path, datasets.edge_cases()))
+    with Mount(emu, tmp_path, cache_ttl=1, allow=["skipping"]) as m:
+        base = m.path("cn-hangzhou", "i-edge000000000000000000000001")
+        (base / "Finished" / "t-utf8000002" / "output").read_bytes()
+        (base / "Running" / "t-running0008" / "output").read_bytes()
+        emu.reset_counters()
+        safe_sleep(2)
+        os.stat(base / "Finished" / "t-utf8000002" / "output")
+        (base / "Finished" / "t-utf8000002" / "output").read_bytes()
+        (base / "Running" / "t-running0008" / "output").read_bytes()
+        per = emu.counters()["by_action_invocation"].get("DescribeInvocationResult", {})
+        assert per.get("t-utf8000002", 0) == 0
+        assert per.get("t-running0008", 0) == 1
+
+
+def test_grep_r_over_outputs(sample):
+    emu, m = sample
+    reg, inst, inv = next(walk_data(emu.data()))
+    text = base64.b64decode(inv["Result"]["Output"]).decode(errors="replace").strip().split("\n")[0]
+    assert text
+    out = subprocess.run(["grep", "-rlF", "--include=output", text, str(m.mnt)], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert str(m.path(reg["RegionId"], inst["InstanceId"], inv["InvokeStatus"], inv["InvokeId"], "output")) in out
+
+
+def test_no_results_option_leaves_output_and_result_out(emulator_factory, tmp_path):
+    emu = emulator_factory(sample=True)
+    reg, inst, inv = next(walk_data(emu.data()))
+    with Mount(emu, tmp_path, options=["no_results"]) as m:
+        d = m.path(reg["RegionId"], inst["InstanceId"], inv["InvokeStatus"], inv["InvokeId"])
+        assert sorted(os.listdir(d)) == ["command", "metadata.json", "parameters.json"]
+        assert not os.path.exists(d / "output")
+        subprocess.run(["grep", "-r", "-q", "x", str(m.mnt)])
+        assert calls(emu, "DescribeInvocationResult") == 0
+
+
+def test_a_vanished_instance_makes_only_result_files_enoent(edge):
+    emu, m = edge
+    d = m.path("cn-hangzhou", "i-edge000000000000000000000001", "Stopped", "t-stopped0010")
+    assert (d / "command").read_bytes() == b"echo hi\n"
+    emu.delete_instance("i-edge000000000000000000000001")
+    with pytest.raises(OSError) as e:
+        os.stat(d / "output")
+    assert e.value.errno == errno.ENOENT
+    assert (d / "command").read_bytes() == b"echo hi\n"
+
+
+def test_faults_during_result_fetches_are_retried(edge):
+    emu, m = edge
+    d = m.path("cn-hangzhou", "i-edge000000000000000000000001", "Failed", "t-failed00009")
+    emu.faults("5xx", 1, action="DescribeInvocationResult")
+    emu.faults("truncate", 1, action="DescribeInvocationResult")
+    emu.faults("malformed", 1, action="DescribeInvocationResult")
+    assert (d / "output").read_bytes() == b"boom\n"
+    assert json.loads((d / "result.json").read_text())["ExitCode"] == 3
