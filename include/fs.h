@@ -39,6 +39,9 @@ struct fs_config {
 int fs_new(const struct fs_config *cfg, struct cache *cache, struct fs **ret_fs);
 void fs_free(struct fs *fs);
 
+/* The session to send cache invalidations to; set once, before the loop. */
+void fs_set_session(struct fs *fs, struct fuse_session *se);
+
 /* The operations table; fuse_session_new gets the struct fs as userdata. */
 const struct fuse_lowlevel_ops *fs_operations(void);
 

@@ -25,6 +25,7 @@ struct fs {
 	struct node_table *nodes;
 	struct fs_config cfg;
 	bool no_open;               /* the kernel accepted ENOSYS for open */
+	struct fuse_session *se;    /* for cache invalidation notices */
 };
 
 /* An open directory: the snapshot it lists, so offsets stay consistent. */
@@ -119,6 +120,11 @@ static bool is_result_file(enum node_file f)
 	return f == NODE_FILE_OUTPUT || f == NODE_FILE_RESULT;
 }
 
+static bool same_bytes(const void *a, size_t alen, const void *b, size_t blen)
+{
+	return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
+}
+
 /* ---- fresh data for a node ---- */
 
 static struct cache_instance instance_of(const struct node *n)
@@ -173,19 +179,58 @@ out_found:
 static int invocation_result(struct fs *fs, struct node *file, const struct cache_record *rec,
 			     const struct cache_result **ret)
 {
-	const struct cache_result *res = node_get_result(fs->nodes, file);
+	const struct cache_result *res = node_get_result(fs->nodes, file), *old;
+	const void *a, *b;
+	size_t alen, blen;
 	int r;
 
 	if (res != NULL && res->is_final)
 		goto out_found;
-	cache_result_unref(fs->cache, res);
+	old = res;
 	r = cache_get_result(fs->cache, file->region, file->instance, rec, &res);
-	if (r < 0)
+	if (r < 0) {
+		cache_result_unref(fs->cache, old);
 		return r;
-	node_set_result(fs->nodes, file, res);
+	}
+	if (old != res) {
+		node_set_result(fs->nodes, file, res);
+		/* Same reason as note_file_record. */
+		if (old != NULL && fs->se != NULL) {
+			a = result_file(old, file->file, &alen);
+			b = result_file(res, file->file, &blen);
+			if (!same_bytes(a, alen, b, blen))
+				fuse_lowlevel_notify_inval_inode(fs->se, file->ino, 0, 0);
+		}
+	}
+	cache_result_unref(fs->cache, old);
 out_found:
 	*ret = res;
 	return 0;
+}
+
+/*
+ * The kernel keeps file pages across opens (no OPEN is ever sent), and drops
+ * them by itself only when size or mtime change. A running invocation's file
+ * can change with neither (InvocationStatus "Pending" -> "Running" in
+ * metadata.json), so when a file node starts showing different bytes, tell
+ * the kernel. Called from getattr/lookup, which hold no page of this inode.
+ */
+static void note_file_record(struct fs *fs, struct node *n, const struct cache_record *rec)
+{
+	const struct cache_record *old = node_get_record(fs->nodes, n);
+	const void *a, *b;
+	size_t alen, blen;
+
+	if (old != rec) {
+		node_set_record(fs->nodes, n, rec);
+		if (old != NULL && fs->se != NULL) {
+			a = record_file(old, n->file, &alen);
+			b = record_file(rec, n->file, &blen);
+			if (!same_bytes(a, alen, b, blen))
+				fuse_lowlevel_notify_inval_inode(fs->se, n->ino, 0, 0);
+		}
+	}
+	cache_record_unref(fs->cache, old);
 }
 
 /* Attributes and kernel cache time of a node; fetches what it must. */
@@ -245,6 +290,7 @@ static int node_attr(struct fs *fs, struct node *n, struct stat *st, double *ret
 	if (r < 0)
 		return r;
 	if (!is_result_file(n->file)) {
+		note_file_record(fs, n, rec);
 		record_file(rec, n->file, &size);
 		fill_file(fs, st, n->ino, rec->inv.ctime, size);
 		*ret_ttl = rec->is_final ? FS_IMMUTABLE_TTL_S : cache_listing_ttl(fs->cache);
@@ -825,6 +871,11 @@ int fs_new(const struct fs_config *cfg, struct cache *cache, struct fs **ret_fs)
 	fs->cfg = *cfg;
 	*ret_fs = fs;
 	return 0;
+}
+
+void fs_set_session(struct fs *fs, struct fuse_session *se)
+{
+	fs->se = se;
 }
 
 void fs_free(struct fs *fs)

@@ -348,6 +348,7 @@ int main(int argc, char *argv[])
 	se = fuse_session_new(&args, fs_operations(), sizeof(struct fuse_lowlevel_ops), fs);
 	if (se == NULL)
 		goto out_fs;
+	fs_set_session(fs, se);
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_session;
 	if (fuse_session_mount(se, opts.mountpoint) != 0)
