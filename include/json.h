@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * json: the only module that touches cJSON. It turns API response bodies
+ * (shared/api/README.md §3, §5) and the aliyun CLI config into plain structs
+ * and renders the JSON files users read (metadata.json, parameters.json,
+ * result.json). No cJSON tree outlives a call.
+ *
+ * Robustness rules, for bodies from a server we do not control:
+ *   - a body that is not complete JSON (truncated, garbage, nesting deeper
+ *     than cJSON's limit of 1000) gives -EBADMSG: the api layer retries it;
+ *   - a body that is JSON but not the expected shape (not an object, the list
+ *     is neither an array nor {"Invocation":[...]}, more items than the API_MAX_*
+ *     caps) gives -EPROTO;
+ *   - a string containing U+0000 (the JSON escape \u0000) cannot be held in
+ *     our NUL-terminated fields without being silently cut, which would turn a
+ *     hostile name into a different, valid-looking one. Such bodies are
+ *     rejected whole with -EPROTO; no field is ever reported truncated;
+ *   - fields of the wrong type are coerced, never trusted: a number or bool
+ *     where a string is expected becomes its text, objects, arrays and null
+ *     become ""; a numeric string where a number is expected is converted;
+ *     numbers are clamped to their field's range. Names are reported
+ *     verbatim otherwise (the filesystem filters unsafe ones).
+ *
+ * Ownership: every struct filled here is owned by the caller and released with
+ * the matching *_done() from api.h (or json_cli_profile_done). Results are
+ * written only on success. Thread-safety: every function may run on any
+ * thread at once (cJSON_GetErrorPtr, the one global, is never used).
+ */
+#ifndef SWASFS_JSON_H
+#define SWASFS_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "api.h"
+
+/* Envelope fields every successful response carries. */
+struct json_meta {
+	char request_id[128];
+	long long page_number;  /* 0 when absent */
+	long long page_size;    /* 0 when absent */
+	long long total_count;  /* -1 when absent */
+};
+
+/* Reads an error body ({"Code"|"code", "Message"|"message", "RequestId"|"requestId"})
+ * into @err's code, message and request_id (http_status untouched). Returns 0
+ * if the body is a JSON object with a non-empty Code, else -EBADMSG (and @err
+ * keeps whatever RequestId/Message it could find). */
+int json_parse_error(const char *body, size_t len, struct api_error *err);
+
+/* Reads only the RequestId of any JSON object body into @out ("" if none). */
+void json_peek_request_id(const char *body, size_t len, char *out, size_t out_size);
+
+/* ListRegions. */
+int json_parse_regions(const char *body, size_t len, struct swas_region_list *ret, struct json_meta *meta);
+
+/* One ListInstances page; appends to @list (which must be valid, possibly empty). */
+int json_parse_instances(const char *body, size_t len, struct swas_instance_list *list, struct json_meta *meta);
+
+/* One DescribeInvocations page; fills *ret with this page's records (plain
+ * "Invocations" array or the wrapped {"Invocation":[...]} form), rendering
+ * each metadata.json with @region_id and @instance_id added. */
+int json_parse_invocations(const char *body, size_t len, const char *region_id, const char *instance_id,
+			   struct swas_invocation_list *ret, struct json_meta *meta);
+
+/* DescribeInvocationResult. */
+int json_parse_result(const char *body, size_t len, struct swas_result *ret, struct json_meta *meta);
+
+/* One profile of the aliyun CLI's config.json ({"current":..., "profiles":[...]}). */
+struct json_cli_profile {
+	char *name;
+	char *mode;               /* "AK", "StsToken", ... ("" if absent) */
+	char *access_key_id;
+	char *access_key_secret;  /* secret: wipe before free (credentials.c does) */
+	char *sts_token;          /* secret */
+};
+
+/* Finds profile @profile (NULL: the file's "current", else "default").
+ * Returns 0 and *ret (strings malloc'ed, "" when absent; the caller wipes the
+ * secrets and frees each field), -ENOENT with the wanted name in @ret_name
+ * when no such profile exists, -EBADMSG when the file is not JSON, -EPROTO
+ * when it is not shaped like a CLI config, or -ENOMEM. String values of the
+ * parsed tree are wiped before it is freed. */
+int json_parse_cli_profile(const char *body, size_t len, const char *profile, struct json_cli_profile *ret,
+			   char *ret_name, size_t name_size);
+
+#endif

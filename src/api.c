@@ -1,0 +1,1209 @@
+// SPDX-License-Identifier: MIT
+/*
+ * api: the four SWAS calls of api.h on top of sign, http, json, ratelimit and
+ * credentials.
+ *
+ * One call = one api_call(): wait for the limiter (holding no jobs slot),
+ * take a jobs slot, sign and send one attempt with a fresh date and nonce,
+ * release the slot, then classify the outcome: success (parse the body),
+ * final error (credentials, permission, parameters, not found) or retryable
+ * (transport, 5xx, Throttling*, ServiceUnavailable, InternalError, truncated
+ * or malformed body). Retries back off exponentially with full jitter,
+ * honour x-acs-retry-after, and never sleep past the retry budget, which
+ * starts when the limiter lets the first attempt go.
+ *
+ * api_list_invocations fetches page 1, then the other pages on up to `jobs`
+ * worker threads, then any pages a grown TotalCount asks for, and merges them
+ * in page order without duplicate InvokeIds.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api.h"
+#include "buf.h"
+#include "config.h"
+#include "credentials.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "ratelimit.h"
+#include "sign.h"
+
+#define API_VERSION "2020-06-01"
+#define API_USER_AGENT "swasfs/" SWASFS_VERSION
+
+/* Backoff: full jitter over base * 2^attempt, capped (README §5 "Suggested C policy"). */
+#define API_BACKOFF_BASE_MS 200u
+#define API_BACKOFF_CAP_MS 5000u
+/* An attempt with less time left than this is not worth starting. */
+#define API_MIN_ATTEMPT_MS 250u
+/* The first attempt waits for the limiter at most this long (ListInstances
+ * for every region of a large account at 10 a minute). */
+#define API_MAX_LIMITER_WAIT_MS (10u * 60u * 1000u)
+/* Pages: enough for API_MAX_INVOCATIONS at 50 a page. */
+#define API_MAX_INVOCATION_PAGES (API_MAX_INVOCATIONS / API_INVOCATIONS_PAGE_SIZE)
+#define API_MAX_INSTANCE_PAGES (API_MAX_INSTANCES / API_INSTANCES_PAGE_SIZE + 1)
+/* Headers we send: host, 6 x-acs-*, two STS, two retry, accept, user-agent, authorization. */
+#define API_MAX_HEADERS 16
+/* Region ids go into the endpoint's host name: keep them to DNS label characters. */
+#define API_MAX_REGION_ID 64
+
+struct api {
+	char *endpoint;
+	char *home_region;
+	unsigned jobs;
+	unsigned timeout_s;
+	unsigned retry_budget_ms;
+	bool verbose;
+	struct cred *cred;
+	struct http *http;
+	struct ratelimit *rl;
+
+	pthread_mutex_t jobs_lock;
+	pthread_cond_t jobs_cond;
+	unsigned in_flight; /* protected by jobs_lock */
+
+	atomic_ulong calls;
+	atomic_ulong retries;
+	atomic_ulong failures;
+	atomic_uint seed;   /* jitter state, advanced atomically */
+};
+
+/* One logical call; parse() turns a 2xx body into the caller's result. */
+struct call {
+	const char *action;
+	const char *region;
+	const struct sign_param *params;
+	size_t param_count;
+	int (*parse)(const char *body, size_t len, void *ctx, struct json_meta *meta);
+	void *ctx;
+};
+
+/* The outcome of one attempt. */
+enum verdict {
+	VERDICT_OK,
+	VERDICT_RETRY,
+	VERDICT_FAIL,
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void sleep_ms(uint64_t ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+time_t api_parse_time(const char *s)
+{
+	struct tm tm = { 0 };
+	const char *end;
+
+	if (!s || !*s)
+		return 0;
+	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (!end) {
+		/* Tolerate minutes-only times ("2022-07-11T06:37Z"), seen in some SWAS docs. */
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(s, "%Y-%m-%dT%H:%MZ", &tm);
+	}
+	if (!end || *end != '\0')
+		return 0;
+	return timegm(&tm);
+}
+
+static bool is_region_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+}
+
+static bool is_valid_region(const char *r)
+{
+	size_t n = 0;
+
+	for (; r[n]; n++)
+		if (!is_region_char(r[n]) || n >= API_MAX_REGION_ID)
+			return false;
+	return n > 0;
+}
+
+/* Splits "scheme://authority[/]" into the Host header value (default ports
+ * dropped); -EINVAL if there is a path, query or anything odd. */
+static int url_host(const char *url, char *out, size_t size)
+{
+	const char *p, *auth, *end;
+	size_t len;
+	bool https;
+
+	if (strncmp(url, "https://", 8) == 0) {
+		https = true;
+		auth = url + 8;
+	} else if (strncmp(url, "http://", 7) == 0) {
+		https = false;
+		auth = url + 7;
+	} else {
+		return -EINVAL;
+	}
+	end = auth + strcspn(auth, "/?#");
+	if (*end && strcmp(end, "/") != 0)
+		return -EINVAL;
+	len = (size_t)(end - auth);
+	if (len == 0 || memchr(auth, '@', len))
+		return -EINVAL;
+	for (p = auth; p < end; p++)
+		if ((unsigned char)*p <= ' ')
+			return -EINVAL;
+	if (https && len > 4 && memcmp(end - 4, ":443", 4) == 0)
+		len -= 4;
+	else if (!https && len > 3 && memcmp(end - 3, ":80", 3) == 0)
+		len -= 3;
+	if (len >= size)
+		return -EINVAL;
+	memcpy(out, auth, len);
+	out[len] = '\0';
+	return 0;
+}
+
+/* The endpoint for @region, "{region}" replaced, without a trailing '/'. */
+static int region_base_url(const struct api *api, const char *region, struct buf *out)
+{
+	const char *p = api->endpoint, *hit;
+
+	if (!is_valid_region(region))
+		return -EINVAL;
+	while ((hit = strstr(p, "{region}"))) {
+		buf_append(out, p, (size_t)(hit - p));
+		buf_puts(out, region);
+		p = hit + strlen("{region}");
+	}
+	buf_puts(out, p);
+	if (buf_failed(out))
+		return -ENOMEM;
+	if (out->len > 0 && out->data[out->len - 1] == '/')
+		out->data[--out->len] = '\0';
+	return 0;
+}
+
+int api_new(const struct api_config *cfg, struct cred *cred, struct api **ret_api)
+{
+	struct http_config hc = { 0 };
+	char host[256];
+	struct buf probe = BUF_INIT;
+	struct api *api;
+	int r = -EINVAL;
+
+	if (!cfg || !cfg->endpoint || !cfg->home_region || !cfg->jobs || !cfg->timeout_s || !cred)
+		goto out_free_cred;
+	r = -ENOMEM;
+	api = calloc(1, sizeof(*api));
+	if (!api)
+		goto out_free_cred;
+	api->cred = cred;
+	api->endpoint = strdup(cfg->endpoint);
+	api->home_region = strdup(cfg->home_region);
+	if (!api->endpoint || !api->home_region)
+		goto out_free_api;
+	api->jobs = cfg->jobs;
+	api->timeout_s = cfg->timeout_s;
+	api->retry_budget_ms = cfg->retry_budget_ms;
+	api->verbose = cfg->verbose;
+	atomic_init(&api->seed, (unsigned)now_ms() ^ (unsigned)(uintptr_t)api);
+
+	/* The template must make a valid URL for the home region. */
+	r = region_base_url(api, api->home_region, &probe);
+	if (r == 0)
+		r = url_host(probe.data, host, sizeof(host));
+	buf_done(&probe);
+	if (r < 0)
+		goto out_free_api;
+
+	r = -ENOMEM;
+	if (pthread_mutex_init(&api->jobs_lock, NULL) != 0)
+		goto out_free_api;
+	if (pthread_cond_init(&api->jobs_cond, NULL) != 0)
+		goto out_destroy_mutex;
+	hc.cafile = cfg->cafile;
+	hc.max_body = API_MAX_BODY_BYTES;
+	hc.max_handles = cfg->jobs;
+	r = http_new(&hc, &api->http);
+	if (r < 0)
+		goto out_destroy_cond;
+	r = ratelimit_new(NULL, &api->rl);
+	if (r < 0)
+		goto out_free_http;
+	*ret_api = api;
+	return 0;
+out_free_http:
+	http_free(api->http);
+out_destroy_cond:
+	pthread_cond_destroy(&api->jobs_cond);
+out_destroy_mutex:
+	pthread_mutex_destroy(&api->jobs_lock);
+out_free_api:
+	free(api->endpoint);
+	free(api->home_region);
+	free(api);
+out_free_cred:
+	cred_free(cred);
+	return r;
+}
+
+void api_free(struct api *api)
+{
+	if (!api)
+		return;
+	ratelimit_free(api->rl);
+	http_free(api->http);
+	pthread_cond_destroy(&api->jobs_cond);
+	pthread_mutex_destroy(&api->jobs_lock);
+	cred_free(api->cred);
+	free(api->endpoint);
+	free(api->home_region);
+	free(api);
+}
+
+void api_get_stats(struct api *api, struct api_stats *ret)
+{
+	ret->calls = atomic_load(&api->calls);
+	ret->retries = atomic_load(&api->retries);
+	ret->failures = atomic_load(&api->failures);
+}
+
+static void jobs_acquire(struct api *api)
+{
+	pthread_mutex_lock(&api->jobs_lock);
+	while (api->in_flight >= api->jobs)
+		pthread_cond_wait(&api->jobs_cond, &api->jobs_lock);
+	api->in_flight++;
+	pthread_mutex_unlock(&api->jobs_lock);
+}
+
+static void jobs_release(struct api *api)
+{
+	pthread_mutex_lock(&api->jobs_lock);
+	api->in_flight--;
+	pthread_cond_signal(&api->jobs_cond);
+	pthread_mutex_unlock(&api->jobs_lock);
+}
+
+/* Uniform in [0, n]: xorshift over a shared atomic state (jitter, not crypto). */
+static uint64_t jitter(struct api *api, uint64_t n)
+{
+	unsigned x = atomic_load(&api->seed), next;
+
+	do {
+		next = x;
+		next ^= next << 13;
+		next ^= next >> 17;
+		next ^= next << 5;
+		if (!next)
+			next = 0x9e3779b9u;
+	} while (!atomic_compare_exchange_weak(&api->seed, &x, next));
+	return n ? next % (n + 1) : 0;
+}
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* An API error Code and HTTP status to a verdict and errno (api.h). */
+static enum verdict classify_code(const char *code, long status, int *ret_errno)
+{
+	if (has_prefix(code, "Throttling") || strcmp(code, "ServiceUnavailable") == 0 ||
+	    strcmp(code, "InternalError") == 0) {
+		*ret_errno = -EIO;
+		return VERDICT_RETRY;
+	}
+	if (has_prefix(code, "InvalidAccessKeyId") || strcmp(code, "SignatureDoesNotMatch") == 0 ||
+	    strcmp(code, "IncompleteSignature") == 0 || has_prefix(code, "InvalidSecurityToken") ||
+	    has_prefix(code, "Forbidden") || strcmp(code, "NoPermission") == 0) {
+		*ret_errno = -EACCES;
+		return VERDICT_FAIL;
+	}
+	if (has_suffix(code, ".NotFound") || has_prefix(code, "InvalidInstanceId.") ||
+	    has_prefix(code, "InvalidInvokeId.")) {
+		*ret_errno = -ENOENT;
+		return VERDICT_FAIL;
+	}
+	if (has_prefix(code, "MissingParameter") || has_prefix(code, "InvalidParameter")) {
+		*ret_errno = -EINVAL;
+		return VERDICT_FAIL;
+	}
+	/* An unknown code: the status decides. */
+	if (status >= 500) {
+		*ret_errno = -EIO;
+		return VERDICT_RETRY;
+	}
+	if (status == 401 || status == 403)
+		*ret_errno = -EACCES;
+	else if (status == 404)
+		*ret_errno = -ENOENT;
+	else if (status == 400)
+		*ret_errno = -EINVAL;
+	else
+		*ret_errno = -EIO;
+	return VERDICT_FAIL;
+}
+
+/* Appends "name: value" to the header lines and the signing list. */
+struct headers {
+	struct sign_header sign[API_MAX_HEADERS];
+	char *lines[API_MAX_HEADERS];
+	size_t count;
+	bool failed;
+};
+
+static void headers_add(struct headers *h, const char *name, const char *value)
+{
+	struct buf line = BUF_INIT;
+
+	if (h->failed || h->count == API_MAX_HEADERS) {
+		h->failed = true;
+		return;
+	}
+	buf_printf(&line, "%s: %s", name, value);
+	h->lines[h->count] = buf_steal(&line, NULL);
+	if (!h->lines[h->count]) {
+		h->failed = true;
+		return;
+	}
+	h->sign[h->count].name = name;
+	h->sign[h->count].value = value;
+	h->count++;
+}
+
+static void headers_done(struct headers *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->count; i++)
+		free(h->lines[i]);
+	h->count = 0;
+}
+
+/* Signs and sends one attempt. Returns 0 with *resp, or http_send()'s error. */
+static int send_attempt(struct api *api, const struct call *c, unsigned attempt, uint64_t last_delay_ms,
+			unsigned long timeout_ms, struct http_response *resp, char *errbuf, size_t errsize)
+{
+	char date[SIGN_TIMESTAMP_LEN + 1], nonce[SIGN_NONCE_LEN + 1], host[256], attempts[16], delay[24];
+	struct buf url = BUF_INIT;
+	struct headers h = { 0 };
+	struct sign_v3 sig = { 0 };
+	struct sign_v3_request sreq;
+	struct http_request hreq;
+	const char *token = cred_token(api->cred);
+	char *query = NULL;
+	int r;
+
+	r = sign_canonical_query(c->params, c->param_count, &query);
+	if (r < 0)
+		return r;
+	r = region_base_url(api, c->region, &url);
+	if (r < 0)
+		goto out_free_query;
+	r = url_host(url.data, host, sizeof(host));
+	if (r < 0)
+		goto out_free_url;
+	buf_puts(&url, "/");
+	if (query[0]) {
+		buf_putc(&url, '?');
+		buf_puts(&url, query);
+	}
+	r = sign_timestamp(time(NULL), date);
+	if (r == 0)
+		r = sign_nonce(nonce);
+	if (r < 0)
+		goto out_free_url;
+	snprintf(attempts, sizeof(attempts), "%u", attempt);
+	snprintf(delay, sizeof(delay), "%llu", (unsigned long long)last_delay_ms);
+
+	headers_add(&h, "host", host);
+	headers_add(&h, "x-acs-version", API_VERSION);
+	headers_add(&h, "x-acs-action", c->action);
+	headers_add(&h, "user-agent", API_USER_AGENT);
+	headers_add(&h, "x-acs-date", date);
+	headers_add(&h, "x-acs-signature-nonce", nonce);
+	headers_add(&h, "accept", "application/json");
+	headers_add(&h, "x-acs-content-sha256", SIGN_EMPTY_SHA256);
+	if (token) {
+		headers_add(&h, "x-acs-accesskey-id", cred_access_key_id(api->cred));
+		headers_add(&h, "x-acs-security-token", token);
+	}
+	if (attempt > 0) {
+		headers_add(&h, "x-acs-retry-attempts", attempts);
+		headers_add(&h, "x-acs-retry-delay", delay);
+	}
+	r = -ENOMEM;
+	if (h.failed || buf_failed(&url))
+		goto out_free_headers;
+
+	sreq = (struct sign_v3_request){
+		.method = "POST",
+		.uri = "/",
+		.canonical_query = query,
+		.headers = h.sign,
+		.header_count = h.count,
+		.payload_hash = SIGN_EMPTY_SHA256,
+	};
+	r = sign_v3(&sreq, api->cred, &sig);
+	if (r < 0)
+		goto out_free_headers;
+	headers_add(&h, "authorization", sig.authorization);
+	r = -ENOMEM;
+	if (h.failed)
+		goto out_free_sig;
+
+	hreq = (struct http_request){
+		.method = "POST",
+		.url = url.data,
+		.headers = (const char *const *)h.lines,
+		.header_count = h.count,
+		.timeout_ms = timeout_ms,
+	};
+	atomic_fetch_add(&api->calls, 1);
+	r = http_send(api->http, &hreq, resp, errbuf, errsize);
+out_free_sig:
+	sign_v3_done(&sig);
+out_free_headers:
+	/* The token was copied into a header line: wipe it with the rest. */
+	if (token) {
+		size_t i;
+
+		for (i = 0; i < h.count; i++)
+			explicit_bzero(h.lines[i], strlen(h.lines[i]));
+	}
+	headers_done(&h);
+out_free_url:
+	buf_done(&url);
+out_free_query:
+	free(query);
+	return r;
+}
+
+static void error_set(struct api_error *err, int http_status, const char *code, const char *message,
+		      const char *request_id)
+{
+	if (!err)
+		return;
+	err->http_status = http_status;
+	snprintf(err->code, sizeof(err->code), "%s", code);
+	snprintf(err->message, sizeof(err->message), "%s", message);
+	snprintf(err->request_id, sizeof(err->request_id), "%s", request_id);
+}
+
+/* Looks at one completed exchange: parses success, classifies failure. */
+static enum verdict judge_response(const struct call *c, const struct http_response *resp, struct api_error *err,
+				   int *ret_errno, char *ret_request_id, size_t rid_size)
+{
+	struct api_error e = { 0 };
+	struct json_meta meta = { 0 };
+	int r;
+
+	e.http_status = (int)resp->status;
+	if (resp->status >= 200 && resp->status < 300) {
+		r = c->parse(resp->body, resp->body_len, c->ctx, &meta);
+		snprintf(ret_request_id, rid_size, "%s", meta.request_id[0] ? meta.request_id : resp->request_id);
+		if (r == 0)
+			return VERDICT_OK;
+		if (r == -ENOMEM) {
+			*ret_errno = -ENOMEM;
+			error_set(err, (int)resp->status, "", "out of memory", ret_request_id);
+			return VERDICT_FAIL;
+		}
+		json_peek_request_id(resp->body, resp->body_len, e.request_id, sizeof(e.request_id));
+		if (!e.request_id[0])
+			snprintf(e.request_id, sizeof(e.request_id), "%s", resp->request_id);
+		snprintf(ret_request_id, rid_size, "%s", e.request_id);
+		*ret_errno = -EIO;
+		error_set(err, (int)resp->status, "",
+			  r == -EBADMSG ? "malformed or truncated response body"
+					: "response body is not shaped as documented",
+			  e.request_id);
+		/* A broken body may be a hiccup; a well-formed wrong one will not change. */
+		return r == -EBADMSG ? VERDICT_RETRY : VERDICT_FAIL;
+	}
+
+	r = json_parse_error(resp->body, resp->body_len, &e);
+	if (!e.request_id[0])
+		snprintf(e.request_id, sizeof(e.request_id), "%s", resp->request_id);
+	snprintf(ret_request_id, rid_size, "%s", e.request_id);
+	if (r < 0 && !e.message[0])
+		snprintf(e.message, sizeof(e.message), "HTTP %ld without an API error body", resp->status);
+	if (err)
+		*err = e;
+	if (r < 0) {
+		/* No Code: 5xx and 429 are worth retrying, other statuses decide. */
+		if (resp->status >= 500 || resp->status == 429) {
+			*ret_errno = -EIO;
+			return VERDICT_RETRY;
+		}
+		return classify_code("", resp->status, ret_errno);
+	}
+	return classify_code(e.code, resp->status, ret_errno);
+}
+
+static enum verdict judge_transport(int rc, const char *errbuf, struct api_error *err, int *ret_errno)
+{
+	error_set(err, 0, "", errbuf[0] ? errbuf : strerror(-rc), "");
+	switch (rc) {
+	case -ENOMEM:
+		*ret_errno = -ENOMEM;
+		return VERDICT_FAIL;
+	case -EFBIG:
+	case -EKEYREJECTED:
+	case -EINVAL:
+		*ret_errno = -EIO;
+		return VERDICT_FAIL;
+	default:
+		*ret_errno = -EIO;
+		return VERDICT_RETRY;
+	}
+}
+
+static void log_attempt(const struct api *api, const struct call *c, unsigned attempt, long status,
+			uint64_t ms, const char *request_id, const char *transport_error)
+{
+	if (!api->verbose)
+		return;
+	if (transport_error)
+		log_info("api: %s region=%s http=0 ms=%llu attempt=%u error=%s", c->action, c->region,
+			 (unsigned long long)ms, attempt + 1, transport_error);
+	else
+		log_info("api: %s region=%s http=%ld ms=%llu request_id=%s attempt=%u", c->action, c->region,
+			 status, (unsigned long long)ms, request_id[0] ? request_id : "-", attempt + 1);
+}
+
+/* The next backoff delay: full jitter, or the server's x-acs-retry-after if longer. */
+static uint64_t backoff_ms(struct api *api, unsigned attempt, const char *retry_after)
+{
+	uint64_t ceiling = API_BACKOFF_BASE_MS, delay;
+	unsigned i;
+
+	for (i = 0; i < attempt && ceiling < API_BACKOFF_CAP_MS; i++)
+		ceiling *= 2;
+	if (ceiling > API_BACKOFF_CAP_MS)
+		ceiling = API_BACKOFF_CAP_MS;
+	delay = jitter(api, ceiling);
+	if (retry_after && retry_after[0]) {
+		char *end = NULL;
+		unsigned long long ra = strtoull(retry_after, &end, 10);
+
+		if (end && *end == '\0' && ra > delay)
+			delay = ra;
+	}
+	return delay;
+}
+
+/* Runs one logical call with retries (see the top of this file). */
+static int api_call(struct api *api, const struct call *c, struct api_error *err)
+{
+	char errbuf[256], request_id[128], retry_after[32];
+	uint64_t start = 0, deadline = 0, t0, last_delay = 0;
+	unsigned attempt;
+	int r = -EIO, rc;
+
+	for (attempt = 0;; attempt++) {
+		struct http_response resp = { 0 };
+		unsigned long timeout_ms = api->timeout_s * 1000ul;
+		enum verdict v;
+
+		if (attempt == 0) {
+			rc = ratelimit_acquire(api->rl, c->action, ratelimit_now_ms(api->rl) + API_MAX_LIMITER_WAIT_MS);
+			start = now_ms();
+			deadline = start + api->retry_budget_ms;
+		} else {
+			rc = ratelimit_acquire(api->rl, c->action,
+					       ratelimit_now_ms(api->rl) + (deadline - now_ms()));
+		}
+		if (rc < 0) {
+			if (attempt == 0)
+				error_set(err, 0, "", "client-side rate limit: waited too long", "");
+			r = -EIO;
+			break;
+		}
+		if (attempt > 0) {
+			uint64_t now = now_ms(), left = deadline > now ? deadline - now : 0;
+
+			if (left < API_MIN_ATTEMPT_MS)
+				break;
+			if (left < timeout_ms)
+				timeout_ms = (unsigned long)left;
+		}
+
+		jobs_acquire(api);
+		t0 = now_ms();
+		rc = send_attempt(api, c, attempt, last_delay, timeout_ms, &resp, errbuf, sizeof(errbuf));
+		jobs_release(api);
+
+		retry_after[0] = '\0';
+		request_id[0] = '\0';
+		if (rc == 0) {
+			snprintf(retry_after, sizeof(retry_after), "%s", resp.retry_after);
+			v = judge_response(c, &resp, err, &r, request_id, sizeof(request_id));
+			log_attempt(api, c, attempt, resp.status, now_ms() - t0, request_id, NULL);
+			http_response_done(&resp);
+		} else if (rc == -ENOMEM || rc == -EINVAL) {
+			/* Our own failure before or instead of sending. */
+			error_set(err, 0, "", errbuf[0] ? errbuf : strerror(-rc), "");
+			r = rc == -ENOMEM ? -ENOMEM : -EIO;
+			v = VERDICT_FAIL;
+		} else {
+			v = judge_transport(rc, errbuf, err, &r);
+			log_attempt(api, c, attempt, 0, now_ms() - t0, "", errbuf[0] ? errbuf : strerror(-rc));
+		}
+
+		if (v == VERDICT_OK)
+			return 0;
+		if (v == VERDICT_FAIL)
+			break;
+
+		last_delay = backoff_ms(api, attempt, retry_after);
+		{
+			uint64_t now = now_ms();
+
+			/* Never sleep past the budget; leave room for a useful attempt. */
+			if (now + last_delay + API_MIN_ATTEMPT_MS > deadline)
+				break;
+		}
+		atomic_fetch_add(&api->retries, 1);
+		sleep_ms(last_delay);
+	}
+	atomic_fetch_add(&api->failures, 1);
+	return r;
+}
+
+/* ---- ListRegions ---- */
+
+static int parse_regions(const char *body, size_t len, void *ctx, struct json_meta *meta)
+{
+	return json_parse_regions(body, len, ctx, meta);
+}
+
+int api_list_regions(struct api *api, struct swas_region_list *ret, struct api_error *err)
+{
+	struct swas_region_list l = { 0 };
+	struct call c = {
+		.action = "ListRegions",
+		.region = api->home_region,
+		.parse = parse_regions,
+		.ctx = &l,
+	};
+	int r;
+
+	r = api_call(api, &c, err);
+	if (r < 0)
+		return r;
+	*ret = l;
+	return 0;
+}
+
+/* ---- a set of seen ids, for deduplication ---- */
+
+struct idset {
+	const char **slots;
+	size_t mask;
+};
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static int idset_init(struct idset *set, size_t expected)
+{
+	size_t n = 16;
+
+	while (n < expected * 2)
+		n *= 2;
+	set->slots = calloc(n, sizeof(*set->slots));
+	if (!set->slots)
+		return -ENOMEM;
+	set->mask = n - 1;
+	return 0;
+}
+
+/* Adds @id (borrowed); false if it was already there. Capacity is fixed at
+ * init to twice the most ids ever added, so a free slot always exists. */
+static bool idset_add(struct idset *set, const char *id)
+{
+	size_t i = (size_t)hash_str(id) & set->mask;
+
+	while (set->slots[i]) {
+		if (strcmp(set->slots[i], id) == 0)
+			return false;
+		i = (i + 1) & set->mask;
+	}
+	set->slots[i] = id;
+	return true;
+}
+
+static void idset_done(struct idset *set)
+{
+	free(set->slots);
+	set->slots = NULL;
+}
+
+/* ---- ListInstances ---- */
+
+struct instances_ctx {
+	struct swas_instance_list *list;
+	struct json_meta meta;
+};
+
+static int parse_instances(const char *body, size_t len, void *ctx, struct json_meta *meta)
+{
+	struct instances_ctx *ic = ctx;
+	int r = json_parse_instances(body, len, ic->list, meta);
+
+	if (r == 0)
+		ic->meta = *meta;
+	return r;
+}
+
+static void instance_free_fields(struct swas_instance *in)
+{
+	free(in->instance_id);
+	free(in->instance_name);
+	free(in->status);
+	free(in->region_id);
+	free(in->creation_time);
+}
+
+/* Keeps the first of each InstanceId, in order. */
+static int dedup_instances(struct swas_instance_list *l)
+{
+	struct idset seen;
+	size_t i, kept = 0;
+	int r;
+
+	r = idset_init(&seen, l->count);
+	if (r < 0)
+		return r;
+	for (i = 0; i < l->count; i++) {
+		if (idset_add(&seen, l->items[i].instance_id))
+			l->items[kept++] = l->items[i];
+		else
+			instance_free_fields(&l->items[i]);
+	}
+	l->count = kept;
+	idset_done(&seen);
+	return 0;
+}
+
+int api_list_instances(struct api *api, const char *region_id, struct swas_instance_list *ret,
+		       struct api_error *err)
+{
+	struct swas_instance_list l = { 0 };
+	struct instances_ctx ic = { .list = &l };
+	char page[24], size[24];
+	struct sign_param params[] = {
+		{ "RegionId", region_id },
+		{ "PageNumber", page },
+		{ "PageSize", size },
+	};
+	struct call c = {
+		.action = "ListInstances",
+		.region = region_id,
+		.params = params,
+		.param_count = sizeof(params) / sizeof(params[0]),
+		.parse = parse_instances,
+		.ctx = &ic,
+	};
+	unsigned n;
+	int r = 0;
+
+	snprintf(size, sizeof(size), "%d", API_INSTANCES_PAGE_SIZE);
+	for (n = 1; n <= API_MAX_INSTANCE_PAGES; n++) {
+		size_t before = l.count;
+
+		snprintf(page, sizeof(page), "%u", n);
+		r = api_call(api, &c, err);
+		if (r < 0)
+			goto out_free;
+		/* "keep fetching while PageNumber*PageSize < TotalCount" (README §3);
+		 * an empty page ends it whatever TotalCount says. */
+		if (l.count == before || ic.meta.total_count < 0 ||
+		    (long long)n * API_INSTANCES_PAGE_SIZE >= ic.meta.total_count)
+			break;
+	}
+	r = dedup_instances(&l);
+	if (r < 0)
+		goto out_free;
+	*ret = l;
+	return 0;
+out_free:
+	swas_instance_list_done(&l);
+	return r;
+}
+
+/* ---- DescribeInvocations ---- */
+
+/* One page's worth of a listing pass. */
+struct inv_page {
+	struct swas_invocation_list list;
+	long long total_count;
+	bool done;
+};
+
+struct inv_pass {
+	struct api *api;
+	const char *region_id;
+	const char *instance_id;
+	struct inv_page *pages; /* [0] is page 1 */
+	unsigned page_count;    /* pages allocated */
+
+	pthread_mutex_t lock;
+	unsigned next_page;     /* protected by lock: next page number to fetch */
+	unsigned last_page;     /* protected by lock: fetch up to this page */
+	int error;              /* protected by lock: first failure, stops the workers */
+	struct api_error err;   /* protected by lock */
+};
+
+struct inv_page_ctx {
+	struct inv_pass *pass;
+	struct inv_page *page;
+};
+
+static int parse_invocations(const char *body, size_t len, void *ctx, struct json_meta *meta)
+{
+	struct inv_page_ctx *pc = ctx;
+	int r;
+
+	r = json_parse_invocations(body, len, pc->pass->region_id, pc->pass->instance_id, &pc->page->list, meta);
+	if (r == 0)
+		pc->page->total_count = meta->total_count;
+	return r;
+}
+
+static int fetch_invocation_page(struct inv_pass *pass, unsigned n, struct api_error *err)
+{
+	struct inv_page_ctx pc = { pass, &pass->pages[n - 1] };
+	char page[24], size[24];
+	struct sign_param params[] = {
+		{ "RegionId", pass->region_id },
+		{ "InstanceId", pass->instance_id },
+		{ "PageNumber", page },
+		{ "PageSize", size },
+	};
+	struct call c = {
+		.action = "DescribeInvocations",
+		.region = pass->region_id,
+		.params = params,
+		.param_count = sizeof(params) / sizeof(params[0]),
+		.parse = parse_invocations,
+		.ctx = &pc,
+	};
+	int r;
+
+	snprintf(page, sizeof(page), "%u", n);
+	snprintf(size, sizeof(size), "%d", API_INVOCATIONS_PAGE_SIZE);
+	r = api_call(pass->api, &c, err);
+	if (r == 0)
+		pc.page->done = true;
+	return r;
+}
+
+static void *inv_worker(void *arg)
+{
+	struct inv_pass *pass = arg;
+
+	for (;;) {
+		struct api_error err = { 0 };
+		unsigned n;
+		int r;
+
+		pthread_mutex_lock(&pass->lock);
+		if (pass->error || pass->next_page > pass->last_page) {
+			pthread_mutex_unlock(&pass->lock);
+			return NULL;
+		}
+		n = pass->next_page++;
+		pthread_mutex_unlock(&pass->lock);
+
+		r = fetch_invocation_page(pass, n, &err);
+		if (r < 0) {
+			pthread_mutex_lock(&pass->lock);
+			if (!pass->error) {
+				pass->error = r;
+				pass->err = err;
+			}
+			pthread_mutex_unlock(&pass->lock);
+			return NULL;
+		}
+	}
+}
+
+static unsigned pages_for(long long total)
+{
+	long long n;
+
+	if (total <= 0)
+		return 1;
+	n = (total + API_INVOCATIONS_PAGE_SIZE - 1) / API_INVOCATIONS_PAGE_SIZE;
+	return n > API_MAX_INVOCATION_PAGES ? API_MAX_INVOCATION_PAGES : (unsigned)n;
+}
+
+/* Fetches pages first..last, in parallel when more than one. */
+static int fetch_pages(struct inv_pass *pass, unsigned first, unsigned last, struct api_error *err)
+{
+	pthread_t threads[64];
+	unsigned want, started = 0, i;
+
+	pass->next_page = first;
+	pass->last_page = last;
+	want = last - first + 1;
+	if (want > pass->api->jobs)
+		want = pass->api->jobs;
+	if (want > sizeof(threads) / sizeof(threads[0]))
+		want = sizeof(threads) / sizeof(threads[0]);
+	/* One page, or threads unavailable: this thread does the work. */
+	for (i = 0; want > 1 && i < want; i++) {
+		if (pthread_create(&threads[i], NULL, inv_worker, pass) != 0)
+			break;
+		started++;
+	}
+	if (started == 0)
+		inv_worker(pass);
+	for (i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	if (pass->error) {
+		if (err)
+			*err = pass->err;
+		return pass->error;
+	}
+	return 0;
+}
+
+static int pass_grow(struct inv_pass *pass, unsigned pages)
+{
+	struct inv_page *p;
+
+	if (pages <= pass->page_count)
+		return 0;
+	p = realloc(pass->pages, pages * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	memset(p + pass->page_count, 0, (pages - pass->page_count) * sizeof(*p));
+	pass->pages = p;
+	pass->page_count = pages;
+	return 0;
+}
+
+static void invocation_free_fields(struct swas_invocation *inv)
+{
+	free(inv->invoke_id);
+	free(inv->invoke_status);
+	free(inv->invocation_status);
+	free(inv->command_name);
+	free(inv->command_type);
+	free(inv->creation_time);
+	free(inv->command);
+	free(inv->parameters_json);
+	free(inv->metadata_json);
+}
+
+/* Moves every page's records into @ret in page order, first InvokeId wins. */
+static int merge_pages(struct inv_pass *pass, unsigned pages, struct swas_invocation_list *ret)
+{
+	struct swas_invocation_list out = { 0 };
+	struct idset seen;
+	size_t total = 0;
+	unsigned p;
+	size_t i;
+	int r;
+
+	for (p = 0; p < pages; p++)
+		total += pass->pages[p].list.count;
+	if (total > API_MAX_INVOCATIONS)
+		total = API_MAX_INVOCATIONS;
+	r = idset_init(&seen, total);
+	if (r < 0)
+		return r;
+	out.items = calloc(total ? total : 1, sizeof(*out.items));
+	if (!out.items) {
+		idset_done(&seen);
+		return -ENOMEM;
+	}
+	for (p = 0; p < pages; p++) {
+		struct swas_invocation_list *l = &pass->pages[p].list;
+
+		for (i = 0; i < l->count; i++) {
+			if (out.count < total && idset_add(&seen, l->items[i].invoke_id)) {
+				out.items[out.count++] = l->items[i];
+				continue;
+			}
+			invocation_free_fields(&l->items[i]);
+		}
+		free(l->items);
+		l->items = NULL;
+		l->count = 0;
+	}
+	idset_done(&seen);
+	*ret = out;
+	return 0;
+}
+
+int api_list_invocations(struct api *api, const char *region_id, const char *instance_id,
+			 struct swas_invocation_list *ret, struct api_error *err)
+{
+	struct inv_pass pass = {
+		.api = api,
+		.region_id = region_id,
+		.instance_id = instance_id,
+	};
+	unsigned fetched, want, p;
+	long long total;
+	int r;
+
+	if (pthread_mutex_init(&pass.lock, NULL) != 0)
+		return -ENOMEM;
+	r = pass_grow(&pass, 1);
+	if (r < 0)
+		goto out_destroy;
+	r = fetch_pages(&pass, 1, 1, err);
+	if (r < 0)
+		goto out_free_pages;
+	fetched = 1;
+	total = pass.pages[0].total_count;
+
+	/* Keep going while the largest TotalCount any page reported is not
+	 * covered (an invocation that lands mid-pass pushes one record onto a
+	 * new page) and the last page was not empty. */
+	for (;;) {
+		want = pages_for(total);
+		if (want <= fetched || pass.pages[fetched - 1].list.count == 0)
+			break;
+		r = pass_grow(&pass, want);
+		if (r < 0)
+			goto out_free_pages;
+		r = fetch_pages(&pass, fetched + 1, want, err);
+		if (r < 0)
+			goto out_free_pages;
+		for (p = fetched; p < want; p++)
+			if (pass.pages[p].total_count > total)
+				total = pass.pages[p].total_count;
+		fetched = want;
+	}
+	r = merge_pages(&pass, fetched, ret);
+out_free_pages:
+	for (p = 0; p < pass.page_count; p++)
+		swas_invocation_list_done(&pass.pages[p].list);
+	free(pass.pages);
+out_destroy:
+	pthread_mutex_destroy(&pass.lock);
+	return r;
+}
+
+/* ---- DescribeInvocationResult ---- */
+
+static int parse_result(const char *body, size_t len, void *ctx, struct json_meta *meta)
+{
+	return json_parse_result(body, len, ctx, meta);
+}
+
+int api_get_result(struct api *api, const char *region_id, const char *instance_id, const char *invoke_id,
+		   struct swas_result *ret, struct api_error *err)
+{
+	struct swas_result res = { 0 };
+	struct sign_param params[] = {
+		{ "RegionId", region_id },
+		{ "InstanceId", instance_id },
+		{ "InvokeId", invoke_id },
+	};
+	struct call c = {
+		.action = "DescribeInvocationResult",
+		.region = region_id,
+		.params = params,
+		.param_count = sizeof(params) / sizeof(params[0]),
+		.parse = parse_result,
+		.ctx = &res,
+	};
+	int r;
+
+	r = api_call(api, &c, err);
+	if (r < 0)
+		return r;
+	*ret = res;
+	return 0;
+}
+
+/* ---- result structs ---- */
+
+void swas_region_list_done(struct swas_region_list *l)
+{
+	size_t i;
+
+	if (!l)
+		return;
+	for (i = 0; i < l->count; i++) {
+		free(l->items[i].region_id);
+		free(l->items[i].local_name);
+		free(l->items[i].endpoint);
+	}
+	free(l->items);
+	l->items = NULL;
+	l->count = 0;
+}
+
+void swas_instance_list_done(struct swas_instance_list *l)
+{
+	size_t i;
+
+	if (!l)
+		return;
+	for (i = 0; i < l->count; i++)
+		instance_free_fields(&l->items[i]);
+	free(l->items);
+	l->items = NULL;
+	l->count = 0;
+}
+
+void swas_invocation_list_done(struct swas_invocation_list *l)
+{
+	size_t i;
+
+	if (!l)
+		return;
+	for (i = 0; i < l->count; i++)
+		invocation_free_fields(&l->items[i]);
+	free(l->items);
+	l->items = NULL;
+	l->count = 0;
+}
+
+void swas_result_done(struct swas_result *r)
+{
+	if (!r)
+		return;
+	free(r->output);
+	free(r->result_json);
+	free(r->invoke_record_status);
+	memset(r, 0, sizeof(*r));
+}

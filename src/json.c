@@ -1,0 +1,665 @@
+// SPDX-License-Identifier: MIT
+/*
+ * json: cJSON confined to one file. Each function parses a whole body with
+ * cJSON_ParseWithLengthOpts (never cJSON_GetErrorPtr, which uses a global),
+ * copies what it needs into the plain structs of api.h, renders the user
+ * visible JSON files from the same tree, and deletes the tree before
+ * returning. json.h states the rules for hostile input; the helpers below
+ * (str_of, num_of, list_of) are where wrong types are coerced.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "api.h"
+#include "b64.h"
+#include "json.h"
+
+/* Bodies are capped by the HTTP layer (API_MAX_BODY_BYTES); this guards the
+ * direct callers (config files, tests) as well. */
+#define JSON_MAX_INPUT_BYTES API_MAX_BODY_BYTES
+
+/* True if a JSON string in @body contains the escape \u0000 (see json.h). */
+static bool has_nul_escape(const char *body, size_t len)
+{
+	bool in_string = false;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		char c = body[i];
+
+		if (!in_string) {
+			if (c == '"')
+				in_string = true;
+			continue;
+		}
+		if (c == '\\') {
+			if (i + 5 < len && body[i + 1] == 'u' && memcmp(body + i + 2, "0000", 4) == 0)
+				return true;
+			i++;
+		} else if (c == '"') {
+			in_string = false;
+		}
+	}
+	return false;
+}
+
+/* Parses a complete JSON document. -EBADMSG: not JSON (truncated, trailing
+ * garbage, raw NUL, too deep); -EPROTO: contains \u0000. */
+static int parse(const char *body, size_t len, cJSON **ret)
+{
+	const char *end = NULL;
+	cJSON *root;
+
+	if (!body || len == 0 || len > JSON_MAX_INPUT_BYTES)
+		return -EBADMSG;
+	/* A raw NUL would end cJSON's strings early. */
+	if (memchr(body, '\0', len))
+		return -EBADMSG;
+	root = cJSON_ParseWithLengthOpts(body, len, &end, false);
+	if (!root)
+		return -EBADMSG;
+	while (end && end < body + len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+		end++;
+	if (!end || end != body + len) {
+		cJSON_Delete(root);
+		return -EBADMSG;
+	}
+	if (has_nul_escape(body, len)) {
+		cJSON_Delete(root);
+		return -EPROTO;
+	}
+	*ret = root;
+	return 0;
+}
+
+static const cJSON *get(const cJSON *obj, const char *name)
+{
+	return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;
+}
+
+/* Writes the text of a scalar into @out: strings as they are, numbers as
+ * integers when integral, bools as true/false; anything else as "". */
+static void scalar_text(const cJSON *item, char *out, size_t size, const char **ret_str)
+{
+	*ret_str = NULL;
+	out[0] = '\0';
+	if (cJSON_IsString(item) && item->valuestring) {
+		*ret_str = item->valuestring;
+	} else if (cJSON_IsNumber(item)) {
+		double v = item->valuedouble;
+
+		if (isfinite(v) && v == floor(v) && fabs(v) < 1e15)
+			snprintf(out, size, "%.0f", v);
+		else
+			snprintf(out, size, "%.17g", v);
+	} else if (cJSON_IsBool(item)) {
+		snprintf(out, size, "%s", cJSON_IsTrue(item) ? "true" : "false");
+	}
+}
+
+/* A malloc'ed copy of @obj[@name] as text (see scalar_text); NULL on ENOMEM. */
+static char *str_of(const cJSON *obj, const char *name)
+{
+	char num[64];
+	const char *s;
+
+	scalar_text(get(obj, name), num, sizeof(num), &s);
+	return strdup(s ? s : num);
+}
+
+/* Copies @obj[@name] as text into a fixed field, cut at its size. */
+static void str_into(const cJSON *obj, const char *name, char *out, size_t size)
+{
+	char num[64];
+	const char *s;
+
+	scalar_text(get(obj, name), num, sizeof(num), &s);
+	snprintf(out, size, "%s", s ? s : num);
+}
+
+/* @obj[@name] as an integer in [lo, hi]; numeric strings count; else @dflt. */
+static long long num_of(const cJSON *obj, const char *name, long long lo, long long hi, long long dflt)
+{
+	const cJSON *item = get(obj, name);
+	double v;
+
+	if (cJSON_IsNumber(item)) {
+		v = item->valuedouble;
+		if (isnan(v))
+			return dflt;
+	} else if (cJSON_IsString(item) && item->valuestring && item->valuestring[0]) {
+		char *end = NULL;
+
+		errno = 0;
+		v = strtod(item->valuestring, &end);
+		if (*end != '\0' || isnan(v))
+			return dflt;
+	} else {
+		return dflt;
+	}
+	if (v <= (double)lo)
+		return lo;
+	if (v >= (double)hi)
+		return hi;
+	return (long long)v;
+}
+
+/* The array under @obj[@name], also in the wrapped {"<item>":[...]} form.
+ * Absent or null: *ret = NULL (an empty list). Anything else: -EPROTO. */
+static int list_of(const cJSON *obj, const char *name, const char *item_name, const cJSON **ret)
+{
+	const cJSON *v = get(obj, name);
+
+	*ret = NULL;
+	if (!v || cJSON_IsNull(v))
+		return 0;
+	if (cJSON_IsObject(v)) {
+		v = get(v, item_name);
+		if (!v || cJSON_IsNull(v))
+			return 0;
+	}
+	if (!cJSON_IsArray(v))
+		return -EPROTO;
+	*ret = v;
+	return 0;
+}
+
+static void meta_read(const cJSON *root, struct json_meta *meta)
+{
+	if (!meta)
+		return;
+	str_into(root, "RequestId", meta->request_id, sizeof(meta->request_id));
+	if (!meta->request_id[0])
+		str_into(root, "requestId", meta->request_id, sizeof(meta->request_id));
+	meta->page_number = num_of(root, "PageNumber", 0, 1000000000, 0);
+	meta->page_size = num_of(root, "PageSize", 0, 1000000000, 0);
+	meta->total_count = num_of(root, "TotalCount", 0, 1000000000, -1);
+}
+
+/* cJSON_Print's text plus "\n", in our own allocation. */
+static int render(const cJSON *item, char **ret, size_t *ret_len)
+{
+	char *printed = cJSON_Print(item), *out;
+	size_t len;
+
+	if (!printed)
+		return -ENOMEM;
+	len = strlen(printed);
+	out = malloc(len + 2);
+	if (!out) {
+		cJSON_free(printed);
+		return -ENOMEM;
+	}
+	memcpy(out, printed, len);
+	out[len] = '\n';
+	out[len + 1] = '\0';
+	cJSON_free(printed);
+	*ret = out;
+	*ret_len = len + 1;
+	return 0;
+}
+
+/* Base64 field decoded; text that is not base64 is kept as sent, so the
+ * user still sees what the API returned. */
+static int decode_b64_field(const cJSON *obj, const char *name, unsigned char **ret, size_t *ret_len)
+{
+	char *text = str_of(obj, name);
+	size_t len;
+	int r;
+
+	if (!text)
+		return -ENOMEM;
+	len = strlen(text);
+	r = b64_decode(text, len, ret, ret_len);
+	if (r == -EINVAL) {
+		*ret = (unsigned char *)text;
+		*ret_len = len;
+		return 0;
+	}
+	free(text);
+	return r;
+}
+
+static bool is_ascii_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* parameters.json: Parameters as an object; a string holding a JSON object is
+ * unwrapped; absent, null or "" gives {}; other values are rendered as they
+ * are rather than dropped. */
+static int render_parameters(const cJSON *record, char **ret, size_t *ret_len)
+{
+	const cJSON *p = get(record, "Parameters");
+	cJSON *empty = NULL, *inner = NULL;
+	int r;
+
+	if (cJSON_IsString(p) && p->valuestring) {
+		const char *s = p->valuestring;
+
+		while (is_ascii_space(*s))
+			s++;
+		if (*s == '\0') {
+			p = NULL;
+		} else if (parse(p->valuestring, strlen(p->valuestring), &inner) == 0) {
+			if (cJSON_IsObject(inner))
+				p = inner;
+		}
+	}
+	if (!p || cJSON_IsNull(p)) {
+		empty = cJSON_CreateObject();
+		if (!empty) {
+			r = -ENOMEM;
+			goto out_free;
+		}
+		p = empty;
+	}
+	r = render(p, ret, ret_len);
+out_free:
+	cJSON_Delete(inner);
+	cJSON_Delete(empty);
+	return r;
+}
+
+/* Adds @name = @value to @obj unless the API already sent that field. */
+static int add_if_absent(cJSON *obj, const char *name, const char *value)
+{
+	if (cJSON_GetObjectItemCaseSensitive(obj, name))
+		return 0;
+	return cJSON_AddStringToObject(obj, name, value) ? 0 : -ENOMEM;
+}
+
+/* metadata.json: the record verbatim plus InstanceId and RegionId. */
+static int render_metadata(const cJSON *record, const char *region_id, const char *instance_id, char **ret,
+			   size_t *ret_len)
+{
+	cJSON *copy = cJSON_Duplicate(record, true);
+	int r = -ENOMEM;
+
+	if (!copy)
+		return -ENOMEM;
+	r = add_if_absent(copy, "InstanceId", instance_id);
+	if (r == 0)
+		r = add_if_absent(copy, "RegionId", region_id);
+	if (r == 0)
+		r = render(copy, ret, ret_len);
+	cJSON_Delete(copy);
+	return r;
+}
+
+int json_parse_error(const char *body, size_t len, struct api_error *err)
+{
+	cJSON *root = NULL;
+	int r;
+
+	r = parse(body, len, &root);
+	if (r < 0)
+		return -EBADMSG;
+	r = -EBADMSG;
+	if (!cJSON_IsObject(root))
+		goto out_delete;
+	str_into(root, "RequestId", err->request_id, sizeof(err->request_id));
+	if (!err->request_id[0])
+		str_into(root, "requestId", err->request_id, sizeof(err->request_id));
+	str_into(root, "Message", err->message, sizeof(err->message));
+	if (!err->message[0])
+		str_into(root, "message", err->message, sizeof(err->message));
+	str_into(root, "Code", err->code, sizeof(err->code));
+	if (!err->code[0])
+		str_into(root, "code", err->code, sizeof(err->code));
+	if (err->code[0])
+		r = 0;
+out_delete:
+	cJSON_Delete(root);
+	return r;
+}
+
+void json_peek_request_id(const char *body, size_t len, char *out, size_t out_size)
+{
+	cJSON *root = NULL;
+
+	out[0] = '\0';
+	if (parse(body, len, &root) < 0)
+		return;
+	str_into(root, "RequestId", out, out_size);
+	if (!out[0])
+		str_into(root, "requestId", out, out_size);
+	cJSON_Delete(root);
+}
+
+/* Parses and checks the body is an object; fills @meta. */
+static int parse_object(const char *body, size_t len, cJSON **ret, struct json_meta *meta)
+{
+	cJSON *root = NULL;
+	int r;
+
+	r = parse(body, len, &root);
+	if (r < 0)
+		return r;
+	if (!cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		return -EPROTO;
+	}
+	if (meta) {
+		memset(meta, 0, sizeof(*meta));
+		meta_read(root, meta);
+	}
+	*ret = root;
+	return 0;
+}
+
+int json_parse_regions(const char *body, size_t len, struct swas_region_list *ret, struct json_meta *meta)
+{
+	struct swas_region_list l = { 0 };
+	const cJSON *arr, *item;
+	cJSON *root = NULL;
+	int n, r;
+
+	r = parse_object(body, len, &root, meta);
+	if (r < 0)
+		return r;
+	r = list_of(root, "Regions", "Region", &arr);
+	if (r < 0)
+		goto out_delete;
+	n = cJSON_GetArraySize(arr);
+	r = -EPROTO;
+	if (n > API_MAX_REGIONS)
+		goto out_delete;
+	r = -ENOMEM;
+	l.items = calloc(n > 0 ? (size_t)n : 1, sizeof(*l.items));
+	if (!l.items)
+		goto out_delete;
+	cJSON_ArrayForEach(item, arr) {
+		struct swas_region *reg = &l.items[l.count];
+
+		if (!cJSON_IsObject(item))
+			continue;
+		l.count++;
+		reg->region_id = str_of(item, "RegionId");
+		reg->local_name = str_of(item, "LocalName");
+		reg->endpoint = str_of(item, "RegionEndpoint");
+		if (!reg->region_id || !reg->local_name || !reg->endpoint)
+			goto out_free_list;
+	}
+	*ret = l;
+	r = 0;
+	goto out_delete;
+out_free_list:
+	swas_region_list_done(&l);
+out_delete:
+	cJSON_Delete(root);
+	return r;
+}
+
+int json_parse_instances(const char *body, size_t len, struct swas_instance_list *list, struct json_meta *meta)
+{
+	const cJSON *arr, *item;
+	struct swas_instance *items;
+	cJSON *root = NULL;
+	size_t start = list->count;
+	int n, r;
+
+	r = parse_object(body, len, &root, meta);
+	if (r < 0)
+		return r;
+	r = list_of(root, "Instances", "Instance", &arr);
+	if (r < 0)
+		goto out_delete;
+	n = cJSON_GetArraySize(arr);
+	r = -EPROTO;
+	if (n < 0 || (size_t)n > API_MAX_INSTANCES - list->count)
+		goto out_delete;
+	if (n == 0) {
+		r = 0;
+		goto out_delete;
+	}
+	r = -ENOMEM;
+	items = realloc(list->items, (list->count + (size_t)n) * sizeof(*items));
+	if (!items)
+		goto out_delete;
+	list->items = items;
+	memset(items + start, 0, (size_t)n * sizeof(*items));
+	cJSON_ArrayForEach(item, arr) {
+		struct swas_instance *in = &list->items[list->count];
+
+		if (!cJSON_IsObject(item))
+			continue;
+		list->count++;
+		in->instance_id = str_of(item, "InstanceId");
+		in->instance_name = str_of(item, "InstanceName");
+		in->status = str_of(item, "Status");
+		in->region_id = str_of(item, "RegionId");
+		in->creation_time = str_of(item, "CreationTime");
+		if (!in->instance_id || !in->instance_name || !in->status || !in->region_id ||
+		    !in->creation_time)
+			goto out_undo;
+		in->ctime = api_parse_time(in->creation_time);
+	}
+	r = 0;
+	goto out_delete;
+out_undo:
+	/* Leave @list as it was: free what this page added. */
+	{
+		struct swas_instance_list added = { list->items + start, list->count - start };
+		size_t i;
+
+		for (i = 0; i < added.count; i++) {
+			free(added.items[i].instance_id);
+			free(added.items[i].instance_name);
+			free(added.items[i].status);
+			free(added.items[i].region_id);
+			free(added.items[i].creation_time);
+		}
+		list->count = start;
+	}
+out_delete:
+	cJSON_Delete(root);
+	return r;
+}
+
+static int invocation_fill(const cJSON *item, const char *region_id, const char *instance_id,
+			   struct swas_invocation *inv)
+{
+	int r;
+
+	inv->invoke_id = str_of(item, "InvokeId");
+	inv->invoke_status = str_of(item, "InvokeStatus");
+	inv->invocation_status = str_of(item, "InvocationStatus");
+	inv->command_name = str_of(item, "CommandName");
+	inv->command_type = str_of(item, "CommandType");
+	inv->creation_time = str_of(item, "CreationTime");
+	if (!inv->invoke_id || !inv->invoke_status || !inv->invocation_status || !inv->command_name ||
+	    !inv->command_type || !inv->creation_time)
+		return -ENOMEM;
+	inv->ctime = api_parse_time(inv->creation_time);
+	r = decode_b64_field(item, "CommandContent", &inv->command, &inv->command_len);
+	if (r < 0)
+		return r;
+	r = render_parameters(item, &inv->parameters_json, &inv->parameters_json_len);
+	if (r < 0)
+		return r;
+	return render_metadata(item, region_id, instance_id, &inv->metadata_json, &inv->metadata_json_len);
+}
+
+int json_parse_invocations(const char *body, size_t len, const char *region_id, const char *instance_id,
+			   struct swas_invocation_list *ret, struct json_meta *meta)
+{
+	struct swas_invocation_list l = { 0 };
+	const cJSON *arr, *item;
+	cJSON *root = NULL;
+	int n, r;
+
+	r = parse_object(body, len, &root, meta);
+	if (r < 0)
+		return r;
+	r = list_of(root, "Invocations", "Invocation", &arr);
+	if (r < 0)
+		goto out_delete;
+	n = cJSON_GetArraySize(arr);
+	r = -EPROTO;
+	if (n < 0 || n > API_MAX_INVOCATIONS)
+		goto out_delete;
+	r = -ENOMEM;
+	l.items = calloc(n > 0 ? (size_t)n : 1, sizeof(*l.items));
+	if (!l.items)
+		goto out_delete;
+	cJSON_ArrayForEach(item, arr) {
+		if (!cJSON_IsObject(item))
+			continue;
+		r = invocation_fill(item, region_id, instance_id, &l.items[l.count++]);
+		if (r < 0)
+			goto out_free_list;
+	}
+	*ret = l;
+	r = 0;
+	goto out_delete;
+out_free_list:
+	swas_invocation_list_done(&l);
+out_delete:
+	cJSON_Delete(root);
+	return r;
+}
+
+/* result.json: InvocationResult without Output, ExitCode as a number. */
+static int render_result(const cJSON *res, char **ret, size_t *ret_len)
+{
+	cJSON *copy = cJSON_Duplicate(res, true);
+	cJSON *exit_code;
+	int r = -ENOMEM;
+
+	if (!copy)
+		return -ENOMEM;
+	cJSON_DeleteItemFromObjectCaseSensitive(copy, "Output");
+	exit_code = cJSON_GetObjectItemCaseSensitive(copy, "ExitCode");
+	if (exit_code && !cJSON_IsNumber(exit_code)) {
+		long long v = num_of(copy, "ExitCode", -2147483648LL, 4294967295LL, 0);
+		cJSON *num = cJSON_CreateNumber((double)v);
+
+		if (!num || !cJSON_ReplaceItemInObjectCaseSensitive(copy, "ExitCode", num)) {
+			cJSON_Delete(num);
+			goto out_delete;
+		}
+	}
+	r = render(copy, ret, ret_len);
+out_delete:
+	cJSON_Delete(copy);
+	return r;
+}
+
+int json_parse_result(const char *body, size_t len, struct swas_result *ret, struct json_meta *meta)
+{
+	struct swas_result res = { 0 };
+	const cJSON *item;
+	cJSON *root = NULL;
+	char when[64];
+	int r;
+
+	r = parse_object(body, len, &root, meta);
+	if (r < 0)
+		return r;
+	item = get(root, "InvocationResult");
+	r = -EPROTO;
+	if (!cJSON_IsObject(item))
+		goto out_delete;
+	r = decode_b64_field(item, "Output", &res.output, &res.output_len);
+	if (r < 0)
+		goto out_free;
+	r = render_result(item, &res.result_json, &res.result_json_len);
+	if (r < 0)
+		goto out_free;
+	r = -ENOMEM;
+	res.invoke_record_status = str_of(item, "InvokeRecordStatus");
+	if (!res.invoke_record_status)
+		goto out_free;
+	str_into(item, "FinishedTime", when, sizeof(when));
+	res.finished = api_parse_time(when);
+	str_into(item, "StartTime", when, sizeof(when));
+	res.started = api_parse_time(when);
+	*ret = res;
+	r = 0;
+	goto out_delete;
+out_free:
+	swas_result_done(&res);
+out_delete:
+	cJSON_Delete(root);
+	return r;
+}
+
+/* Overwrites every string in the tree (the CLI config holds secrets). The
+ * depth is bounded by cJSON's nesting limit. */
+static void wipe_strings(cJSON *item)
+{
+	for (; item; item = item->next) {
+		if (item->valuestring)
+			explicit_bzero(item->valuestring, strlen(item->valuestring));
+		wipe_strings(item->child);
+	}
+}
+
+int json_parse_cli_profile(const char *body, size_t len, const char *profile, struct json_cli_profile *ret,
+			   char *ret_name, size_t name_size)
+{
+	struct json_cli_profile p = { 0 };
+	const cJSON *profiles, *item, *found = NULL;
+	cJSON *root = NULL;
+	char want[256];
+	int r;
+
+	r = parse(body, len, &root);
+	if (r < 0)
+		return -EBADMSG;
+	r = -EPROTO;
+	profiles = get(root, "profiles");
+	if (!cJSON_IsArray(profiles))
+		goto out_wipe;
+	if (profile)
+		snprintf(want, sizeof(want), "%s", profile);
+	else
+		str_into(root, "current", want, sizeof(want));
+	if (!want[0])
+		snprintf(want, sizeof(want), "default");
+	cJSON_ArrayForEach(item, profiles) {
+		const cJSON *name = get(item, "name");
+
+		if (cJSON_IsString(name) && name->valuestring && strcmp(name->valuestring, want) == 0) {
+			found = item;
+			break;
+		}
+	}
+	if (!found) {
+		snprintf(ret_name, name_size, "%s", want);
+		r = -ENOENT;
+		goto out_wipe;
+	}
+	r = -ENOMEM;
+	p.name = strdup(want);
+	p.mode = str_of(found, "mode");
+	p.access_key_id = str_of(found, "access_key_id");
+	p.access_key_secret = str_of(found, "access_key_secret");
+	p.sts_token = str_of(found, "sts_token");
+	if (!p.name || !p.mode || !p.access_key_id || !p.access_key_secret || !p.sts_token) {
+		free(p.name);
+		free(p.mode);
+		free(p.access_key_id);
+		if (p.access_key_secret)
+			explicit_bzero(p.access_key_secret, strlen(p.access_key_secret));
+		free(p.access_key_secret);
+		if (p.sts_token)
+			explicit_bzero(p.sts_token, strlen(p.sts_token));
+		free(p.sts_token);
+		goto out_wipe;
+	}
+	snprintf(ret_name, name_size, "%s", want);
+	*ret = p;
+	r = 0;
+out_wipe:
+	wipe_strings(root);
+	cJSON_Delete(root);
+	return r;
+}
