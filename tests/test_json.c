@@ -1,2 +1,368 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_json: response bodies shaped like shared/api/README.md §3 and §5
+ * (ListRegions, ListInstances, DescribeInvocations plain and wrapped,
+ * DescribeInvocationResult, error bodies) and hostile ones: truncated,
+ * garbage, deep nesting, wrong types, huge numbers, the \u0000 escape (whole
+ * body rejected with -EPROTO, see json.h), raw NUL bytes, and the aliyun CLI
+ * config. Rendered files are checked byte for byte where the shape matters.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "json.h"
 #include "test.h"
-int main(void) { return TEST_SKIP; }
+
+#define S(lit) lit, sizeof(lit) - 1
+
+static void test_regions(void)
+{
+	struct swas_region_list l = { 0 };
+	struct json_meta m;
+
+	ASSERT_EQ_INT(json_parse_regions(S("{\"RequestId\":\"R-1\",\"Regions\":[{\"LocalName\":\"\xe5\x8d\x8e\xe4\xb8\x9c "
+					   "1\",\"RegionEndpoint\":\"swas.cn-hangzhou.aliyuncs.com\",\"RegionId\":\"cn-"
+					   "hangzhou\"},{\"RegionId\":\"ap-southeast-1\"}]}"),
+					 &l, &m),
+		      0);
+	ASSERT_EQ_STR(m.request_id, "R-1");
+	ASSERT_EQ_INT(l.count, 2);
+	ASSERT_EQ_STR(l.items[0].region_id, "cn-hangzhou");
+	ASSERT_EQ_STR(l.items[0].local_name, "\xe5\x8d\x8e\xe4\xb8\x9c 1");
+	ASSERT_EQ_STR(l.items[0].endpoint, "swas.cn-hangzhou.aliyuncs.com");
+	ASSERT_EQ_STR(l.items[1].endpoint, "");
+	swas_region_list_done(&l);
+
+	ASSERT_EQ_INT(json_parse_regions(S("{\"RequestId\":\"R-2\",\"Regions\":[]}"), &l, &m), 0);
+	ASSERT_EQ_INT(l.count, 0);
+	swas_region_list_done(&l);
+	ASSERT_EQ_INT(json_parse_regions(S("{\"RequestId\":\"R-2\"}"), &l, &m), 0);
+	ASSERT_EQ_INT(l.count, 0);
+	swas_region_list_done(&l);
+	ASSERT_EQ_INT(json_parse_regions(S("{\"Regions\":\"cn-hangzhou\"}"), &l, &m), -EPROTO);
+	ASSERT_EQ_INT(json_parse_regions(S("[]"), &l, &m), -EPROTO);
+}
+
+static void test_instances_pages_append(void)
+{
+	struct swas_instance_list l = { 0 };
+	struct json_meta m;
+
+	ASSERT_EQ_INT(json_parse_instances(S("{\"RequestId\":\"R\",\"PageNumber\":1,\"PageSize\":100,\"TotalCount\":2,"
+					     "\"Instances\":[{\"InstanceId\":\"i-1\",\"InstanceName\":\"web\",\"Status\":"
+					     "\"Running\",\"RegionId\":\"cn-hangzhou\",\"CreationTime\":\"2024-01-02T03:04:"
+					     "05Z\",\"ResourceSpec\":{\"Cpu\":2},\"Combination\":false}]}"),
+					   &l, &m),
+		      0);
+	ASSERT_EQ_INT(m.page_number, 1);
+	ASSERT_EQ_INT(m.page_size, 100);
+	ASSERT_EQ_INT(m.total_count, 2);
+	ASSERT_EQ_INT(json_parse_instances(S("{\"TotalCount\":\"2\",\"Instances\":{\"Instance\":[{\"InstanceId\":\"i-2\","
+					     "\"CreationTime\":\"garbage\"}]}}"),
+					   &l, &m),
+		      0);
+	ASSERT_EQ_INT(m.total_count, 2);
+	ASSERT_EQ_INT(l.count, 2);
+	ASSERT_EQ_STR(l.items[0].instance_id, "i-1");
+	ASSERT_EQ_INT(l.items[0].ctime, 1704164645);
+	ASSERT_EQ_STR(l.items[1].instance_id, "i-2");
+	ASSERT_EQ_STR(l.items[1].status, "");
+	ASSERT_EQ_INT(l.items[1].ctime, 0);
+	/* A bad page leaves the list as it was. */
+	ASSERT_EQ_INT(json_parse_instances(S("{\"Instances\":[{\"InstanceId\":\"i-3\"}"), &l, &m), -EBADMSG);
+	ASSERT_EQ_INT(l.count, 2);
+	swas_instance_list_done(&l);
+}
+
+static const char invocations_body[] =
+	"{\"RequestId\":\"30637AD6-D977-4833-A54C-CC89483E****\",\"PageNumber\":1,\"PageSize\":50,\"TotalCount\":2,"
+	"\"Invocations\":["
+	"{\"InvokeId\":\"t-hz02p9545t6****\",\"CommandName\":\"uptime\",\"CommandType\":\"RunShellScript\","
+	"\"CommandContent\":\"dXB0aW1lCg==\",\"CreationTime\":\"2022-07-11T06:37:16Z\",\"Parameters\":{\"name\":"
+	"\"x\"},\"InvokeStatus\":\"Finished\",\"InvocationStatus\":\"Success\",\"Unknown\":[1,2]},"
+	"{\"InvokeId\":\"t-2\",\"CommandName\":\"caf\xc3\xa9 \\\"q\\\"\",\"CommandType\":\"RunShellScript\","
+	"\"CommandContent\":\"\",\"CreationTime\":\"2022-07-11T06:37Z\",\"Parameters\":{},"
+	"\"InvokeStatus\":\"Weird\",\"InvocationStatus\":\"Running\"}]}";
+
+static void test_invocations(void)
+{
+	struct swas_invocation_list l = { 0 };
+	struct json_meta m;
+
+	ASSERT_EQ_INT(json_parse_invocations(invocations_body, strlen(invocations_body), "cn-hangzhou", "i-1", &l, &m),
+		      0);
+	ASSERT_EQ_STR(m.request_id, "30637AD6-D977-4833-A54C-CC89483E****");
+	ASSERT_EQ_INT(m.total_count, 2);
+	ASSERT_EQ_INT(l.count, 2);
+	ASSERT_EQ_STR(l.items[0].invoke_id, "t-hz02p9545t6****");
+	ASSERT_EQ_STR(l.items[0].invoke_status, "Finished");
+	ASSERT_EQ_STR(l.items[0].invocation_status, "Success");
+	ASSERT_EQ_STR(l.items[0].command_type, "RunShellScript");
+	ASSERT_EQ_MEM(l.items[0].command, l.items[0].command_len, "uptime\n", 7);
+	ASSERT_EQ_INT(l.items[0].ctime, 1657521436);
+	ASSERT_EQ_STR(l.items[0].parameters_json, "{\n\t\"name\":\t\"x\"\n}\n");
+	ASSERT_EQ_INT(l.items[0].parameters_json_len, strlen(l.items[0].parameters_json));
+	ASSERT_EQ_STR(l.items[0].metadata_json,
+		      "{\n\t\"InvokeId\":\t\"t-hz02p9545t6****\",\n\t\"CommandName\":\t\"uptime\",\n"
+		      "\t\"CommandType\":\t\"RunShellScript\",\n\t\"CommandContent\":\t\"dXB0aW1lCg==\",\n"
+		      "\t\"CreationTime\":\t\"2022-07-11T06:37:16Z\",\n\t\"Parameters\":\t{\n\t\t\"name\":\t\"x\"\n\t},\n"
+		      "\t\"InvokeStatus\":\t\"Finished\",\n\t\"InvocationStatus\":\t\"Success\",\n"
+		      "\t\"Unknown\":\t[1, 2],\n\t\"InstanceId\":\t\"i-1\",\n\t\"RegionId\":\t\"cn-hangzhou\"\n}\n");
+	ASSERT_EQ_INT(l.items[0].metadata_json_len, strlen(l.items[0].metadata_json));
+	/* Strings verbatim: UTF-8 kept as is, quotes escaped as JSON. */
+	ASSERT_EQ_STR(l.items[1].command_name, "caf\xc3\xa9 \"q\"");
+	ASSERT_TRUE(strstr(l.items[1].metadata_json, "\"caf\xc3\xa9 \\\"q\\\"\"") != NULL);
+	ASSERT_EQ_INT(l.items[1].command_len, 0);
+	ASSERT_EQ_STR((char *)l.items[1].command, "");
+	ASSERT_EQ_STR(l.items[1].parameters_json, "{\n}\n");
+	ASSERT_EQ_STR(l.items[1].invoke_status, "Weird");
+	ASSERT_EQ_INT(l.items[1].ctime, 1657521420);
+	swas_invocation_list_done(&l);
+}
+
+static void test_invocations_wrapped_and_empty(void)
+{
+	struct swas_invocation_list l = { 0 };
+	struct json_meta m;
+
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"TotalCount\":1,\"Invocations\":{\"Invocation\":[{\"InvokeId\":\"t-w\","
+					       "\"Parameters\":\"{\\\"a\\\":1}\"}]}}"),
+					     "r", "i", &l, &m),
+		      0);
+	ASSERT_EQ_INT(l.count, 1);
+	ASSERT_EQ_STR(l.items[0].invoke_id, "t-w");
+	/* A string holding a JSON object is unwrapped; no Parameters gives {}. */
+	ASSERT_EQ_STR(l.items[0].parameters_json, "{\n\t\"a\":\t1\n}\n");
+	swas_invocation_list_done(&l);
+
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"TotalCount\":0,\"Invocations\":[]}"), "r", "i", &l, &m), 0);
+	ASSERT_EQ_INT(l.count, 0);
+	swas_invocation_list_done(&l);
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"TotalCount\":0,\"Invocations\":{\"Invocation\":[]}}"), "r", "i", &l,
+					     &m),
+		      0);
+	ASSERT_EQ_INT(l.count, 0);
+	swas_invocation_list_done(&l);
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":null}"), "r", "i", &l, &m), 0);
+	ASSERT_EQ_INT(m.total_count, -1);
+	swas_invocation_list_done(&l);
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":{\"Invocation\":7}}"), "r", "i", &l, &m), -EPROTO);
+}
+
+static void test_truncated_and_garbage(void)
+{
+	struct swas_invocation_list l = { 0 };
+	struct json_meta m;
+	size_t cut;
+
+	/* Every proper prefix of a real body is rejected as malformed. */
+	for (cut = 0; cut < strlen(invocations_body); cut++)
+		ASSERT_EQ_INT(json_parse_invocations(invocations_body, cut, "r", "i", &l, &m), -EBADMSG);
+	ASSERT_EQ_INT(json_parse_invocations(S("<html>502 Bad Gateway</html>"), "r", "i", &l, &m), -EBADMSG);
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[]} trailing"), "r", "i", &l, &m), -EBADMSG);
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[]}\n"), "r", "i", &l, &m), 0);
+	swas_invocation_list_done(&l);
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[]}\0{}"), "r", "i", &l, &m), -EBADMSG);
+	ASSERT_EQ_INT(json_parse_invocations(NULL, 0, "r", "i", &l, &m), -EBADMSG);
+}
+
+static void test_deep_nesting_fails_cleanly(void)
+{
+	struct swas_invocation_list l = { 0 };
+	struct json_meta m;
+	size_t depth = 100000, i, n = 0;
+	char *body = malloc(2 * depth + 64);
+
+	ASSERT_TRUE(body != NULL);
+	memcpy(body, "{\"Invocations\":", 15);
+	n = 15;
+	for (i = 0; i < depth; i++)
+		body[n++] = '[';
+	for (i = 0; i < depth; i++)
+		body[n++] = ']';
+	body[n++] = '}';
+	ASSERT_EQ_INT(json_parse_invocations(body, n, "r", "i", &l, &m), -EBADMSG);
+	free(body);
+
+	/* Moderately deep Parameters are fine and rendered. */
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"t\",\"Parameters\":{\"a\":{\"b\":"
+					       "{\"c\":[[[{}]]]}}}}]}"),
+					     "r", "i", &l, &m),
+		      0);
+	ASSERT_TRUE(strstr(l.items[0].parameters_json, "\"c\"") != NULL);
+	swas_invocation_list_done(&l);
+}
+
+static void test_wrong_types_are_coerced(void)
+{
+	struct swas_invocation_list l = { 0 };
+	struct json_meta m;
+
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"TotalCount\":1e400,\"PageNumber\":-5,\"RequestId\":12,"
+					       "\"Invocations\":[{\"InvokeId\":12345,\"CommandName\":{\"x\":1},"
+					       "\"CommandType\":true,\"CreationTime\":null,\"InvokeStatus\":[\"Running\"],"
+					       "\"CommandContent\":\"not base64!\",\"InvocationStatus\":1.5},"
+					       "42, \"str\", null]}"),
+					     "r", "i", &l, &m),
+		      0);
+	ASSERT_EQ_STR(m.request_id, "12");
+	ASSERT_EQ_INT(m.total_count, 1000000000);
+	ASSERT_EQ_INT(m.page_number, 0);
+	ASSERT_EQ_INT(l.count, 1); /* non-object items are skipped */
+	ASSERT_EQ_STR(l.items[0].invoke_id, "12345");
+	ASSERT_EQ_STR(l.items[0].command_name, "");
+	ASSERT_EQ_STR(l.items[0].command_type, "true");
+	ASSERT_EQ_STR(l.items[0].creation_time, "");
+	ASSERT_EQ_STR(l.items[0].invoke_status, "");
+	ASSERT_EQ_STR(l.items[0].invocation_status, "1.5");
+	/* Undecodable CommandContent is shown as sent. */
+	ASSERT_EQ_MEM(l.items[0].command, l.items[0].command_len, "not base64!", 11);
+	swas_invocation_list_done(&l);
+
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"TotalCount\":-99999999999999999999999,\"Invocations\":[]}"), "r", "i",
+					     &l, &m),
+		      0);
+	ASSERT_EQ_INT(m.total_count, 0);
+	swas_invocation_list_done(&l);
+}
+
+static void test_nul_in_strings_rejects_body(void)
+{
+	struct swas_invocation_list l = { 0 };
+	struct swas_region_list rl = { 0 };
+	struct json_meta m;
+
+	/* "t-1\u0000/../x" would otherwise be cut to "t-1" silently. */
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"t-1\\u0000/../x\"}]}"), "r", "i", &l,
+					     &m),
+		      -EPROTO);
+	ASSERT_EQ_INT(json_parse_regions(S("{\"Regions\":[{\"RegionId\":\"\\u0000\"}]}"), &rl, &m), -EPROTO);
+	/* An escaped backslash followed by "u0000" is an ordinary string. */
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"a\\\\u0000\"}]}"), "r", "i", &l, &m),
+		      0);
+	ASSERT_EQ_STR(l.items[0].invoke_id, "a\\u0000");
+	swas_invocation_list_done(&l);
+	/* Hostile names otherwise come through verbatim for the filesystem to filter. */
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"../..\"},{\"InvokeId\":\"a/b\"},"
+					       "{\"InvokeId\":\"\"}]}"),
+					     "r", "i", &l, &m),
+		      0);
+	ASSERT_EQ_INT(l.count, 3);
+	ASSERT_EQ_STR(l.items[0].invoke_id, "../..");
+	ASSERT_EQ_STR(l.items[1].invoke_id, "a/b");
+	ASSERT_EQ_STR(l.items[2].invoke_id, "");
+	swas_invocation_list_done(&l);
+}
+
+static void test_result(void)
+{
+	struct swas_result r = { 0 };
+	struct json_meta m;
+
+	ASSERT_EQ_INT(json_parse_result(S("{\"RequestId\":\"R\",\"InvocationResult\":{\"InvokeId\":\"t-1\","
+					  "\"InstanceId\":\"i-1\",\"InvokeUser\":\"root\",\"StartTime\":\"2024-01-02T03:"
+					  "04:05Z\",\"FinishedTime\":\"2024-01-02T03:04:06Z\",\"ExitCode\":0,\"Output\":"
+					  "\"YWRtaW4K\",\"ErrorCode\":\"\",\"ErrorInfo\":\"\",\"InvocationStatus\":"
+					  "\"Success\",\"InvokeRecordStatus\":\"Finished\"}}"),
+					&r, &m),
+		      0);
+	ASSERT_EQ_MEM(r.output, r.output_len, "admin\n", 6);
+	ASSERT_EQ_STR(r.invoke_record_status, "Finished");
+	ASSERT_EQ_INT(r.started, 1704164645);
+	ASSERT_EQ_INT(r.finished, 1704164646);
+	ASSERT_EQ_STR(r.result_json,
+		      "{\n\t\"InvokeId\":\t\"t-1\",\n\t\"InstanceId\":\t\"i-1\",\n\t\"InvokeUser\":\t\"root\",\n"
+		      "\t\"StartTime\":\t\"2024-01-02T03:04:05Z\",\n\t\"FinishedTime\":\t\"2024-01-02T03:04:06Z\",\n"
+		      "\t\"ExitCode\":\t0,\n\t\"ErrorCode\":\t\"\",\n\t\"ErrorInfo\":\t\"\",\n"
+		      "\t\"InvocationStatus\":\t\"Success\",\n\t\"InvokeRecordStatus\":\t\"Finished\"\n}\n");
+	ASSERT_EQ_INT(r.result_json_len, strlen(r.result_json));
+	swas_result_done(&r);
+
+	/* ExitCode as a string becomes a number; no Output is an empty file. */
+	ASSERT_EQ_INT(json_parse_result(S("{\"InvocationResult\":{\"ExitCode\":\"137\",\"InvokeRecordStatus\":7}}"), &r,
+					&m),
+		      0);
+	ASSERT_EQ_STR(r.result_json, "{\n\t\"ExitCode\":\t137,\n\t\"InvokeRecordStatus\":\t7\n}\n");
+	ASSERT_EQ_INT(r.output_len, 0);
+	ASSERT_EQ_STR(r.invoke_record_status, "7");
+	ASSERT_EQ_INT(r.finished, 0);
+	swas_result_done(&r);
+
+	ASSERT_EQ_INT(json_parse_result(S("{\"InvocationResult\":[]}"), &r, &m), -EPROTO);
+	ASSERT_EQ_INT(json_parse_result(S("{\"RequestId\":\"R\"}"), &r, &m), -EPROTO);
+}
+
+static void test_error_bodies(void)
+{
+	struct api_error e = { 0 };
+
+	ASSERT_EQ_INT(json_parse_error(S("{\"RequestId\":\"6BE56E05-XXXX\",\"HostId\":\"ecs.ap-southeast-3.aliyuncs.com\","
+					 "\"Code\":\"InvalidImageId.NotFound\",\"Message\":\"The specified ImageId does "
+					 "not exist.\",\"Recommend\":\"https://api.alibabacloud.com/troubleshoot\"}"),
+				       &e),
+		      0);
+	ASSERT_EQ_STR(e.code, "InvalidImageId.NotFound");
+	ASSERT_EQ_STR(e.message, "The specified ImageId does not exist.");
+	ASSERT_EQ_STR(e.request_id, "6BE56E05-XXXX");
+
+	memset(&e, 0, sizeof(e));
+	ASSERT_EQ_INT(json_parse_error(S("{\"requestId\":\"r\",\"code\":\"Throttling.User\",\"message\":\"m\"}"), &e),
+		      0);
+	ASSERT_EQ_STR(e.code, "Throttling.User");
+	ASSERT_EQ_STR(e.message, "m");
+	ASSERT_EQ_STR(e.request_id, "r");
+
+	memset(&e, 0, sizeof(e));
+	ASSERT_EQ_INT(json_parse_error(S("<html>503</html>"), &e), -EBADMSG);
+	ASSERT_EQ_INT(json_parse_error(S("{\"RequestId\":\"only\"}"), &e), -EBADMSG);
+	ASSERT_EQ_STR(e.request_id, "only");
+}
+
+static void test_cli_profile(void)
+{
+	struct json_cli_profile p = { 0 };
+	char name[64];
+	const char body[] = "{\"current\":\"b\",\"profiles\":[{\"name\":\"a\",\"mode\":\"AK\",\"access_key_id\":\"A\","
+			    "\"access_key_secret\":\"sa\"},{\"name\":\"b\",\"mode\":\"StsToken\",\"access_key_id\":"
+			    "\"B\",\"access_key_secret\":\"sb\",\"sts_token\":\"tb\"}]}";
+
+	ASSERT_EQ_INT(json_parse_cli_profile(S(body), NULL, &p, name, sizeof(name)), 0);
+	ASSERT_EQ_STR(p.name, "b");
+	ASSERT_EQ_STR(p.mode, "StsToken");
+	ASSERT_EQ_STR(p.sts_token, "tb");
+	free(p.name);
+	free(p.mode);
+	free(p.access_key_id);
+	free(p.access_key_secret);
+	free(p.sts_token);
+	ASSERT_EQ_INT(json_parse_cli_profile(S(body), "a", &p, name, sizeof(name)), 0);
+	ASSERT_EQ_STR(p.access_key_secret, "sa");
+	ASSERT_EQ_STR(p.sts_token, "");
+	free(p.name);
+	free(p.mode);
+	free(p.access_key_id);
+	free(p.access_key_secret);
+	free(p.sts_token);
+	ASSERT_EQ_INT(json_parse_cli_profile(S(body), "zz", &p, name, sizeof(name)), -ENOENT);
+	ASSERT_EQ_STR(name, "zz");
+	ASSERT_EQ_INT(json_parse_cli_profile(S("{\"profiles\":{}}"), NULL, &p, name, sizeof(name)), -EPROTO);
+	ASSERT_EQ_INT(json_parse_cli_profile(S("{\"profiles\":["), NULL, &p, name, sizeof(name)), -EBADMSG);
+}
+
+int main(void)
+{
+	RUN(test_regions);
+	RUN(test_instances_pages_append);
+	RUN(test_invocations);
+	RUN(test_invocations_wrapped_and_empty);
+	RUN(test_truncated_and_garbage);
+	RUN(test_deep_nesting_fails_cleanly);
+	RUN(test_wrong_types_are_coerced);
+	RUN(test_nul_in_strings_rejects_body);
+	RUN(test_result);
+	RUN(test_error_bodies);
+	RUN(test_cli_profile);
+	return 0;
+}
