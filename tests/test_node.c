@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_node: inode numbers are stable per path and distinct between paths;
+ * the kernel's lookup counts keep nodes alive exactly as long as they should
+ * (no leak after forget, parents outlive children); names the API returns
+ * that cannot be path components are recognised.
+ */
+#include <string.h>
+
+#include "cache.h"
+#include "node.h"
+#include "test.h"
+
+static void test_inode_numbers_are_stable_and_distinct(void)
+{
+	struct node_table *t;
+	struct node *root, *a, *b, *a2;
+
+	ASSERT_EQ_INT(node_table_new(NULL, &t), 0);
+	root = node_get(t, 1);
+	ASSERT_TRUE(root != NULL);
+	ASSERT_EQ_INT(node_child(t, root, "cn-hangzhou", NODE_REGION, 0, 0, true, &a), 0);
+	ASSERT_EQ_INT(node_child(t, root, "cn-shanghai", NODE_REGION, 0, 0, true, &b), 0);
+	ASSERT_TRUE(a->ino != b->ino);
+	ASSERT_TRUE(a->ino > 1 && b->ino > 1);
+	ASSERT_TRUE(a->ino == node_child_ino(root, "cn-hangzhou"));
+	ASSERT_EQ_STR(a->region, "cn-hangzhou");
+	/* Same path, same node. */
+	ASSERT_EQ_INT(node_child(t, root, "cn-hangzhou", NODE_REGION, 0, 0, true, &a2), 0);
+	ASSERT_TRUE(a2 == a);
+	node_put(t, a2);
+	node_put(t, a);
+	node_put(t, b);
+	node_put(t, root);
+	node_table_free(t);
+
+	/* Another table (another mount): the same numbers. */
+	ASSERT_EQ_INT(node_table_new(NULL, &t), 0);
+	root = node_get(t, 1);
+	ASSERT_EQ_INT(node_child(t, root, "cn-hangzhou", NODE_REGION, 0, 0, false, &a2), 0);
+	ASSERT_TRUE(a2->ino == node_child_ino(root, "cn-hangzhou"));
+	node_put(t, a2);
+	node_put(t, root);
+	node_table_free(t);
+}
+
+static void test_identity_is_inherited_down_the_tree(void)
+{
+	struct node_table *t;
+	struct node *root, *r, *i, *s, *v, *f;
+
+	ASSERT_EQ_INT(node_table_new(NULL, &t), 0);
+	root = node_get(t, 1);
+	ASSERT_EQ_INT(node_child(t, root, "cn-hangzhou", NODE_REGION, 0, 0, true, &r), 0);
+	ASSERT_EQ_INT(node_child(t, r, "i-1", NODE_INSTANCE, 0, 1700000000, true, &i), 0);
+	ASSERT_EQ_INT(node_child(t, i, "Finished", NODE_STATUS, 0, 0, true, &s), 0);
+	ASSERT_EQ_INT(node_child(t, s, "t-1", NODE_INVOCATION, 0, 0, true, &v), 0);
+	ASSERT_EQ_INT(node_child(t, v, "command", NODE_FILE, NODE_FILE_COMMAND, 0, true, &f), 0);
+	ASSERT_EQ_STR(f->region, "cn-hangzhou");
+	ASSERT_EQ_STR(f->instance, "i-1");
+	ASSERT_EQ_STR(f->status, "Finished");
+	ASSERT_EQ_STR(f->invoke_id, "t-1");
+	ASSERT_EQ_INT(f->instance_ctime, 1700000000);
+	ASSERT_EQ_INT(f->file, NODE_FILE_COMMAND);
+	/* The same name under another parent is another inode. */
+	ASSERT_TRUE(node_child_ino(s, "t-1") != node_child_ino(i, "t-1"));
+	node_put(t, f);
+	node_put(t, v);
+	node_put(t, s);
+	node_put(t, i);
+	node_put(t, r);
+	node_put(t, root);
+	node_table_free(t);
+}
+
+static void test_forget_frees_nodes_and_then_their_parents(void)
+{
+	struct node_table *t;
+	struct node *root, *r, *i;
+	uint64_t rino, iino;
+
+	ASSERT_EQ_INT(node_table_new(NULL, &t), 0);
+	ASSERT_EQ_INT(node_count(t), 1);
+	root = node_get(t, 1);
+	ASSERT_EQ_INT(node_child(t, root, "r", NODE_REGION, 0, 0, true, &r), 0);
+	ASSERT_EQ_INT(node_child(t, r, "i", NODE_INSTANCE, 0, 0, true, &i), 0);
+	ASSERT_EQ_INT(node_child(t, r, "i", NODE_INSTANCE, 0, 0, true, &(struct node *){ NULL }), 0);
+	node_put(t, i); /* the second reference of node_child */
+	rino = r->ino;
+	iino = i->ino;
+	node_put(t, i);
+	node_put(t, r);
+	ASSERT_EQ_INT(node_count(t), 3);
+	/* The kernel forgets the region first: its child keeps it. */
+	node_forget(t, rino, 1);
+	ASSERT_EQ_INT(node_count(t), 3);
+	r = node_get(t, rino);
+	ASSERT_TRUE(r != NULL);
+	node_put(t, r);
+	/* Two lookups of the instance: one forget is not enough. */
+	node_forget(t, iino, 1);
+	ASSERT_EQ_INT(node_count(t), 3);
+	node_forget(t, iino, 1);
+	ASSERT_EQ_INT(node_count(t), 1);
+	ASSERT_TRUE(node_get(t, iino) == NULL);
+	ASSERT_TRUE(node_get(t, rino) == NULL);
+	/* Unknown numbers and the root are ignored. */
+	node_forget(t, 12345, 1);
+	node_forget(t, 1, 100);
+	ASSERT_EQ_INT(node_count(t), 1);
+	node_put(t, root);
+	node_table_free(t);
+}
+
+static void test_an_operation_in_flight_keeps_a_forgotten_node(void)
+{
+	struct node_table *t;
+	struct node *root, *r, *held;
+
+	ASSERT_EQ_INT(node_table_new(NULL, &t), 0);
+	root = node_get(t, 1);
+	ASSERT_EQ_INT(node_child(t, root, "r", NODE_REGION, 0, 0, true, &r), 0);
+	node_put(t, r);
+	held = node_get(t, r->ino);
+	node_forget(t, held->ino, 1);
+	ASSERT_EQ_INT(node_count(t), 2);
+	ASSERT_EQ_STR(held->name, "r");
+	node_put(t, held);
+	ASSERT_EQ_INT(node_count(t), 1);
+	node_put(t, root);
+	node_table_free(t);
+}
+
+static void test_unusable_names(void)
+{
+	char big[300];
+
+	ASSERT_TRUE(cache_is_valid_name("t-hz02p9545t6", 13));
+	ASSERT_TRUE(cache_is_valid_name("...", 3));
+	ASSERT_TRUE(!cache_is_valid_name("", 0));
+	ASSERT_TRUE(!cache_is_valid_name(".", 1));
+	ASSERT_TRUE(!cache_is_valid_name("..", 2));
+	ASSERT_TRUE(!cache_is_valid_name("a/b", 3));
+	ASSERT_TRUE(!cache_is_valid_name("a\0b", 3));
+	memset(big, 'x', sizeof(big));
+	ASSERT_TRUE(cache_is_valid_name(big, 255));
+	ASSERT_TRUE(!cache_is_valid_name(big, 256));
+}
+
+int main(void)
+{
+	RUN(test_inode_numbers_are_stable_and_distinct);
+	RUN(test_identity_is_inherited_down_the_tree);
+	RUN(test_forget_frees_nodes_and_then_their_parents);
+	RUN(test_an_operation_in_flight_keeps_a_forgotten_node);
+	RUN(test_unusable_names);
+	return 0;
+}
