@@ -10,11 +10,16 @@
  *     than cJSON's limit of 1000) gives -EBADMSG: the api layer retries it;
  *   - a body that is JSON but not the expected shape (not an object, the list
  *     is neither an array nor {"Invocation":[...]}, more items than the API_MAX_*
- *     caps) gives -EPROTO;
+ *     caps) gives -EPROTO; items of a list that are not objects are skipped;
  *   - a string containing U+0000 (the JSON escape \u0000) cannot be held in
- *     our NUL-terminated fields without being silently cut, which would turn a
- *     hostile name into a different, valid-looking one. Such bodies are
- *     rejected whole with -EPROTO; no field is ever reported truncated;
+ *     our NUL-terminated fields, and cutting it there could turn a hostile
+ *     name into a different, valid-looking one. So, per field: in the plain
+ *     string fields of the structs each U+0000 is reported as '/', which no
+ *     valid name contains, so the filesystem skips (and logs) that entry; in
+ *     the rendered files (metadata.json, parameters.json, result.json) it
+ *     stays "\u0000", verbatim; in decoded bytes with a length (command,
+ *     output) it is a NUL byte. (Internally U+0000 is parsed as U+001F, so a
+ *     body holding both U+0000 and U+001F is rejected whole with -EPROTO.)
  *   - fields of the wrong type are coerced, never trusted: a number or bool
  *     where a string is expected becomes its text, objects, arrays and null
  *     become ""; a numeric string where a number is expected is converted;

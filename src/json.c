@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 
@@ -24,11 +25,16 @@
  * direct callers (config files, tests) as well. */
 #define JSON_MAX_INPUT_BYTES API_MAX_BODY_BYTES
 
-/* True if a JSON string in @body contains the escape \u0000 (see json.h). */
-static bool has_nul_escape(const char *body, size_t len)
+/* The marker a U+0000 becomes while parsing (see json.h): U+001F, used only
+ * for bodies that contain no U+001F of their own. */
+#define NUL_MARK '\x1f'
+
+/* Calls @fn on every \uXXXX escape inside a JSON string of @body whose hex
+ * digits equal @hex (case-insensitive); returns how many there were. */
+static size_t each_escape(char *body, size_t len, const char *hex, void (*fn)(char *escape))
 {
 	bool in_string = false;
-	size_t i;
+	size_t i, n = 0;
 
 	for (i = 0; i < len; i++) {
 		char c = body[i];
@@ -39,42 +45,87 @@ static bool has_nul_escape(const char *body, size_t len)
 			continue;
 		}
 		if (c == '\\') {
-			if (i + 5 < len && body[i + 1] == 'u' && memcmp(body + i + 2, "0000", 4) == 0)
-				return true;
+			if (i + 5 < len && body[i + 1] == 'u' && strncasecmp(body + i + 2, hex, 4) == 0) {
+				n++;
+				if (fn)
+					fn(body + i);
+			}
 			i++;
 		} else if (c == '"') {
 			in_string = false;
 		}
 	}
-	return false;
+	return n;
+}
+
+static void escape_to_mark(char *escape)
+{
+	memcpy(escape + 2, "001f", 4);
+}
+
+static void escape_to_nul(char *escape)
+{
+	memcpy(escape + 2, "0000", 4);
+}
+
+/* A struct field that held U+0000: the NUL becomes '/', which no valid name
+ * contains, so the filesystem skips (and logs) that entry. */
+static void unmark_str(char *s)
+{
+	for (; s && *s; s++)
+		if (*s == NUL_MARK)
+			*s = '/';
+}
+
+/* A rendered JSON file: the marker, printed by cJSON as \u001f, goes back to
+ * \u0000, so the file holds the API's string verbatim. */
+static void unmark_json(char *s, size_t len)
+{
+	if (s)
+		each_escape(s, len, "001f", escape_to_nul);
 }
 
 /* Parses a complete JSON document. -EBADMSG: not JSON (truncated, trailing
- * garbage, raw NUL, too deep); -EPROTO: contains \u0000. */
-static int parse(const char *body, size_t len, cJSON **ret)
+ * garbage, raw NUL, too deep); -EPROTO: holds U+0000 and U+001F both.
+ * *ret_marked says U+0000 was parsed as NUL_MARK (json.h). */
+static int parse(const char *body, size_t len, cJSON **ret, bool *ret_marked)
 {
-	const char *end = NULL;
+	const char *end = NULL, *text = body;
+	char *copy = NULL;
 	cJSON *root;
+	bool marked = false;
 
 	if (!body || len == 0 || len > JSON_MAX_INPUT_BYTES)
 		return -EBADMSG;
 	/* A raw NUL would end cJSON's strings early. */
 	if (memchr(body, '\0', len))
 		return -EBADMSG;
-	root = cJSON_ParseWithLengthOpts(body, len, &end, false);
+	if (each_escape((char *)body, len, "0000", NULL)) {
+		if (memchr(body, NUL_MARK, len) || each_escape((char *)body, len, "001f", NULL))
+			return -EPROTO;
+		copy = malloc(len);
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, body, len);
+		each_escape(copy, len, "0000", escape_to_mark);
+		text = copy;
+		marked = true;
+	}
+	root = cJSON_ParseWithLengthOpts(text, len, &end, false);
+	if (root) {
+		while (end < text + len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+			end++;
+		if (end != text + len) {
+			cJSON_Delete(root);
+			root = NULL;
+		}
+	}
+	free(copy);
 	if (!root)
 		return -EBADMSG;
-	while (end && end < body + len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
-		end++;
-	if (!end || end != body + len) {
-		cJSON_Delete(root);
-		return -EBADMSG;
-	}
-	if (has_nul_escape(body, len)) {
-		cJSON_Delete(root);
-		return -EPROTO;
-	}
 	*ret = root;
+	if (ret_marked)
+		*ret_marked = marked;
 	return 0;
 }
 
@@ -207,10 +258,10 @@ static int render(const cJSON *item, char **ret, size_t *ret_len)
 
 /* Base64 field decoded; text that is not base64 is kept as sent, so the
  * user still sees what the API returned. */
-static int decode_b64_field(const cJSON *obj, const char *name, unsigned char **ret, size_t *ret_len)
+static int decode_b64_field(const cJSON *obj, const char *name, bool marked, unsigned char **ret, size_t *ret_len)
 {
 	char *text = str_of(obj, name);
-	size_t len;
+	size_t len, i;
 	int r;
 
 	if (!text)
@@ -218,6 +269,10 @@ static int decode_b64_field(const cJSON *obj, const char *name, unsigned char **
 	len = strlen(text);
 	r = b64_decode(text, len, ret, ret_len);
 	if (r == -EINVAL) {
+		/* The length is kept, so a U+0000 can be itself here. */
+		for (i = 0; marked && i < len; i++)
+			if (text[i] == NUL_MARK)
+				text[i] = '\0';
 		*ret = (unsigned char *)text;
 		*ret_len = len;
 		return 0;
@@ -247,7 +302,7 @@ static int render_parameters(const cJSON *record, char **ret, size_t *ret_len)
 			s++;
 		if (*s == '\0') {
 			p = NULL;
-		} else if (parse(p->valuestring, strlen(p->valuestring), &inner) == 0) {
+		} else if (parse(p->valuestring, strlen(p->valuestring), &inner, NULL) == 0) {
 			if (cJSON_IsObject(inner))
 				p = inner;
 		}
@@ -296,9 +351,10 @@ static int render_metadata(const cJSON *record, const char *region_id, const cha
 int json_parse_error(const char *body, size_t len, struct api_error *err)
 {
 	cJSON *root = NULL;
+	bool marked = false;
 	int r;
 
-	r = parse(body, len, &root);
+	r = parse(body, len, &root, &marked);
 	if (r < 0)
 		return -EBADMSG;
 	r = -EBADMSG;
@@ -313,6 +369,11 @@ int json_parse_error(const char *body, size_t len, struct api_error *err)
 	str_into(root, "Code", err->code, sizeof(err->code));
 	if (!err->code[0])
 		str_into(root, "code", err->code, sizeof(err->code));
+	if (marked) {
+		unmark_str(err->request_id);
+		unmark_str(err->message);
+		unmark_str(err->code);
+	}
 	if (err->code[0])
 		r = 0;
 out_delete:
@@ -324,22 +385,26 @@ void json_peek_request_id(const char *body, size_t len, char *out, size_t out_si
 {
 	cJSON *root = NULL;
 
+	bool marked = false;
+
 	out[0] = '\0';
-	if (parse(body, len, &root) < 0)
+	if (parse(body, len, &root, &marked) < 0)
 		return;
 	str_into(root, "RequestId", out, out_size);
 	if (!out[0])
 		str_into(root, "requestId", out, out_size);
+	if (marked)
+		unmark_str(out);
 	cJSON_Delete(root);
 }
 
 /* Parses and checks the body is an object; fills @meta. */
-static int parse_object(const char *body, size_t len, cJSON **ret, struct json_meta *meta)
+static int parse_object(const char *body, size_t len, cJSON **ret, struct json_meta *meta, bool *ret_marked)
 {
 	cJSON *root = NULL;
 	int r;
 
-	r = parse(body, len, &root);
+	r = parse(body, len, &root, ret_marked);
 	if (r < 0)
 		return r;
 	if (!cJSON_IsObject(root)) {
@@ -349,6 +414,8 @@ static int parse_object(const char *body, size_t len, cJSON **ret, struct json_m
 	if (meta) {
 		memset(meta, 0, sizeof(*meta));
 		meta_read(root, meta);
+		if (*ret_marked)
+			unmark_str(meta->request_id);
 	}
 	*ret = root;
 	return 0;
@@ -359,9 +426,10 @@ int json_parse_regions(const char *body, size_t len, struct swas_region_list *re
 	struct swas_region_list l = { 0 };
 	const cJSON *arr, *item;
 	cJSON *root = NULL;
+	bool marked = false;
 	int n, r;
 
-	r = parse_object(body, len, &root, meta);
+	r = parse_object(body, len, &root, meta, &marked);
 	if (r < 0)
 		return r;
 	r = list_of(root, "Regions", "Region", &arr);
@@ -386,6 +454,11 @@ int json_parse_regions(const char *body, size_t len, struct swas_region_list *re
 		reg->endpoint = str_of(item, "RegionEndpoint");
 		if (!reg->region_id || !reg->local_name || !reg->endpoint)
 			goto out_free_list;
+		if (marked) {
+			unmark_str(reg->region_id);
+			unmark_str(reg->local_name);
+			unmark_str(reg->endpoint);
+		}
 	}
 	*ret = l;
 	r = 0;
@@ -403,9 +476,10 @@ int json_parse_instances(const char *body, size_t len, struct swas_instance_list
 	struct swas_instance *items;
 	cJSON *root = NULL;
 	size_t start = list->count;
+	bool marked = false;
 	int n, r;
 
-	r = parse_object(body, len, &root, meta);
+	r = parse_object(body, len, &root, meta, &marked);
 	if (r < 0)
 		return r;
 	r = list_of(root, "Instances", "Instance", &arr);
@@ -439,6 +513,13 @@ int json_parse_instances(const char *body, size_t len, struct swas_instance_list
 		if (!in->instance_id || !in->instance_name || !in->status || !in->region_id ||
 		    !in->creation_time)
 			goto out_undo;
+		if (marked) {
+			unmark_str(in->instance_id);
+			unmark_str(in->instance_name);
+			unmark_str(in->status);
+			unmark_str(in->region_id);
+			unmark_str(in->creation_time);
+		}
 		in->ctime = api_parse_time(in->creation_time);
 	}
 	r = 0;
@@ -463,7 +544,7 @@ out_delete:
 	return r;
 }
 
-static int invocation_fill(const cJSON *item, const char *region_id, const char *instance_id,
+static int invocation_fill(const cJSON *item, const char *region_id, const char *instance_id, bool marked,
 			   struct swas_invocation *inv)
 {
 	int r;
@@ -477,14 +558,29 @@ static int invocation_fill(const cJSON *item, const char *region_id, const char 
 	if (!inv->invoke_id || !inv->invoke_status || !inv->invocation_status || !inv->command_name ||
 	    !inv->command_type || !inv->creation_time)
 		return -ENOMEM;
+	if (marked) {
+		unmark_str(inv->invoke_id);
+		unmark_str(inv->invoke_status);
+		unmark_str(inv->invocation_status);
+		unmark_str(inv->command_name);
+		unmark_str(inv->command_type);
+		unmark_str(inv->creation_time);
+	}
 	inv->ctime = api_parse_time(inv->creation_time);
-	r = decode_b64_field(item, "CommandContent", &inv->command, &inv->command_len);
+	r = decode_b64_field(item, "CommandContent", marked, &inv->command, &inv->command_len);
 	if (r < 0)
 		return r;
 	r = render_parameters(item, &inv->parameters_json, &inv->parameters_json_len);
 	if (r < 0)
 		return r;
-	return render_metadata(item, region_id, instance_id, &inv->metadata_json, &inv->metadata_json_len);
+	r = render_metadata(item, region_id, instance_id, &inv->metadata_json, &inv->metadata_json_len);
+	if (r < 0)
+		return r;
+	if (marked) {
+		unmark_json(inv->parameters_json, inv->parameters_json_len);
+		unmark_json(inv->metadata_json, inv->metadata_json_len);
+	}
+	return 0;
 }
 
 int json_parse_invocations(const char *body, size_t len, const char *region_id, const char *instance_id,
@@ -493,9 +589,10 @@ int json_parse_invocations(const char *body, size_t len, const char *region_id, 
 	struct swas_invocation_list l = { 0 };
 	const cJSON *arr, *item;
 	cJSON *root = NULL;
+	bool marked = false;
 	int n, r;
 
-	r = parse_object(body, len, &root, meta);
+	r = parse_object(body, len, &root, meta, &marked);
 	if (r < 0)
 		return r;
 	r = list_of(root, "Invocations", "Invocation", &arr);
@@ -512,7 +609,7 @@ int json_parse_invocations(const char *body, size_t len, const char *region_id, 
 	cJSON_ArrayForEach(item, arr) {
 		if (!cJSON_IsObject(item))
 			continue;
-		r = invocation_fill(item, region_id, instance_id, &l.items[l.count++]);
+		r = invocation_fill(item, region_id, instance_id, marked, &l.items[l.count++]);
 		if (r < 0)
 			goto out_free_list;
 	}
@@ -557,17 +654,18 @@ int json_parse_result(const char *body, size_t len, struct swas_result *ret, str
 	struct swas_result res = { 0 };
 	const cJSON *item;
 	cJSON *root = NULL;
+	bool marked = false;
 	char when[64];
 	int r;
 
-	r = parse_object(body, len, &root, meta);
+	r = parse_object(body, len, &root, meta, &marked);
 	if (r < 0)
 		return r;
 	item = get(root, "InvocationResult");
 	r = -EPROTO;
 	if (!cJSON_IsObject(item))
 		goto out_delete;
-	r = decode_b64_field(item, "Output", &res.output, &res.output_len);
+	r = decode_b64_field(item, "Output", marked, &res.output, &res.output_len);
 	if (r < 0)
 		goto out_free;
 	r = render_result(item, &res.result_json, &res.result_json_len);
@@ -577,6 +675,10 @@ int json_parse_result(const char *body, size_t len, struct swas_result *ret, str
 	res.invoke_record_status = str_of(item, "InvokeRecordStatus");
 	if (!res.invoke_record_status)
 		goto out_free;
+	if (marked) {
+		unmark_str(res.invoke_record_status);
+		unmark_json(res.result_json, res.result_json_len);
+	}
 	str_into(item, "FinishedTime", when, sizeof(when));
 	res.finished = api_parse_time(when);
 	str_into(item, "StartTime", when, sizeof(when));
@@ -611,7 +713,7 @@ int json_parse_cli_profile(const char *body, size_t len, const char *profile, st
 	char want[256];
 	int r;
 
-	r = parse(body, len, &root);
+	r = parse(body, len, &root, NULL);
 	if (r < 0)
 		return -EBADMSG;
 	r = -EPROTO;
