@@ -69,12 +69,15 @@ static void field_b64(const char *name, const unsigned char *data, size_t len)
 	free(enc);
 }
 
-/* Embeds an already rendered JSON file (trailing newline dropped). */
+/* Embeds an already rendered JSON file on the same line: raw newlines and
+ * tabs only occur between tokens (inside strings they are escaped). */
 static void field_raw(const char *name, const char *json, size_t len)
 {
-	while (len > 0 && json[len - 1] == '\n')
-		len--;
-	printf(",\"%s\":%.*s", name, (int)len, json);
+	size_t i;
+
+	printf(",\"%s\":", name);
+	for (i = 0; i < len; i++)
+		putchar(json[i] == '\n' || json[i] == '\t' ? ' ' : json[i]);
 }
 
 static void field_num(const char *name, long long v)
@@ -82,10 +85,21 @@ static void field_num(const char *name, long long v)
 	printf(",\"%s\":%lld", name, v);
 }
 
-static int fail(int r, const struct api_error *err)
+/* Keeps the error on one line: control characters become spaces. */
+static void one_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20)
+			*s = ' ';
+}
+
+static int fail(int r, struct api_error *err)
 {
 	const char *name = strerrorname_np(-r);
 
+	one_line(err->code);
+	one_line(err->message);
+	one_line(err->request_id);
 	fprintf(stderr, "error: %s code=%s message=%s request_id=%s http=%d\n", name ? name : "?", err->code,
 		err->message, err->request_id, err->http_status);
 	return 1;
