@@ -542,8 +542,9 @@ static enum verdict judge_response(const struct call *c, const struct http_respo
 			  r == -EBADMSG ? "malformed or truncated response body"
 					: "response body is not shaped as documented",
 			  e.request_id);
-		/* A broken body may be a hiccup; a well-formed wrong one will not change. */
-		return r == -EBADMSG ? VERDICT_RETRY : VERDICT_FAIL;
+		/* Truncated, garbled or wrongly shaped: a proxy or server hiccup as
+		 * far as we can tell, so retried within the budget like a 5xx. */
+		return VERDICT_RETRY;
 	}
 
 	r = json_parse_error(resp->body, resp->body_len, &e);
