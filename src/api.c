@@ -636,8 +636,11 @@ static int api_call(struct api *api, const struct call *c, struct api_error *err
 			start = now_ms();
 			deadline = start + api->retry_budget_ms;
 		} else {
-			rc = ratelimit_acquire(api->rl, c->action,
-					       ratelimit_now_ms(api->rl) + (deadline - now_ms()));
+			uint64_t now = now_ms();
+
+			if (now >= deadline)
+				break;
+			rc = ratelimit_acquire(api->rl, c->action, ratelimit_now_ms(api->rl) + (deadline - now));
 		}
 		if (rc < 0) {
 			if (attempt == 0)
