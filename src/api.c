@@ -648,11 +648,14 @@ static int api_call(struct api *api, const struct call *c, struct api_error *err
 			r = -EIO;
 			break;
 		}
-		if (attempt > 0) {
+		/* Every attempt ends by the deadline: the budget covers them all. */
+		if (api->retry_budget_ms > 0) {
 			uint64_t now = now_ms(), left = deadline > now ? deadline - now : 0;
 
-			if (left < API_MIN_ATTEMPT_MS)
+			if (attempt > 0 && left < API_MIN_ATTEMPT_MS)
 				break;
+			if (left < API_MIN_ATTEMPT_MS)
+				left = API_MIN_ATTEMPT_MS;
 			if (left < timeout_ms)
 				timeout_ms = (unsigned long)left;
 		}
