@@ -51,6 +51,9 @@ static int to_errno(int r)
 	case -ENOENT:
 	case -EACCES:
 	case -ENOMEM:
+	case -ENOTDIR:
+	case -EISDIR:
+	case -ENAMETOOLONG:
 		return -r;
 	default:
 		return EIO;
@@ -529,7 +532,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	goto out;
 
 out_err:
-	fuse_reply_err(req, r == -EISDIR ? EISDIR : to_errno(r));
+	fuse_reply_err(req, to_errno(r));
 out:
 	cache_result_unref(fs->cache, res);
 	cache_record_unref(fs->cache, rec);
