@@ -9,6 +9,8 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,7 +167,7 @@ static void api_config_of(const struct options *o, struct api_config *cfg)
 }
 
 /* Loads credentials and builds a client; prints why not. */
-static int make_api(const struct options *o, struct api **ret_api)
+static int make_api(const struct options *o, bool warn, struct api **ret_api)
 {
 	struct api_config cfg;
 	struct cred_diag diag = { 0 };
@@ -177,7 +179,7 @@ static int make_api(const struct options *o, struct api **ret_api)
 		log_error("%s", diag.message[0] ? diag.message : "no usable credentials");
 		return r;
 	}
-	if (diag.warning[0])
+	if (warn && diag.warning[0])
 		log_warn("%s", diag.warning);
 	api_config_of(o, &cfg);
 	r = api_new(&cfg, cred, ret_api);
@@ -193,7 +195,7 @@ static int check_api(const struct options *o, struct swas_region_list *ret_list)
 	struct api *api;
 	int r;
 
-	r = make_api(o, &api);
+	r = make_api(o, false, &api);
 	if (r < 0)
 		return r;
 	r = api_list_regions(api, ret_list, &err);
@@ -256,21 +258,27 @@ static int run_session(struct fuse_session *se, const struct fuse_cmdline_opts *
 	return r;
 }
 
+/* libfuse logs some messages in pieces; ours are whole lines. */
 static void fuse_log_to_ours(enum fuse_log_level level, const char *fmt, va_list ap)
 {
+	static __thread char line[1024];
+	static __thread size_t used;
 	enum log_level l = level <= FUSE_LOG_ERR ? LOG_LEVEL_ERROR
 			 : level == FUSE_LOG_WARNING ? LOG_LEVEL_WARNING
 			 : level <= FUSE_LOG_INFO ? LOG_LEVEL_INFO
 			 : LOG_LEVEL_DEBUG;
-	char line[1024];
-	size_t len;
+	int n;
 
-	/* libfuse ends its messages with a newline; ours adds one. */
-	vsnprintf(line, sizeof(line), fmt, ap);
-	len = strlen(line);
-	if (len > 0 && line[len - 1] == '\n')
-		line[len - 1] = '\0';
+	n = vsnprintf(line + used, sizeof(line) - used, fmt, ap);
+	if (n < 0)
+		return;
+	used += (size_t)n < sizeof(line) - used ? (size_t)n : sizeof(line) - used - 1;
+	if (used > 0 && line[used - 1] != '\n' && used < sizeof(line) - 1)
+		return;
+	if (used > 0 && line[used - 1] == '\n')
+		line[--used] = '\0';
 	log_msg(l, "%s", line);
+	used = 0;
 }
 
 int main(int argc, char *argv[])
@@ -324,13 +332,10 @@ int main(int argc, char *argv[])
 	log_init(false, o.verbose || opts.debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (check_api(&o, &regions) < 0)
-		goto out_curl;
-
 	/* Read-only, no atime updates (they would cost a GETATTR per read), and
 	 * the kernel checks the 0555/0444 modes. */
 	if (fuse_opt_add_arg(&args, "-oro,noatime,default_permissions,fsname=swasfs,subtype=swasfs") != 0)
-		goto out_curl;
+		goto out_fs;
 	{
 		struct fs_config fcfg = {
 			.uid = getuid(),
@@ -341,14 +346,17 @@ int main(int argc, char *argv[])
 		/* api_new opens no connection and starts no thread: safe before the fork. */
 		struct cache_config ccfg = { .cache_ttl_s = o.cache_ttl, .instance_ttl_s = o.instance_ttl };
 
-		if (make_api(&o, &api) < 0 || cache_new(api, &ccfg, &cache) < 0 ||
-		    seed_regions(cache, &o, &regions) < 0 || fs_new(&fcfg, cache, &fs) < 0)
+		if (make_api(&o, true, &api) < 0 || cache_new(api, &ccfg, &cache) < 0 ||
+		    fs_new(&fcfg, cache, &fs) < 0)
 			goto out_fs;
 	}
+	/* Parses the FUSE options: a typo fails here, before any API call. */
 	se = fuse_session_new(&args, fs_operations(), sizeof(struct fuse_lowlevel_ops), fs);
 	if (se == NULL)
 		goto out_fs;
 	fs_set_session(fs, se);
+	if (check_api(&o, &regions) < 0 || seed_regions(cache, &o, &regions) < 0)
+		goto out_session;
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_session;
 	if (fuse_session_mount(se, opts.mountpoint) != 0)
@@ -357,7 +365,9 @@ int main(int argc, char *argv[])
 		goto out_unmount;
 	if (!opts.foreground)
 		log_init(true, o.verbose || opts.debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
-	ret = run_session(se, &opts) == 0 ? 0 : 1;
+	ret = run_session(se, &opts);
+	/* The loop reports the signal that ended it; that is a clean exit. */
+	ret = ret == 0 || ret == SIGINT || ret == SIGTERM || ret == SIGHUP ? 0 : 1;
 
 out_unmount:
 	fuse_session_unmount(se);
@@ -369,7 +379,6 @@ out_fs:
 	fs_free(fs);
 	cache_free(cache);
 	api_free(api);
-out_curl:
 	swas_region_list_done(&regions);
 	curl_global_cleanup();
 out_args:

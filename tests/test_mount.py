@@ -298,7 +298,7 @@ def test_many_concurrent_readers_cause_one_pass(emulator_factory, tmp_path):
     emu = emulator_factory(generate="1:2:120", seed=3)
     reg = emu.data()["regions"][0]
     inst = reg["instances"][0]
-    with Mount(emu, tmp_path, options=["entry_timeout=0", "attr_timeout=0"]) as m:
+    with Mount(emu, tmp_path) as m:
         emu.config(latency_ms=300)
         emu.reset_counters()
         results, errors = [], []
