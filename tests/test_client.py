@@ -203,7 +203,7 @@ def test_result_matches_describe_invocation_result(start_emulator, tmp_path):
 
 
 def test_invocation_landing_between_two_pages_is_neither_lost_nor_duplicated(start_emulator, tmp_path):
-    url, ctl = start_emulator(generate="1:1:140", seed=11)
+    url, ctl = start_emulator(generate="1:1:150", seed=11)
     reg, inst = first_instance(ctl.data(), 51)
     new = dict(inst["invocations"][0])
     new.update(InvokeId="t-between00001", CreationTime="2030-01-01T00:00:00Z")
