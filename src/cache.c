@@ -769,7 +769,8 @@ static int invocations_finish(struct invocations_snap *l, time_t instance_ctime)
 	for (size_t i = 0; i < p->nstatuses; i++) {
 		struct cache_status *st = &p->statuses[i];
 
-		qsort(st->records, st->count, sizeof(*st->records), cmp_record_time);
+		if (st->count > 1)
+			qsort(st->records, st->count, sizeof(*st->records), cmp_record_time);
 		st->mtime = st->count ? st->records[st->count - 1]->inv.ctime : instance_ctime;
 		if (st->mtime == 0)
 			st->mtime = instance_ctime;
