@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # The whole test suite: installs what it needs, builds with -Werror, runs the
 # C unit tests (plain and under ASan+UBSan), the mount suite with the daemon
-# under ASan+UBSan, then every pytest module against the plain build. The last
+# under ASan+UBSan and under valgrind, then every pytest module against the plain build. The last
 # line printed is pytest's summary; the exit status is non-zero if any stage
 # failed.
 set -uo pipefail
@@ -30,6 +30,10 @@ stage env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stackt
 # The daemon under the sanitizers, driven by the mount suite.
 stage env SWASFS_BIN="$top/build-asan/swasfs" ASAN_OPTIONS=detect_leaks=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	$PY -m pytest -q -p no:cacheprovider tests/test_mount.py
+
+# And under valgrind's memcheck: leaks and invalid accesses fail the test.
+stage env SWASFS_BIN="$top/build/swasfs" TEST_WITH_VALGRIND=1 \
 	$PY -m pytest -q -p no:cacheprovider tests/test_mount.py
 
 # Everything against the plain build; its summary is the last line.

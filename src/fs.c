@@ -10,6 +10,7 @@
  * cached entries while the listing they came from is unchanged.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,8 @@ struct fs {
 	struct fs_config cfg;
 	bool no_open;               /* the kernel accepted ENOSYS for open */
 	struct fuse_session *se;    /* for cache invalidation notices */
+	pthread_mutex_t dirs_lock;
+	struct dirh *dirs;          /* open directories; protected by dirs_lock */
 };
 
 /* An open directory: the snapshot it lists, so offsets stay consistent. */
@@ -37,6 +40,9 @@ struct dirh {
 	const struct cache_status *status;     /* borrowed from listing */
 	const struct cache_record *rec;        /* referenced */
 	size_t count;               /* entries besides "." and ".." */
+	/* The kernel may drop a RELEASEDIR at unmount: fs_free frees what is
+	 * left on this list. Protected by fs->dirs_lock. */
+	struct dirh *prev, *next;
 };
 
 static struct fs *fs_of(fuse_req_t req)
@@ -541,6 +547,28 @@ out:
 
 /* ---- directories ---- */
 
+static void dirh_link(struct fs *fs, struct dirh *d)
+{
+	pthread_mutex_lock(&fs->dirs_lock);
+	d->next = fs->dirs;
+	if (fs->dirs != NULL)
+		fs->dirs->prev = d;
+	fs->dirs = d;
+	pthread_mutex_unlock(&fs->dirs_lock);
+}
+
+static void dirh_unlink(struct fs *fs, struct dirh *d)
+{
+	pthread_mutex_lock(&fs->dirs_lock);
+	if (d->prev != NULL)
+		d->prev->next = d->next;
+	else
+		fs->dirs = d->next;
+	if (d->next != NULL)
+		d->next->prev = d->prev;
+	pthread_mutex_unlock(&fs->dirs_lock);
+}
+
 static void dirh_free(struct fs *fs, struct dirh *d)
 {
 	cache_regions_unref(fs->cache, d->regions);
@@ -630,13 +658,19 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fi->cache_readdir = 1;
 	fi->keep_cache = node_dir_unchanged(fs->nodes, d->node, dir_generation(d));
 	fi->fh = (uintptr_t)d;
-	if (fuse_reply_open(req, fi) != 0)
+	dirh_link(fs, d);
+	if (fuse_reply_open(req, fi) != 0) {
+		dirh_unlink(fs, d);
 		dirh_free(fs, d);
+	}
 }
 
 static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	dirh_free(fs_of(req), (struct dirh *)(uintptr_t)fi->fh);
+	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+
+	dirh_unlink(fs_of(req), d);
+	dirh_free(fs_of(req), d);
 	fuse_reply_err(req, 0);
 }
 
@@ -872,6 +906,7 @@ int fs_new(const struct fs_config *cfg, struct cache *cache, struct fs **ret_fs)
 	}
 	fs->cache = cache;
 	fs->cfg = *cfg;
+	pthread_mutex_init(&fs->dirs_lock, NULL);
 	*ret_fs = fs;
 	return 0;
 }
@@ -885,6 +920,13 @@ void fs_free(struct fs *fs)
 {
 	if (fs == NULL)
 		return;
+	while (fs->dirs != NULL) {
+		struct dirh *d = fs->dirs;
+
+		fs->dirs = d->next;
+		dirh_free(fs, d);
+	}
+	pthread_mutex_destroy(&fs->dirs_lock);
 	node_table_free(fs->nodes);
 	free(fs);
 }
