@@ -879,3 +879,38 @@ def test_bad_command_lines_fail_fast(tmp_path):
                             *(["--access-key-secret", "s"] if args else []), *args],
                            capture_output=True, text=True, timeout=20, env=env)
         assert p.returncode != 0 and p.stderr.strip() and "listening" not in p.stdout, args
+
+
+def test_idle_keep_alive_connections_are_closed_after_the_idle_timeout(emulator_factory):
+    emu = emulator_factory("--idle-timeout", "0.5", sample=True, quiet=True)
+    cli = Client(emu)
+    assert cli.v3("ListRegions")[0] == 200
+    assert cli.v3("ListRegions")[0] == 200   # kept alive
+    sock = cli.conn.sock
+    time.sleep(1.0)
+    sock.settimeout(2)
+    assert sock.recv(1) == b"", "the idle connection was not closed"
+
+
+def test_sigterm_and_shutdown_exit_0(emulator_factory, tmp_path):
+    emu = emulator_factory(sample=True, quiet=True)
+    assert Client(emu).v3("ListRegions")[0] == 200
+    emu.faults("hang", 1)   # a request asleep in a fault does not hold up the exit
+    hung = Client(emu)
+    hung.connect(timeout=0.3)
+    with pytest.raises(socket.timeout):
+        hung.v3("ListRegions")
+    assert emu.stop() == 0
+    emu2 = emulator_factory(sample=True, quiet=True)
+    emu2.control("POST", "shutdown", {})
+    assert emu2.proc.wait(10) == 0
+
+
+def test_a_bad_data_file_is_refused_with_a_reason(tmp_path):
+    for content in ['{"regions": 3}', '[1, 2]', '{"regions": [{"RegionId": "x", "instances": [7]}]}', "{nope"]:
+        path = tmp_path / "bad.json"
+        path.write_text(content)
+        p = subprocess.run([sys.executable, str(EMULATOR), "--listen", "127.0.0.1:0", "--access-key-id", "a",
+                            "--data", str(path)], capture_output=True, text=True, timeout=20,
+                           env=dict(os.environ, SWAS_EMULATOR_ACCESS_KEY_SECRET="s"))
+        assert p.returncode == 2 and "cannot load" in p.stderr and not p.stdout, (content, p.stderr)
