@@ -468,3 +468,81 @@ def test_faults_during_result_fetches_are_retried(edge):
     emu.faults("malformed", 1, action="DescribeInvocationResult")
     assert (d / "output").read_bytes() == b"boom\n"
     assert json.loads((d / "result.json").read_text())["ExitCode"] == 3
+
+
+def test_nothing_but_list_regions_is_fetched_at_mount(emulator_factory, tmp_path):
+    emu = emulator_factory(sample=True)
+    with Mount(emu, tmp_path) as m:
+        c = emu.counters()
+        assert c["by_action"] == {"ListRegions": 1}
+        os.listdir(m.mnt)
+        assert emu.counters()["by_action"] == {"ListRegions": 1}
+
+
+def test_plain_ls_of_an_invocation_directory_fetches_no_result(sample):
+    emu, m = sample
+    reg, inst, inv = next(walk_data(emu.data()))
+    d = m.path(reg["RegionId"], inst["InstanceId"], inv["InvokeStatus"], inv["InvokeId"])
+    out = subprocess.run(["ls", "-a", str(d)], capture_output=True, text=True, check=True).stdout.split()
+    assert "output" in out and "result.json" in out
+    subprocess.run(["ls", "-R", str(m.mnt)], capture_output=True, check=True)
+    assert calls(emu, "DescribeInvocationResult") == 0
+    # ls -l does look: one call for this invocation only.
+    subprocess.run(["ls", "-l", str(d)], capture_output=True, check=True)
+    assert emu.counters()["by_action_invocation"]["DescribeInvocationResult"] == {inv["InvokeId"]: 1}
+
+
+def test_concurrent_readers_of_one_result_cause_one_call(sample):
+    emu, m = sample
+    reg, inst, inv = next(walk_data(emu.data()))
+    d = m.path(reg["RegionId"], inst["InstanceId"], inv["InvokeStatus"], inv["InvokeId"])
+    os.listdir(d)
+    emu.config(latency_ms=300)
+    got, errors = [], []
+
+    def reader(name):
+        try:
+            got.append((name, (d / name).read_bytes()))
+        except OSError as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=reader, args=(n,)) for n in ["output", "result.json"] * 4]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    emu.config(latency_ms=0)
+    assert not errors and len(got) == 8
+    assert emu.counters()["by_action_invocation"]["DescribeInvocationResult"] == {inv["InvokeId"]: 1}
+
+
+def test_files_can_be_mmapped_whole(sample):
+    import mmap
+    emu, m = sample
+    reg, inst, inv = next(walk_data(emu.data()))
+    f = m.path(reg["RegionId"], inst["InstanceId"], inv["InvokeStatus"], inv["InvokeId"], "metadata.json")
+    with open(f, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        assert mm[:] == f.read_bytes()
+        assert json.loads(mm[:])["InvokeId"] == inv["InvokeId"]
+
+
+def test_a_running_invocation_moves_to_its_final_status_after_the_ttl(edge_ttl1):
+    emu, m = edge_ttl1
+    base = m.path("cn-hangzhou", "i-edge000000000000000000000001")
+    assert "t-running0008" in os.listdir(base / "Running")
+    emu.set_status("t-running0008", "Finished", "Success",
+                   result={"InvokeRecordStatus": "Finished", "FinishedTime": "2026-11-20T11:00:30Z",
+                           "Output": base64.b64encode(b"partial\ndone\n").decode()})
+    safe_sleep(2)
+    assert "t-running0008" not in os.listdir(base / "Running")
+    assert "t-running0008" in os.listdir(base / "Finished")
+    meta = json.loads((base / "Finished" / "t-running0008" / "metadata.json").read_text())
+    assert meta["InvokeStatus"] == "Finished" and meta["InvocationStatus"] == "Success"
+    assert (base / "Finished" / "t-running0008" / "output").read_bytes() == b"partial\ndone\n"
+
+
+@pytest.fixture
+def edge_ttl1(emulator_factory, tmp_path):
+    emu = emulator_factory(data=datasets.write(tmp_path, datasets.edge_cases()))
+    with Mount(emu, tmp_path, cache_ttl=1, allow=[r"skipping"]) as m:
+        yield emu, m
