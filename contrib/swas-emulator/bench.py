@@ -48,6 +48,17 @@ def signed_request(host, ak, secret, action, params):
     return "/?" + q, headers
 
 
+def cpu_seconds(proc):
+    """User + system CPU time of @proc so far (Linux /proc)."""
+    if proc is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--url")
@@ -100,15 +111,21 @@ def main():
             conn.close()
 
         threads = [threading.Thread(target=worker, args=(i,)) for i in range(a.threads)]
+        cpu0 = cpu_seconds(proc)
         t0 = time.monotonic()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         elapsed = time.monotonic() - t0
+        cpu = cpu_seconds(proc) - cpu0 if proc is not None else None
         total = sum(counts)
         print(f"{a.action}: {total} requests in {elapsed:.1f} s from {a.threads} keep-alive connections: "
               f"{total / elapsed:.0f} req/s ({sum(errors)} errors)")
+        if cpu:
+            # The client shares the machine; this is what the server alone could do on one core.
+            print(f"emulator CPU: {cpu:.2f} s, {cpu * 1e6 / max(total, 1):.0f} us a request, "
+                  f"about {total / cpu:.0f} req/s of server capacity")
         return 1 if sum(errors) else 0
     finally:
         if proc is not None:
