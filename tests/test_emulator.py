@@ -619,6 +619,14 @@ def test_an_invocation_landing_between_two_pages_shifts_the_later_ones(emulator_
     # The event fired once.
     _, _, p2b = cli.v3("DescribeInvocations", dict(params, PageNumber="2"))
     assert p2b["TotalCount"] == 141
+    # Without a CreationTime, an added invocation is created now.
+    emu.event(after_page=2, instance=inst["InstanceId"], add={"InvokeId": "t-now00000001"})
+    cli.v3("DescribeInvocations", dict(params, PageNumber="2"))
+    got, total = all_pages(cli, "DescribeInvocations", {"RegionId": reg, "InstanceId": inst["InstanceId"]}, 50,
+                           "Invocations")
+    assert total == 142 and len(got) == 142
+    (new,) = [i for i in got if i["InvokeId"] == "t-now00000001"]
+    assert abs(emu_mod.parse_time(new["CreationTime"]) - time.time()) < 60
 
 
 # ---- faults ----
