@@ -723,6 +723,13 @@ def test_fault_rate_and_latency_from_config(emulator_factory):
     assert time.monotonic() - t0 >= 0.2
     cfg = emu.config(latency_ms=0)
     assert cfg["latency_ms"] == 0 and cfg["fault_kind"] == "500"
+    for bad in [{"fault_kind": "explode"}, {"latency_ms": "slow"}, {"no_such_setting": 1}, {"enforce_qps": "yes"}]:
+        with pytest.raises(Exception) as e:
+            emu.config(**bad)
+        assert getattr(e.value, "status", None) == 400, bad
+    with pytest.raises(Exception) as e:
+        emu.faults("explode", 1)
+    assert getattr(e.value, "status", None) == 400
 
 
 def test_published_qps_limit_when_enforced(emulator_factory):
