@@ -687,7 +687,7 @@ def test_hang_does_not_block_other_requests(emulator_factory):
     fast = Client(emu)
     t0 = time.monotonic()
     assert fast.v3("ListInstances", {"RegionId": "cn-hangzhou"})[0] == 200
-    assert time.monotonic() - t0 < 0.5
+    assert time.monotonic() - t0 < 2, "another connection waited for the hung one"
     emu.faults("hang", 1, hang_s=0.3)   # a short hang answers normally afterwards
     t0 = time.monotonic()
     assert fast.v3("ListRegions")[0] == 200
