@@ -324,11 +324,12 @@ def run_sdk(url, *args, env_extra=None, timeout=120):
     return [line.split(" - ", 1)[1] for line in lines if line.startswith("ok ")]
 
 
-def test_official_sdk_v3_and_v1_every_call_and_refusal(emulator_factory):
+@pytest.mark.parametrize("dataset", [{"sample": True}, {"generate": "2:11:60", "seed": 4}], ids=["sample", "generated"])
+def test_official_sdk_v3_and_v1_every_call_and_refusal(emulator_factory, dataset):
     why = sdk_ready()
     if why:
         pytest.skip(why)
-    emu = emulator_factory(sample=True, quiet=True, sts=("STS.NTtestsession", "sts-secret-5c1e", "sts-token-77a1"))
+    emu = emulator_factory(quiet=True, sts=("STS.NTtestsession", "sts-secret-5c1e", "sts-token-77a1"), **dataset)
     names = run_sdk(emu.url, env_extra={"SDK_TEST_STS_AK_ID": "STS.NTtestsession",
                                         "SDK_TEST_STS_AK_SECRET": "sts-secret-5c1e",
                                         "SDK_TEST_STS_TOKEN": "sts-token-77a1"})
