@@ -64,6 +64,7 @@ bool cache_is_valid_name(const char *s, size_t len);
 struct cache_regions {
 	char **ids;                /* sorted */
 	size_t count;
+	uint64_t generation;       /* differs between any two snapshots of the cache */
 };
 
 struct cache_instance {
@@ -74,6 +75,7 @@ struct cache_instance {
 struct cache_instances {
 	struct cache_instance *items; /* sorted by id */
 	size_t count;
+	uint64_t generation;       /* differs between any two snapshots of the cache */
 };
 
 /* One invocation: the API record plus derived facts. */
@@ -92,7 +94,7 @@ struct cache_status {
 struct cache_invocations {
 	struct cache_status *statuses; /* the four fixed ones first, then others sorted */
 	size_t nstatuses;
-	uint64_t generation;       /* differs between two fetched listings of one instance */
+	uint64_t generation;       /* differs between any two snapshots of the cache */
 };
 
 struct cache_result {

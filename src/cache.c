@@ -458,6 +458,16 @@ out_hit:
 	return 0;
 }
 
+static uint64_t next_generation(struct cache *c)
+{
+	uint64_t g;
+
+	pthread_mutex_lock(&c->lock);
+	g = ++c->next_generation;
+	pthread_mutex_unlock(&c->lock);
+	return g;
+}
+
 /* ---- regions ---- */
 
 static int cmp_str_ptr(const void *a, const void *b)
@@ -487,7 +497,9 @@ static int regions_snap_new(struct cache *c, const char *const *ids, size_t coun
 		n++;
 		r->pub.count = n;
 	}
-	qsort(r->pub.ids, n, sizeof(char *), cmp_str_ptr);
+	if (n > 1)
+		qsort(r->pub.ids, n, sizeof(char *), cmp_str_ptr);
+	r->pub.generation = next_generation(c);
 	/* Keep one of each id: the directory must not list a name twice. */
 	for (size_t i = 1, w = 1; i < n; i++) {
 		if (strcmp(r->pub.ids[i], r->pub.ids[w - 1]) == 0) {
@@ -612,7 +624,9 @@ static int fetch_instances(struct cache *c, const struct fetch_ctx *ctx, struct 
 		n++;
 	}
 	l->pub.count = n;
-	qsort(l->pub.items, n, sizeof(*l->pub.items), cmp_instance);
+	if (n > 1)
+		qsort(l->pub.items, n, sizeof(*l->pub.items), cmp_instance);
+	l->pub.generation = next_generation(c);
 	for (size_t i = 1, w = 1; i < n; i++) {
 		if (strcmp(l->pub.items[i].id, l->pub.items[w - 1].id) == 0) {
 			free(l->pub.items[i].id);
@@ -843,9 +857,7 @@ static int fetch_invocations(struct cache *c, const struct fetch_ctx *ctx, struc
 	}
 	if (invocations_finish(l, ctx->inst->ctime) < 0)
 		goto out_snap;
-	pthread_mutex_lock(&c->lock);
-	l->pub.generation = ++c->next_generation;
-	pthread_mutex_unlock(&c->lock);
+	l->pub.generation = next_generation(c);
 	*ret = &l->s;
 	r = 0;
 	goto out_caps;

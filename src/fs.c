@@ -26,6 +26,7 @@ struct fs {
 	struct node_table *nodes;
 	struct fs_config cfg;
 	bool no_open;               /* the kernel accepted ENOSYS for open */
+	bool no_opendir;            /* ... and for opendir */
 	struct fuse_session *se;    /* for cache invalidation notices */
 	pthread_mutex_t dirs_lock;
 	struct dirh *dirs;          /* open directories; protected by dirs_lock */
@@ -60,6 +61,7 @@ static int to_errno(int r)
 	case -ENOTDIR:
 	case -EISDIR:
 	case -ENAMETOOLONG:
+	case -ESTALE:
 		return -r;
 	default:
 		return EIO;
@@ -242,6 +244,39 @@ static void note_file_record(struct fs *fs, struct node *n, const struct cache_r
 	cache_record_unref(fs->cache, old);
 }
 
+/*
+ * Without opendir, the kernel keeps a directory's entries until the
+ * directory's mtime changes or we invalidate them. mtime is not enough (an
+ * invocation that leaves Running/ does not change Running/'s newest time), so
+ * whenever the kernel revalidates a directory's attributes (after its TTL, and
+ * before serving cached entries from offset 0) and the snapshot it was filled
+ * from has been replaced, drop its copy. Called from getattr/lookup, which hold
+ * no lock the invalidation needs.
+ */
+static void check_dir_cache(struct fs *fs, struct node *n, uint64_t generation)
+{
+	if (node_dir_is_stale(fs->nodes, n, generation) && fs->se != NULL)
+		fuse_lowlevel_notify_inval_inode(fs->se, n->ino, 0, 0);
+}
+
+/* The same for directories whose attributes need no snapshot: look only if
+ * the kernel caches their entries. */
+static void check_cached_dir(struct fs *fs, struct node *n)
+{
+	const struct cache_instances *instances;
+	const struct cache_invocations *l;
+
+	if (!fs->no_opendir || !node_dir_is_cached(fs->nodes, n))
+		return;
+	if (n->kind == NODE_REGION && cache_get_instances(fs->cache, n->region, &instances) == 0) {
+		check_dir_cache(fs, n, instances->generation);
+		cache_instances_unref(fs->cache, instances);
+	} else if (n->kind == NODE_INSTANCE && get_listing(fs, n, &l) == 0) {
+		check_dir_cache(fs, n, l->generation);
+		cache_invocations_unref(fs->cache, l);
+	}
+}
+
 /* Attributes and kernel cache time of a node; fetches what it must. */
 static int node_attr(struct fs *fs, struct node *n, struct stat *st, double *ret_ttl)
 {
@@ -259,6 +294,7 @@ static int node_attr(struct fs *fs, struct node *n, struct stat *st, double *ret
 		if (r < 0)
 			return r;
 		fill_dir(fs, st, n->ino, fs->cfg.mount_time, 2 + regions->count);
+		check_dir_cache(fs, n, regions->generation);
 		cache_regions_unref(fs->cache, regions);
 		*ret_ttl = cache_instance_ttl(fs->cache);
 		return 0;
@@ -267,10 +303,13 @@ static int node_attr(struct fs *fs, struct node *n, struct stat *st, double *ret
 		 * ListInstances calls (10 a minute). nlink 1: "not counted". */
 		fill_dir(fs, st, n->ino, fs->cfg.mount_time, 1);
 		*ret_ttl = cache_instance_ttl(fs->cache);
+		check_cached_dir(fs, n);
 		return 0;
 	case NODE_INSTANCE:
 		fill_dir(fs, st, n->ino, n->instance_ctime, 1);
-		*ret_ttl = cache_instance_ttl(fs->cache);
+		/* Its entries follow the listing, so does the kernel's copy. */
+		*ret_ttl = cache_listing_ttl(fs->cache);
+		check_cached_dir(fs, n);
 		return 0;
 	case NODE_STATUS:
 		r = get_listing(fs, n, &l);
@@ -281,6 +320,7 @@ static int node_attr(struct fs *fs, struct node *n, struct stat *st, double *ret
 			r = -ENOENT;
 		else
 			fill_dir(fs, st, n->ino, status->mtime, 2 + status->count);
+		check_dir_cache(fs, n, l->generation);
 		cache_invocations_unref(fs->cache, l);
 		*ret_ttl = cache_listing_ttl(fs->cache);
 		return r;
@@ -627,34 +667,55 @@ static uint64_t dir_generation(const struct dirh *d)
 {
 	if (d->listing != NULL)
 		return d->listing->generation;
-	return d->node->kind == NODE_INVOCATION ? 1 : 0;
+	if (d->instances != NULL)
+		return d->instances->generation;
+	if (d->regions != NULL)
+		return d->regions->generation;
+	return 1; /* an invocation directory: its names never change */
+}
+
+/* An open directory, or, without opendir, one for this readdir call. */
+static int dirh_new(struct fs *fs, fuse_ino_t ino, struct dirh **ret)
+{
+	struct dirh *d = calloc(1, sizeof(*d));
+	int r;
+
+	if (d == NULL)
+		return -ENOMEM;
+	d->node = node_get(fs->nodes, ino);
+	if (d->node == NULL) {
+		free(d);
+		return -ESTALE;
+	}
+	r = dirh_fill(fs, d);
+	if (r < 0) {
+		dirh_free(fs, d);
+		return r;
+	}
+	*ret = d;
+	return 0;
 }
 
 static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	struct dirh *d = calloc(1, sizeof(*d));
+	struct dirh *d;
 	int r;
 
-	if (d == NULL) {
-		fuse_reply_err(req, ENOMEM);
+	/* Without opendir the kernel keeps every directory's entries
+	 * (FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE) until told otherwise: see
+	 * check_dir_cache. That saves two requests per directory in a walk. */
+	if (fs->no_opendir) {
+		fuse_reply_err(req, ENOSYS);
 		return;
 	}
-	d->node = node_get(fs->nodes, ino);
-	if (d->node == NULL) {
-		free(d);
-		fuse_reply_err(req, ESTALE);
-		return;
-	}
-	r = dirh_fill(fs, d);
+	r = dirh_new(fs, ino, &d);
 	if (r < 0) {
-		dirh_free(fs, d);
 		fuse_reply_err(req, to_errno(r));
 		return;
 	}
 	/* Let the kernel cache the entries; they are dropped on the next
-	 * opendir unless the listing is provably the same one (see
-	 * dir_unchanged). */
+	 * opendir unless the listing is provably the same one. */
 	fi->cache_readdir = 1;
 	fi->keep_cache = node_dir_unchanged(fs->nodes, d->node, dir_generation(d));
 	fi->fh = (uintptr_t)d;
@@ -733,7 +794,7 @@ static void dir_entry_attr(const struct fs *fs, const struct dirh *d, const stru
 		return;
 	case NODE_INSTANCE:
 		fill_dir(fs, st, child->ino, e->ctime, 1);
-		*ttl = cache_instance_ttl(fs->cache);
+		*ttl = cache_listing_ttl(fs->cache);
 		return;
 	case NODE_STATUS: {
 		const struct cache_status *s = cache_find_status(d->listing, e->name);
@@ -761,13 +822,26 @@ static void reply_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 {
 	struct fs *fs = fs_of(req);
 	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
-	char *buf = malloc(size ? size : 1);
+	bool own = d == NULL;
 	size_t used = 0;
+	char *buf;
 	off_t i;
+	int r;
 
+	if (own) {
+		/* No opendir: list the current snapshot; the kernel caches
+		 * what we send until check_dir_cache tells it otherwise. */
+		r = dirh_new(fs, ino, &d);
+		if (r < 0) {
+			fuse_reply_err(req, to_errno(r));
+			return;
+		}
+		node_dir_filled(fs->nodes, d->node, dir_generation(d));
+	}
+	buf = malloc(size ? size : 1);
 	if (buf == NULL) {
 		fuse_reply_err(req, ENOMEM);
-		return;
+		goto out;
 	}
 	/* Offsets: 1 after ".", 2 after "..", 3 + i after entry i. */
 	for (i = off; i < (off_t)d->count + 2; i++) {
@@ -810,6 +884,9 @@ static void reply_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 	}
 	fuse_reply_buf(req, buf, used);
 	free(buf);
+out:
+	if (own)
+		dirh_free(fs, d);
 }
 
 static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
@@ -858,6 +935,10 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) {
 		conn->want |= FUSE_CAP_NO_OPEN_SUPPORT;
 		fs->no_open = true;
+	}
+	if (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) {
+		conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
+		fs->no_opendir = true;
 	}
 	/* A running invocation's output grows: drop its pages when the size
 	 * or mtime the kernel sees changes. */

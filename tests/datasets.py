@@ -68,6 +68,8 @@ def edge_cases():
     invs.append(invocation("t-pending0007", status="Pending", created="2026-11-20T10:00:00Z"))
     invs.append(invocation("t-running0008", status="Running", created="2026-11-20T11:00:00Z",
                            output=b"partial\n"))
+    # A newer running one: when t-running0008 finishes, Running/'s mtime stays.
+    invs.append(invocation("t-running0008b", status="Running", created="2026-11-20T11:30:00Z"))
     invs.append(invocation("t-failed00009", status="Failed", exit_code=3, output=b"boom\n",
                            created="2026-11-20T12:00:00Z", finished="2026-11-20T12:00:09Z"))
     invs.append(invocation("t-stopped0010", status="Stopped", created="2026-11-20T13:00:00Z"))

@@ -530,11 +530,15 @@ def test_a_running_invocation_moves_to_its_final_status_after_the_ttl(edge_ttl1)
     emu, m = edge_ttl1
     base = m.path("cn-hangzhou", "i-edge000000000000000000000001")
     assert "t-running0008" in os.listdir(base / "Running")
+    mtime = os.stat(base / "Running").st_mtime
     emu.set_status("t-running0008", "Finished", "Success",
                    result={"InvokeRecordStatus": "Finished", "FinishedTime": "2026-11-20T11:00:30Z",
                            "Output": base64.b64encode(b"partial\ndone\n").decode()})
     safe_sleep(2)
-    assert "t-running0008" not in os.listdir(base / "Running")
+    # Running/'s newest invocation and so its mtime did not change: its
+    # entries are fresh all the same.
+    assert os.stat(base / "Running").st_mtime == mtime
+    assert sorted(os.listdir(base / "Running")) == ["t-running0008b"]
     assert "t-running0008" in os.listdir(base / "Finished")
     meta = json.loads((base / "Finished" / "t-running0008" / "metadata.json").read_text())
     assert meta["InvokeStatus"] == "Finished" and meta["InvocationStatus"] == "Success"
