@@ -150,6 +150,8 @@ int api_get_result(struct api *api, const char *region_id, const char *instance_
 void swas_region_list_done(struct swas_region_list *l);
 void swas_instance_list_done(struct swas_instance_list *l);
 void swas_invocation_list_done(struct swas_invocation_list *l);
+/* Frees one invocation's fields (not the struct itself). */
+void swas_invocation_done(struct swas_invocation *inv);
 void swas_result_done(struct swas_result *r);
 
 /* Parses "yyyy-MM-ddTHH:mm:ssZ" (UTC); returns 0 if unparsable. */

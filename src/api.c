@@ -1023,7 +1023,7 @@ static int pass_grow(struct inv_pass *pass, unsigned pages)
 	return 0;
 }
 
-static void invocation_free_fields(struct swas_invocation *inv)
+void swas_invocation_done(struct swas_invocation *inv)
 {
 	free(inv->invoke_id);
 	free(inv->invoke_status);
@@ -1066,7 +1066,7 @@ static int merge_pages(struct inv_pass *pass, unsigned pages, struct swas_invoca
 				out.items[out.count++] = l->items[i];
 				continue;
 			}
-			invocation_free_fields(&l->items[i]);
+			swas_invocation_done(&l->items[i]);
 		}
 		free(l->items);
 		l->items = NULL;
@@ -1199,7 +1199,7 @@ void swas_invocation_list_done(struct swas_invocation_list *l)
 	if (!l)
 		return;
 	for (i = 0; i < l->count; i++)
-		invocation_free_fields(&l->items[i]);
+		swas_invocation_done(&l->items[i]);
 	free(l->items);
 	l->items = NULL;
 	l->count = 0;

@@ -223,24 +223,11 @@ static int entry_init(struct entry *e, const char *key, size_t keylen)
 
 /* ---- snapshots ---- */
 
-static void invocation_free_fields(struct swas_invocation *inv)
-{
-	free(inv->invoke_id);
-	free(inv->invoke_status);
-	free(inv->invocation_status);
-	free(inv->command_name);
-	free(inv->command_type);
-	free(inv->creation_time);
-	free(inv->command);
-	free(inv->parameters_json);
-	free(inv->metadata_json);
-}
-
 static void record_unref(struct record *r)
 {
 	if (r == NULL || atomic_fetch_sub(&r->refs, 1) != 1)
 		return;
-	invocation_free_fields(&r->pub.inv);
+	swas_invocation_done(&r->pub.inv);
 	free(r);
 }
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from emulator import AK_ID, AK_SECRET, EMULATOR, Emulator  # noqa: E402
+from emulator import AK_ID, AK_SECRET, EMULATOR, Emulator, make_test_ca  # noqa: E402
 
 SDK_DIR = Path(__file__).resolve().parent / "sdk"
 
@@ -345,27 +345,11 @@ def test_official_sdk_v3_and_v1_every_call_and_refusal(emulator_factory, dataset
     assert AK_SECRET not in emu.log() and "sts-secret-5c1e" not in emu.log() and "sts-token-77a1" not in emu.log()
 
 
-def make_ca(d):
-    """A CA and a server certificate for 127.0.0.1 (SAN IP:127.0.0.1), made now with openssl."""
-    d.mkdir(exist_ok=True)
-
-    def run(*a):
-        subprocess.run(a, check=True, capture_output=True, cwd=d)
-    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=swas-emulator test CA",
-        "-keyout", "ca.key", "-out", "ca.pem")
-    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key",
-        "-out", "server.csr")
-    (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
-    run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-        "-days", "2", "-extfile", "ext.cnf", "-out", "server.pem")
-    return d
-
-
 @pytest.fixture
 def tls_dir(tmp_path):
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed")
-    return make_ca(tmp_path / "tls")
+    return make_test_ca(tmp_path / "tls")
 
 
 def test_official_sdk_over_https_with_a_test_ca(emulator_factory, tls_dir):

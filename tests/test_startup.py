@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from emulator import make_test_ca
 from mount import AK_SECRET, Mount, credentials_env, run_swasfs
 
 
@@ -113,18 +114,7 @@ def test_signals_unmount_cleanly(emulator, tmp_path, sig):
 
 
 def make_ca(tmp_path):
-    """A CA and a server certificate for 127.0.0.1, made now with openssl."""
-    d = tmp_path / "tls"
-    d.mkdir()
-    run = lambda *a: subprocess.run(a, check=True, capture_output=True, cwd=d)  # noqa: E731
-    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=swasfs test CA",
-        "-keyout", "ca.key", "-out", "ca.pem")
-    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key",
-        "-out", "server.csr")
-    (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
-    run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-        "-days", "2", "-extfile", "ext.cnf", "-out", "server.pem")
-    return d
+    return make_test_ca(tmp_path / "tls")
 
 
 def test_https_with_a_test_ca_and_refusal_under_the_wrong_ca(emulator_factory, tmp_path):
