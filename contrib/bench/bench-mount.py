@@ -7,7 +7,8 @@
 Measures, for the sample data set and for a generated one:
   - API calls and wall time of `find` plus `cat` of every command (cold);
   - a warm `grep -r` over the commands, and the same over a copy on tmpfs;
-  - with --results, `grep -r` over every output (cold), its calls and time;
+  - with --results, `grep -r` over every output (cold), its calls and time
+    (with --parallel N, N greps at once through xargs -P);
   - the daemon's RSS after the walk.
 """
 import argparse
@@ -42,7 +43,7 @@ def calls(emu):
     return c["total"], dict(c["by_action"])
 
 
-def run(label, emu_args, latency_ms, results, tmp):
+def run(label, emu_args, latency_ms, results, tmp, parallel=1):
     tmp.mkdir(parents=True, exist_ok=True)
     emu = Emulator()
     emu.start(tmp, secret=AK_SECRET, **emu_args)
@@ -57,6 +58,17 @@ def run(label, emu_args, latency_ms, results, tmp):
                                        text=True).stdout)
             print(f"[{label}] latency {latency_ms} ms: find + cat of {n_cmd} commands: {t:.2f} s, "
                   f"{total} API calls {by}")
+            if results:
+                emu.reset_counters()
+                if parallel > 1:
+                    how = f"find | xargs -P {parallel} grep"
+                    t = timed(f"find {m.mnt} -name output -print0 | xargs -0 -P {parallel} -n 16 "
+                              f"grep -q no-such-needle-xyz", shell=True)
+                else:
+                    how = "grep -r"
+                    t = timed(["grep", "-r", "--include=output", "-q", "no-such-needle-xyz", str(m.mnt)])
+                total, by = calls(emu)
+                print(f"[{label}] cold {how} over outputs: {t:.2f} s, {total} API calls {by}")
             emu.reset_counters()
             warm = min(timed(["grep", "-r", "--include=command", "-q", "no-such-needle-xyz", str(m.mnt)])
                        for _ in range(3))
@@ -68,11 +80,6 @@ def run(label, emu_args, latency_ms, results, tmp):
                             for _ in range(3))
             print(f"[{label}] warm grep -r over commands: {warm * 1000:.1f} ms ({total} API calls); "
                   f"tmpfs copy: {tmpfs * 1000:.1f} ms; ratio {warm / tmpfs:.2f}")
-            if results:
-                emu.reset_counters()
-                t = timed(["grep", "-r", "--include=output", "-q", "no-such-needle-xyz", str(m.mnt)])
-                total, by = calls(emu)
-                print(f"[{label}] cold grep -r over outputs: {t:.2f} s, {total} API calls {by}")
             print(f"[{label}] daemon RSS after the walk: {rss_kib(m.proc.pid) / 1024:.1f} MiB")
     finally:
         emu.stop()
@@ -83,13 +90,14 @@ def main():
     ap.add_argument("--generate", default="2:10:500", help="R:I:N for the generated data set")
     ap.add_argument("--latency-ms", type=int, default=50)
     ap.add_argument("--results", action="store_true", help="also grep every output (DescribeInvocationResult)")
+    ap.add_argument("--parallel", type=int, default=1, help="with --results: read outputs with N readers")
     ap.add_argument("--skip-sample", action="store_true")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         if not a.skip_sample:
             run("sample", {"sample": True}, 0, a.results, Path(d) / "s")
         run(f"generated {a.generate}", {"generate": a.generate, "seed": 1}, a.latency_ms, a.results,
-            Path(d) / "g")
+            Path(d) / "g", a.parallel)
 
 
 if __name__ == "__main__":
