@@ -18,6 +18,9 @@ stage() {
 	"$@" || { echo "=== FAILED: $*"; status=1; }
 }
 
+# Formatting: the checked-in .clang-format, on every C file.
+stage clang-format --dry-run --Werror src/*.c include/*.h tests/*.c tests/*.h
+
 [ -d build ] || meson setup build -Dwerror=true >/dev/null || exit 1
 stage meson compile -C build
 stage meson test -C build --print-errorlogs

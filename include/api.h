@@ -41,34 +41,34 @@ struct api;
 struct cred;
 
 /* The API's own limits and ours, with their sources. */
-#define API_INSTANCES_PAGE_SIZE 100     /* ListInstances: PageSize max 100 */
-#define API_INVOCATIONS_PAGE_SIZE 50    /* DescribeInvocations: PageSize max 50 */
-#define API_MAX_INVOCATIONS 100000      /* retention: "up to 100,000 entries" */
-#define API_MAX_INSTANCES 10000         /* far beyond any SWAS account quota */
-#define API_MAX_REGIONS 256
-#define API_MAX_BODY_BYTES (64u << 20)  /* one response; 50 records of 16 KiB base64 fit easily */
+#define API_INSTANCES_PAGE_SIZE	  100	 /* ListInstances: PageSize max 100 */
+#define API_INVOCATIONS_PAGE_SIZE 50	 /* DescribeInvocations: PageSize max 50 */
+#define API_MAX_INVOCATIONS	  100000 /* retention: "up to 100,000 entries" */
+#define API_MAX_INSTANCES	  10000	 /* far beyond any SWAS account quota */
+#define API_MAX_REGIONS		  256
+#define API_MAX_BODY_BYTES	  (64u << 20) /* one response; 50 records of 16 KiB base64 fit easily */
 
 struct api_config {
-	const char *endpoint;      /* template, "{region}" replaced, e.g. "https://swas.{region}.aliyuncs.com" */
-	const char *home_region;   /* whose endpoint answers ListRegions */
-	const char *cafile;        /* NULL: the system CA store; verification is never off */
-	unsigned jobs;             /* requests in flight at once, >= 1 */
-	unsigned timeout_s;        /* one request, connection included */
-	unsigned retry_budget_ms;  /* all attempts of one call, backoff included (about 30 s) */
-	bool verbose;              /* one log line per API call: action, region, status, ms, RequestId */
+	const char *endpoint; /* template, "{region}" replaced, e.g. "https://swas.{region}.aliyuncs.com" */
+	const char *home_region;  /* whose endpoint answers ListRegions */
+	const char *cafile;	  /* NULL: the system CA store; verification is never off */
+	unsigned jobs;		  /* requests in flight at once, >= 1 */
+	unsigned timeout_s;	  /* one request, connection included */
+	unsigned retry_budget_ms; /* all attempts of one call, backoff included (about 30 s) */
+	bool verbose;		  /* one log line per API call: action, region, status, ms, RequestId */
 };
 
 struct api_error {
-	int http_status;        /* 0 when no HTTP response was received */
-	char code[128];         /* API Code, "" for transport errors */
-	char message[512];      /* API Message or curl's error text */
-	char request_id[128];   /* "" when unknown */
+	int http_status;      /* 0 when no HTTP response was received */
+	char code[128];	      /* API Code, "" for transport errors */
+	char message[512];    /* API Message or curl's error text */
+	char request_id[128]; /* "" when unknown */
 };
 
 struct swas_region {
 	char *region_id;
 	char *local_name;
-	char *endpoint;         /* RegionEndpoint; may be "" */
+	char *endpoint; /* RegionEndpoint; may be "" */
 };
 
 struct swas_region_list {
@@ -81,8 +81,8 @@ struct swas_instance {
 	char *instance_name;
 	char *status;
 	char *region_id;
-	char *creation_time;    /* verbatim from the API */
-	time_t ctime;           /* creation_time parsed, 0 if absent or unparsable */
+	char *creation_time; /* verbatim from the API */
+	time_t ctime;	     /* creation_time parsed, 0 if absent or unparsable */
 };
 
 struct swas_instance_list {
@@ -92,17 +92,17 @@ struct swas_instance_list {
 
 struct swas_invocation {
 	char *invoke_id;
-	char *invoke_status;     /* Running, Finished, Failed, Stopped, or anything the API says */
+	char *invoke_status; /* Running, Finished, Failed, Stopped, or anything the API says */
 	char *invocation_status;
 	char *command_name;
 	char *command_type;
-	char *creation_time;     /* verbatim */
-	time_t ctime;            /* creation_time parsed, 0 if absent or unparsable */
-	unsigned char *command;  /* CommandContent, base64-decoded; NUL-terminated for convenience */
+	char *creation_time;	/* verbatim */
+	time_t ctime;		/* creation_time parsed, 0 if absent or unparsable */
+	unsigned char *command; /* CommandContent, base64-decoded; NUL-terminated for convenience */
 	size_t command_len;
-	char *parameters_json;   /* the "parameters.json" file: Parameters as a JSON object ({} if none) + "\n" */
+	char *parameters_json; /* the "parameters.json" file: Parameters as a JSON object ({} if none) + "\n" */
 	size_t parameters_json_len;
-	char *metadata_json;     /* the "metadata.json" file: the record as a JSON object, with InstanceId
+	char *metadata_json; /* the "metadata.json" file: the record as a JSON object, with InstanceId
 	                            and RegionId added, + "\n" */
 	size_t metadata_json_len;
 };
@@ -113,14 +113,14 @@ struct swas_invocation_list {
 };
 
 struct swas_result {
-	unsigned char *output;   /* Output, base64-decoded; NUL-terminated for convenience */
+	unsigned char *output; /* Output, base64-decoded; NUL-terminated for convenience */
 	size_t output_len;
-	char *result_json;       /* the "result.json" file: every InvocationResult field but Output,
+	char *result_json; /* the "result.json" file: every InvocationResult field but Output,
 	                            ExitCode a number, + "\n" */
 	size_t result_json_len;
 	char *invoke_record_status; /* InvokeRecordStatus, "" if absent */
-	time_t finished;         /* FinishedTime parsed, 0 if absent */
-	time_t started;          /* StartTime parsed, 0 if absent */
+	time_t finished;	    /* FinishedTime parsed, 0 if absent */
+	time_t started;		    /* StartTime parsed, 0 if absent */
 };
 
 /* Creates the client. Takes ownership of @cred (freed by api_free, also on
@@ -144,8 +144,8 @@ int api_list_invocations(struct api *api, const char *region_id, const char *ins
 			 struct swas_invocation_list *ret, struct api_error *err);
 
 /* DescribeInvocationResult for one invocation. */
-int api_get_result(struct api *api, const char *region_id, const char *instance_id,
-		   const char *invoke_id, struct swas_result *ret, struct api_error *err);
+int api_get_result(struct api *api, const char *region_id, const char *instance_id, const char *invoke_id,
+		   struct swas_result *ret, struct api_error *err);
 
 void swas_region_list_done(struct swas_region_list *l);
 void swas_instance_list_done(struct swas_instance_list *l);
@@ -159,9 +159,9 @@ time_t api_parse_time(const char *s);
 
 /* Counters since api_new(), for the verbose log and tests. */
 struct api_stats {
-	unsigned long calls;      /* HTTP requests sent, retries included */
+	unsigned long calls; /* HTTP requests sent, retries included */
 	unsigned long retries;
-	unsigned long failures;   /* calls that returned an error */
+	unsigned long failures; /* calls that returned an error */
 };
 void api_get_stats(struct api *api, struct api_stats *ret);
 

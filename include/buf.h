@@ -18,23 +18,25 @@
 #include <stddef.h>
 
 struct buf {
-	char *data;  /* NUL-terminated when len > 0 or after any append */
+	char *data; /* NUL-terminated when len > 0 or after any append */
 	size_t len;
 	size_t cap;  /* allocated bytes */
 	size_t max;  /* 0 = no cap; else appends beyond max bytes fail */
 	bool failed; /* out of memory or over max */
 };
 
-#define BUF_INIT { NULL, 0, 0, 0, false }
+#define BUF_INIT                     \
+	{                            \
+		NULL, 0, 0, 0, false \
+	}
 
 void buf_init(struct buf *b, size_t max);
 void buf_done(struct buf *b);
-void buf_reset(struct buf *b);           /* len = 0, keeps memory and failed = false */
+void buf_reset(struct buf *b); /* len = 0, keeps memory and failed = false */
 void buf_append(struct buf *b, const void *data, size_t len);
 void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, char c);
-__attribute__((format(printf, 2, 3)))
-void buf_printf(struct buf *b, const char *fmt, ...);
+__attribute__((format(printf, 2, 3))) void buf_printf(struct buf *b, const char *fmt, ...);
 bool buf_failed(const struct buf *b);
 /* Returns the data (never NULL: "" for an empty buffer, caller frees) and
  * leaves @b empty; NULL if the buffer failed (and @b is then reset). */

@@ -44,9 +44,9 @@ struct cache;
 typedef uint64_t (*cache_clock_fn)(void *arg);
 
 struct cache_config {
-	unsigned cache_ttl_s;      /* invocation listings, running results */
-	unsigned instance_ttl_s;   /* region list, instance lists */
-	cache_clock_fn clock;      /* NULL: CLOCK_MONOTONIC */
+	unsigned cache_ttl_s;	 /* invocation listings, running results */
+	unsigned instance_ttl_s; /* region list, instance lists */
+	cache_clock_fn clock;	 /* NULL: CLOCK_MONOTONIC */
 	void *clock_arg;
 };
 
@@ -62,31 +62,31 @@ bool cache_is_valid_name(const char *s, size_t len);
 
 /* Read-only snapshots. */
 struct cache_regions {
-	char **ids;                /* sorted */
+	char **ids; /* sorted */
 	size_t count;
-	uint64_t generation;       /* differs between any two snapshots of the cache */
+	uint64_t generation; /* differs between any two snapshots of the cache */
 };
 
 struct cache_instance {
 	char *id;
-	time_t ctime;              /* CreationTime, 0 if unknown */
+	time_t ctime; /* CreationTime, 0 if unknown */
 };
 
 struct cache_instances {
 	struct cache_instance *items; /* sorted by id */
 	size_t count;
-	uint64_t generation;       /* differs between any two snapshots of the cache */
+	uint64_t generation; /* differs between any two snapshots of the cache */
 };
 
 /* One invocation: the API record plus derived facts. */
 struct cache_record {
 	struct swas_invocation inv;
-	bool is_final;             /* InvokeStatus is Finished, Failed or Stopped */
+	bool is_final; /* InvokeStatus is Finished, Failed or Stopped */
 };
 
 struct cache_status {
-	char *name;                /* InvokeStatus */
-	time_t mtime;              /* newest CreationTime, else the instance's */
+	char *name;		       /* InvokeStatus */
+	time_t mtime;		       /* newest CreationTime, else the instance's */
 	struct cache_record **records; /* sorted by CreationTime, then InvokeId */
 	size_t count;
 };
@@ -94,12 +94,12 @@ struct cache_status {
 struct cache_invocations {
 	struct cache_status *statuses; /* the four fixed ones first, then others sorted */
 	size_t nstatuses;
-	uint64_t generation;       /* differs between any two snapshots of the cache */
+	uint64_t generation; /* differs between any two snapshots of the cache */
 };
 
 struct cache_result {
 	struct swas_result res;
-	time_t mtime;              /* FinishedTime, else StartTime, else the record's CreationTime */
+	time_t mtime; /* FinishedTime, else StartTime, else the record's CreationTime */
 	bool is_final;
 };
 
@@ -141,7 +141,7 @@ void cache_result_ref(struct cache *cache, const struct cache_result *r);
 void cache_result_unref(struct cache *cache, const struct cache_result *r);
 
 /* Seconds the kernel may cache what a snapshot of each kind says. */
-unsigned cache_listing_ttl(const struct cache *cache);   /* cache_ttl */
-unsigned cache_instance_ttl(const struct cache *cache);  /* instance_ttl */
+unsigned cache_listing_ttl(const struct cache *cache);	/* cache_ttl */
+unsigned cache_instance_ttl(const struct cache *cache); /* instance_ttl */
 
 #endif

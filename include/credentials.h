@@ -28,8 +28,8 @@ struct cred;
 
 /* What cred_load found out, for the top layer to print. Never holds a secret. */
 struct cred_diag {
-	char source[512];  /* where the credentials came from, e.g. "environment" or a path */
-	char warning[512]; /* non-empty: e.g. "~/.alibabacloud/credentials is readable by group or others" */
+	char source[512];   /* where the credentials came from, e.g. "environment" or a path */
+	char warning[512];  /* non-empty: e.g. "~/.alibabacloud/credentials is readable by group or others" */
 	char message[1536]; /* on failure: why, naming every place looked at or the bad file and line */
 };
 
@@ -44,8 +44,7 @@ int cred_load(const char *profile, struct cred **ret_cred, struct cred_diag *dia
 
 /* Builds credentials from explicit values (tests, tools). Copies the strings;
  * @token may be NULL. Returns 0 or -EINVAL (empty id/secret) or -ENOMEM. */
-int cred_new(const char *access_key_id, const char *secret, const char *token,
-	     struct cred **ret_cred);
+int cred_new(const char *access_key_id, const char *secret, const char *token, struct cred **ret_cred);
 
 /* Borrowed, valid until cred_free(). */
 const char *cred_access_key_id(const struct cred *c);

@@ -29,10 +29,10 @@
 struct fs;
 
 struct fs_config {
-	uid_t uid;           /* owner of every file */
+	uid_t uid; /* owner of every file */
 	gid_t gid;
-	time_t mount_time;   /* mtime of the root and region directories */
-	bool results;        /* show output and result.json */
+	time_t mount_time; /* mtime of the root and region directories */
+	bool results;	   /* show output and result.json */
 };
 
 /* Returns 0, -ENOMEM. Borrows @cache. */

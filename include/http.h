@@ -34,20 +34,20 @@ struct http_config {
 };
 
 struct http_request {
-	const char *method;             /* "POST" (empty body) or "GET" */
+	const char *method; /* "POST" (empty body) or "GET" */
 	const char *url;
-	const char *const *headers;     /* "name: value" lines, borrowed */
+	const char *const *headers; /* "name: value" lines, borrowed */
 	size_t header_count;
-	unsigned long timeout_ms;       /* whole exchange, connection included, > 0 */
+	unsigned long timeout_ms; /* whole exchange, connection included, > 0 */
 };
 
 struct http_response {
-	long status;             /* HTTP status of the final response */
-	char *body;              /* NUL-terminated, never NULL on success */
+	long status; /* HTTP status of the final response */
+	char *body;  /* NUL-terminated, never NULL on success */
 	size_t body_len;
-	char content_type[128];  /* "" if absent */
-	char retry_after[32];    /* x-acs-retry-after, "" if absent */
-	char request_id[128];    /* x-acs-request-id, "" if absent */
+	char content_type[128]; /* "" if absent */
+	char retry_after[32];	/* x-acs-retry-after, "" if absent */
+	char request_id[128];	/* x-acs-request-id, "" if absent */
 };
 
 /* Returns 0 and *ret (free with http_free()), -EINVAL or -ENOMEM. */

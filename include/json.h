@@ -42,9 +42,9 @@
 /* Envelope fields every successful response carries. */
 struct json_meta {
 	char request_id[128];
-	long long page_number;  /* 0 when absent */
-	long long page_size;    /* 0 when absent */
-	long long total_count;  /* -1 when absent */
+	long long page_number; /* 0 when absent */
+	long long page_size;   /* 0 when absent */
+	long long total_count; /* -1 when absent */
 };
 
 /* Reads an error body ({"Code"|"code", "Message"|"message", "RequestId"|"requestId"})
@@ -60,7 +60,8 @@ void json_peek_request_id(const char *body, size_t len, char *out, size_t out_si
 int json_parse_regions(const char *body, size_t len, struct swas_region_list *ret, struct json_meta *meta);
 
 /* One ListInstances page; appends to @list (which must be valid, possibly empty). */
-int json_parse_instances(const char *body, size_t len, struct swas_instance_list *list, struct json_meta *meta);
+int json_parse_instances(const char *body, size_t len, struct swas_instance_list *list,
+			 struct json_meta *meta);
 
 /* One DescribeInvocations page; fills *ret with this page's records (plain
  * "Invocations" array or the wrapped {"Invocation":[...]} form), rendering
@@ -74,10 +75,10 @@ int json_parse_result(const char *body, size_t len, struct swas_result *ret, str
 /* One profile of the aliyun CLI's config.json ({"current":..., "profiles":[...]}). */
 struct json_cli_profile {
 	char *name;
-	char *mode;               /* "AK", "StsToken", ... ("" if absent) */
+	char *mode; /* "AK", "StsToken", ... ("" if absent) */
 	char *access_key_id;
-	char *access_key_secret;  /* secret: wipe before free (credentials.c does) */
-	char *sts_token;          /* secret */
+	char *access_key_secret; /* secret: wipe before free (credentials.c does) */
+	char *sts_token;	 /* secret */
 };
 
 /* Finds profile @profile (NULL: the file's "current", else "default").

@@ -54,21 +54,21 @@ struct node {
 	/* Immutable after creation. */
 	uint64_t ino;
 	enum node_kind kind;
-	enum node_file file;       /* NODE_FILE only */
-	struct node *parent;       /* holds a reference; NULL for the root */
+	enum node_file file; /* NODE_FILE only */
+	struct node *parent; /* holds a reference; NULL for the root */
 	char *name;
-	const char *region;        /* borrowed from the ancestor of that kind, or NULL */
+	const char *region; /* borrowed from the ancestor of that kind, or NULL */
 	const char *instance;
 	const char *status;
 	const char *invoke_id;
-	time_t instance_ctime;     /* instance and below: the instance's CreationTime */
+	time_t instance_ctime; /* instance and below: the instance's CreationTime */
 
 	/* Protected by the table lock. */
 	uint64_t nlookup;
 	unsigned refs;
 	const struct cache_record *rec; /* invocation and file nodes: the record last served */
 	const struct cache_result *res; /* output and result.json: the result last served */
-	uint64_t dir_generation;   /* directories: listing generation the kernel last cached */
+	uint64_t dir_generation;	/* directories: listing generation the kernel last cached */
 	struct node *hnext;
 };
 

@@ -27,10 +27,10 @@
 struct ratelimit;
 
 #define RATELIMIT_LIST_PER_MINUTE 10 /* ListRegions, ListInstances: "10 calls per minute" */
-#define RATELIMIT_LIST_BURST 10
+#define RATELIMIT_LIST_BURST	  10
 
 struct ratelimit_clock {
-	uint64_t (*now_ms)(void *ctx);            /* monotonic milliseconds */
+	uint64_t (*now_ms)(void *ctx);		  /* monotonic milliseconds */
 	void (*sleep_ms)(void *ctx, uint64_t ms); /* may return early (EINTR): callers re-check */
 	void *ctx;
 };

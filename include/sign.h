@@ -30,9 +30,9 @@
 struct buf;
 struct cred;
 
-#define SIGN_SHA256_HEX_LEN 64   /* lowercase hex of a SHA-256 digest */
-#define SIGN_NONCE_LEN 32        /* 16 random bytes in hex: as long as the doc's samples */
-#define SIGN_TIMESTAMP_LEN 20    /* "yyyy-MM-ddTHH:mm:ssZ" */
+#define SIGN_SHA256_HEX_LEN 64 /* lowercase hex of a SHA-256 digest */
+#define SIGN_NONCE_LEN	    32 /* 16 random bytes in hex: as long as the doc's samples */
+#define SIGN_TIMESTAMP_LEN  20 /* "yyyy-MM-ddTHH:mm:ssZ" */
 
 /* SHA-256 of the empty body: every SWAS request sends an empty POST body. */
 #define SIGN_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -51,22 +51,22 @@ struct sign_header {
 
 /* What sign_v3 signs. Every pointer is borrowed for the call. */
 struct sign_v3_request {
-	const char *method;                 /* "POST"; "" is allowed (the SDK's test vector) */
-	const char *uri;                    /* CanonicalURI, "/" for RPC */
-	const char *canonical_query;        /* from sign_canonical_query() */
-	const struct sign_header *headers;  /* every header; host, content-type and x-acs-* are signed */
+	const char *method;		   /* "POST"; "" is allowed (the SDK's test vector) */
+	const char *uri;		   /* CanonicalURI, "/" for RPC */
+	const char *canonical_query;	   /* from sign_canonical_query() */
+	const struct sign_header *headers; /* every header; host, content-type and x-acs-* are signed */
 	size_t header_count;
-	const char *payload_hash;           /* hex SHA-256 of the body, e.g. SIGN_EMPTY_SHA256 */
+	const char *payload_hash; /* hex SHA-256 of the body, e.g. SIGN_EMPTY_SHA256 */
 };
 
 /* What sign_v3 produced; owned by the caller, freed by sign_v3_done(). */
 struct sign_v3 {
 	char *canonical_request;
-	char *hashed_canonical_request;     /* hex SHA-256 of canonical_request */
+	char *hashed_canonical_request; /* hex SHA-256 of canonical_request */
 	char *string_to_sign;
-	char *signed_headers;               /* "host;x-acs-action;..." */
-	char *signature;                    /* lowercase hex HMAC-SHA256 */
-	char *authorization;                /* the Authorization header's value */
+	char *signed_headers; /* "host;x-acs-action;..." */
+	char *signature;      /* lowercase hex HMAC-SHA256 */
+	char *authorization;  /* the Authorization header's value */
 };
 
 /* Appends the RFC 3986 encoding of @len bytes of @s to @out. */

@@ -36,12 +36,12 @@
 #include "ratelimit.h"
 #include "sign.h"
 
-#define API_VERSION "2020-06-01"
+#define API_VERSION    "2020-06-01"
 #define API_USER_AGENT "swasfs/" SWASFS_VERSION
 
 /* Backoff: full jitter over base * 2^attempt, capped (README §5 "Suggested C policy"). */
 #define API_BACKOFF_BASE_MS 200u
-#define API_BACKOFF_CAP_MS 5000u
+#define API_BACKOFF_CAP_MS  5000u
 /* An attempt with less time left than this is not worth starting. */
 #define API_MIN_ATTEMPT_MS 250u
 /* The first attempt waits for the limiter at most this long (ListInstances
@@ -49,7 +49,7 @@
 #define API_MAX_LIMITER_WAIT_MS (10u * 60u * 1000u)
 /* Pages: enough for API_MAX_INVOCATIONS at 50 a page. */
 #define API_MAX_INVOCATION_PAGES (API_MAX_INVOCATIONS / API_INVOCATIONS_PAGE_SIZE)
-#define API_MAX_INSTANCE_PAGES (API_MAX_INSTANCES / API_INSTANCES_PAGE_SIZE + 1)
+#define API_MAX_INSTANCE_PAGES	 (API_MAX_INSTANCES / API_INSTANCES_PAGE_SIZE + 1)
 /* Headers we send: host, 6 x-acs-*, two STS, two retry, accept, user-agent, authorization. */
 #define API_MAX_HEADERS 16
 /* Region ids go into the endpoint's host name: keep them to DNS label characters. */
@@ -73,7 +73,7 @@ struct api {
 	atomic_ulong calls;
 	atomic_ulong retries;
 	atomic_ulong failures;
-	atomic_uint seed;   /* jitter state, advanced atomically */
+	atomic_uint seed; /* jitter state, advanced atomically */
 };
 
 /* One logical call; parse() turns a 2xx body into the caller's result. */
@@ -515,8 +515,9 @@ static void error_set(struct api_error *err, int http_status, const char *code, 
 }
 
 /* Looks at one completed exchange: parses success, classifies failure. */
-static enum verdict judge_response(const struct call *c, const struct http_response *resp, struct api_error *err,
-				   int *ret_errno, char *ret_request_id, size_t rid_size)
+static enum verdict judge_response(const struct call *c, const struct http_response *resp,
+				   struct api_error *err, int *ret_errno, char *ret_request_id,
+				   size_t rid_size)
 {
 	struct api_error e = { 0 };
 	struct json_meta meta = { 0 };
@@ -525,7 +526,8 @@ static enum verdict judge_response(const struct call *c, const struct http_respo
 	e.http_status = (int)resp->status;
 	if (resp->status >= 200 && resp->status < 300) {
 		r = c->parse(resp->body, resp->body_len, c->ctx, &meta);
-		snprintf(ret_request_id, rid_size, "%s", meta.request_id[0] ? meta.request_id : resp->request_id);
+		snprintf(ret_request_id, rid_size, "%s",
+			 meta.request_id[0] ? meta.request_id : resp->request_id);
 		if (r == 0)
 			return VERDICT_OK;
 		if (r == -ENOMEM) {
@@ -632,7 +634,8 @@ static int api_call(struct api *api, const struct call *c, struct api_error *err
 		enum verdict v;
 
 		if (attempt == 0) {
-			rc = ratelimit_acquire(api->rl, c->action, ratelimit_now_ms(api->rl) + API_MAX_LIMITER_WAIT_MS);
+			rc = ratelimit_acquire(api->rl, c->action,
+					       ratelimit_now_ms(api->rl) + API_MAX_LIMITER_WAIT_MS);
 			start = now_ms();
 			deadline = start + api->retry_budget_ms;
 		} else {
@@ -640,7 +643,8 @@ static int api_call(struct api *api, const struct call *c, struct api_error *err
 
 			if (now >= deadline)
 				break;
-			rc = ratelimit_acquire(api->rl, c->action, ratelimit_now_ms(api->rl) + (deadline - now));
+			rc = ratelimit_acquire(api->rl, c->action,
+					       ratelimit_now_ms(api->rl) + (deadline - now));
 		}
 		if (rc < 0) {
 			if (attempt == 0)
@@ -679,7 +683,8 @@ static int api_call(struct api *api, const struct call *c, struct api_error *err
 			v = VERDICT_FAIL;
 		} else {
 			v = judge_transport(rc, errbuf, err, &r);
-			log_attempt(api, c, attempt, 0, now_ms() - t0, "", errbuf[0] ? errbuf : strerror(-rc));
+			log_attempt(api, c, attempt, 0, now_ms() - t0, "",
+				    errbuf[0] ? errbuf : strerror(-rc));
 		}
 
 		if (v == VERDICT_OK)
@@ -884,13 +889,13 @@ struct inv_pass {
 	const char *region_id;
 	const char *instance_id;
 	struct inv_page *pages; /* [0] is page 1 */
-	unsigned page_count;    /* pages allocated */
+	unsigned page_count;	/* pages allocated */
 
 	pthread_mutex_t lock;
-	unsigned next_page;     /* protected by lock: next page number to fetch */
-	unsigned last_page;     /* protected by lock: fetch up to this page */
-	int error;              /* protected by lock: first failure, stops the workers */
-	struct api_error err;   /* protected by lock */
+	unsigned next_page;   /* protected by lock: next page number to fetch */
+	unsigned last_page;   /* protected by lock: fetch up to this page */
+	int error;	      /* protected by lock: first failure, stops the workers */
+	struct api_error err; /* protected by lock */
 };
 
 struct inv_page_ctx {
@@ -903,7 +908,8 @@ static int parse_invocations(const char *body, size_t len, void *ctx, struct jso
 	struct inv_page_ctx *pc = ctx;
 	int r;
 
-	r = json_parse_invocations(body, len, pc->pass->region_id, pc->pass->instance_id, &pc->page->list, meta);
+	r = json_parse_invocations(body, len, pc->pass->region_id, pc->pass->instance_id, &pc->page->list,
+				   meta);
 	if (r == 0)
 		pc->page->total_count = meta->total_count;
 	return r;

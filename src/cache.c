@@ -86,17 +86,17 @@ struct table {
 };
 
 struct slot {
-	struct entry e;          /* first: a slot is its table entry */
-	struct snap *value;      /* the last good snapshot; the slot holds a reference */
-	uint64_t fresh_until;    /* ms on the cache clock */
-	uint64_t done_seq;       /* completed fetches, for waiters */
-	int last_rc;             /* outcome of the last completed fetch */
+	struct entry e;	      /* first: a slot is its table entry */
+	struct snap *value;   /* the last good snapshot; the slot holds a reference */
+	uint64_t fresh_until; /* ms on the cache clock */
+	uint64_t done_seq;    /* completed fetches, for waiters */
+	int last_rc;	      /* outcome of the last completed fetch */
 	bool fetching;
-	bool pinned;             /* never refreshed (-o regions) */
+	bool pinned; /* never refreshed (-o regions) */
 };
 
 struct cache {
-	struct api *api;         /* borrowed */
+	struct api *api; /* borrowed */
 	unsigned cache_ttl_s;
 	unsigned instance_ttl_s;
 	cache_clock_fn clock;
@@ -104,8 +104,8 @@ struct cache {
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct table slots;      /* protected by lock */
-	struct table logged;     /* names already reported as unusable; protected by lock */
+	struct table slots;	  /* protected by lock */
+	struct table logged;	  /* names already reported as unusable; protected by lock */
 	uint64_t next_generation; /* protected by lock */
 };
 
@@ -117,8 +117,8 @@ struct fetch_ctx {
 	const char *what; /* for log lines: "ListInstances cn-hangzhou" */
 };
 
-typedef int (*fetch_fn)(struct cache *c, const struct fetch_ctx *ctx, struct snap *old,
-			struct snap **ret, struct api_error *err);
+typedef int (*fetch_fn)(struct cache *c, const struct fetch_ctx *ctx, struct snap *old, struct snap **ret,
+			struct api_error *err);
 
 static uint64_t monotonic_ms(void *arg)
 {
@@ -968,15 +968,15 @@ static int fetch_result(struct cache *c, const struct fetch_ctx *ctx, struct sna
 		rs->pub.is_final = is_final_status(rs_status);
 	else
 		rs->pub.is_final = rec->is_final;
-	rs->pub.mtime = rs->pub.res.finished ? rs->pub.res.finished
-		      : rs->pub.res.started  ? rs->pub.res.started
-					     : rec->inv.ctime;
+	rs->pub.mtime = rs->pub.res.finished  ? rs->pub.res.finished
+			: rs->pub.res.started ? rs->pub.res.started
+					      : rec->inv.ctime;
 	*ret = &rs->s;
 	return 0;
 }
 
-int cache_get_result(struct cache *c, const char *region, const char *instance, const struct cache_record *rec,
-		     const struct cache_result **ret)
+int cache_get_result(struct cache *c, const char *region, const char *instance,
+		     const struct cache_record *rec, const struct cache_result **ret)
 {
 	char what[64 + 3 * CACHE_NAME_MAX];
 	struct cache_instance inst = { .id = (char *)instance };
@@ -994,7 +994,8 @@ int cache_get_result(struct cache *c, const char *region, const char *instance, 
 	memcpy(key + rlen + 1, instance, ilen);
 	key[rlen + 1 + ilen] = '\0';
 	memcpy(key + rlen + ilen + 2, rec->inv.invoke_id, vlen);
-	snprintf(what, sizeof(what), "DescribeInvocationResult %s/%s/%s", region, instance, rec->inv.invoke_id);
+	snprintf(what, sizeof(what), "DescribeInvocationResult %s/%s/%s", region, instance,
+		 rec->inv.invoke_id);
 	r = slot_get(c, key, rlen + ilen + 2 + vlen, fetch_result, &ctx, &s);
 	if (r == 0)
 		*ret = &((struct result_snap *)s)->pub;

@@ -94,8 +94,7 @@ const char *cred_token(const struct cred *c)
 }
 
 /* Appends to a fixed diag field, silently cut at its size. */
-__attribute__((format(printf, 3, 4)))
-static void field_append(char *field, size_t size, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void field_append(char *field, size_t size, const char *fmt, ...)
 {
 	size_t used = strnlen(field, size);
 	va_list ap;
@@ -108,8 +107,7 @@ static void field_append(char *field, size_t size, const char *fmt, ...)
 }
 
 /* Writes a diag field; long paths are cut at the field's size on purpose. */
-__attribute__((format(printf, 3, 4)))
-static void diag_printf(char *field, size_t size, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void diag_printf(char *field, size_t size, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -120,7 +118,7 @@ static void diag_printf(char *field, size_t size, const char *fmt, ...)
 
 /* Where the chain looked and what it found, for the "no credentials" message. */
 struct chain {
-	const char *profile;   /* explicit or $ALIBABA_CLOUD_PROFILE, else NULL */
+	const char *profile; /* explicit or $ALIBABA_CLOUD_PROFILE, else NULL */
 	char looked[1024];
 	struct cred_diag *diag;
 };
@@ -148,8 +146,8 @@ static void warn_if_exposed(struct chain *ch, const char *path, const struct sta
 {
 	if (st->st_mode & (S_IRWXG | S_IRWXO))
 		diag_printf(ch->diag->warning, sizeof(ch->diag->warning),
-			 "%s is readable by group or others (mode %03o); chmod 600 it", path,
-			 (unsigned)(st->st_mode & 0777));
+			    "%s is readable by group or others (mode %03o); chmod 600 it", path,
+			    (unsigned)(st->st_mode & 0777));
 }
 
 /* Reads a whole small file. Returns 0, -ENOENT (absent), -EINVAL (not a
@@ -176,7 +174,7 @@ static int read_file(struct chain *ch, const char *path, char **ret, size_t *ret
 	}
 	if ((unsigned long long)st.st_size > CRED_MAX_FILE_BYTES) {
 		diag_printf(ch->diag->message, sizeof(ch->diag->message), "%s: larger than %u bytes", path,
-			 CRED_MAX_FILE_BYTES);
+			    CRED_MAX_FILE_BYTES);
 		goto out_close;
 	}
 	r = -ENOMEM;
@@ -268,7 +266,8 @@ struct ini_section {
 
 /* Parses @data (NUL-terminated, modified in place) and picks @want's keys.
  * Returns 0 or -EINVAL with diag->message "path:line: why". */
-static int ini_parse(struct chain *ch, const char *path, char *data, const char *want, struct ini_section *ret)
+static int ini_parse(struct chain *ch, const char *path, char *data, const char *want,
+		     struct ini_section *ret)
 {
 	char *line = data, *next;
 	bool in_want = false;
@@ -289,10 +288,11 @@ static int ini_parse(struct chain *ch, const char *path, char *data, const char 
 			char *close = strchr(s, ']');
 
 			if (!close || close[1] != '\0') {
-				diag_printf(ch->diag->message, sizeof(ch->diag->message),
-					 "%s:%u: malformed section line (a section line must be just [name], "
-					 "with no comment after it)",
-					 path, lineno);
+				diag_printf(
+					ch->diag->message, sizeof(ch->diag->message),
+					"%s:%u: malformed section line (a section line must be just [name], "
+					"with no comment after it)",
+					path, lineno);
 				return -EINVAL;
 			}
 			*close = '\0';
@@ -304,14 +304,15 @@ static int ini_parse(struct chain *ch, const char *path, char *data, const char 
 		eq = strchr(s, '=');
 		if (!eq) {
 			diag_printf(ch->diag->message, sizeof(ch->diag->message),
-				 "%s:%u: expected \"key = value\", a [section] or a comment", path, lineno);
+				    "%s:%u: expected \"key = value\", a [section] or a comment", path,
+				    lineno);
 			return -EINVAL;
 		}
 		*eq = '\0';
 		key = trim(s);
 		if (*key == '\0') {
-			diag_printf(ch->diag->message, sizeof(ch->diag->message), "%s:%u: empty key before '='", path,
-				 lineno);
+			diag_printf(ch->diag->message, sizeof(ch->diag->message),
+				    "%s:%u: empty key before '='", path, lineno);
 			return -EINVAL;
 		}
 		if (!in_want)
@@ -331,7 +332,8 @@ static int ini_parse(struct chain *ch, const char *path, char *data, const char 
 }
 
 /* Checks a field is present; -EINVAL naming it otherwise. */
-static int require(struct chain *ch, const char *where, const char *what, const char *field, const char *value)
+static int require(struct chain *ch, const char *where, const char *what, const char *field,
+		   const char *value)
 {
 	if (value && *value)
 		return 0;
@@ -370,7 +372,8 @@ static int try_ini(struct chain *ch, struct cred **ret_cred)
 	}
 	if (r < 0) {
 		if (!ch->diag->message[0])
-			diag_printf(ch->diag->message, sizeof(ch->diag->message), "%s: %s", path, strerror(-r));
+			diag_printf(ch->diag->message, sizeof(ch->diag->message), "%s: %s", path,
+				    strerror(-r));
 		return r == -ENOMEM ? r : -EINVAL;
 	}
 
@@ -388,8 +391,8 @@ static int try_ini(struct chain *ch, struct cred **ret_cred)
 		goto out_wipe;
 	if (strcmp(sec.type, "access_key") != 0 && strcmp(sec.type, "sts") != 0) {
 		diag_printf(ch->diag->message, sizeof(ch->diag->message),
-			 "%s:%u: [%s] type = %s is not supported (use access_key or sts)", path, sec.type_line,
-			 section, sec.type);
+			    "%s:%u: [%s] type = %s is not supported (use access_key or sts)", path,
+			    sec.type_line, section, sec.type);
 		r = -EINVAL;
 		goto out_wipe;
 	}
@@ -403,7 +406,8 @@ static int try_ini(struct chain *ch, struct cred **ret_cred)
 	r = cred_new(sec.access_key_id, sec.access_key_secret,
 		     strcmp(sec.type, "sts") == 0 ? sec.security_token : NULL, ret_cred);
 	if (r == -EINVAL)
-		diag_printf(ch->diag->message, sizeof(ch->diag->message), "%s: %s: a value is too long", path, what);
+		diag_printf(ch->diag->message, sizeof(ch->diag->message), "%s: %s: a value is too long", path,
+			    what);
 	if (r < 0)
 		goto out_wipe;
 	diag_printf(ch->diag->source, sizeof(ch->diag->source), "%s [%s]", path, section);
@@ -454,7 +458,8 @@ static int try_cli(struct chain *ch, struct cred **ret_cred)
 	}
 	if (r < 0) {
 		if (!ch->diag->message[0])
-			diag_printf(ch->diag->message, sizeof(ch->diag->message), "%s: %s", path, strerror(-r));
+			diag_printf(ch->diag->message, sizeof(ch->diag->message), "%s: %s", path,
+				    strerror(-r));
 		return r == -ENOMEM ? r : -EINVAL;
 	}
 
@@ -465,7 +470,8 @@ static int try_cli(struct chain *ch, struct cred **ret_cred)
 	}
 	if (r == -EBADMSG || r == -EPROTO) {
 		diag_printf(ch->diag->message, sizeof(ch->diag->message), "%s: %s", path,
-			 r == -EBADMSG ? "not valid JSON" : "not an aliyun CLI config (no \"profiles\" array)");
+			    r == -EBADMSG ? "not valid JSON"
+					  : "not an aliyun CLI config (no \"profiles\" array)");
 		r = -EINVAL;
 		goto out_wipe;
 	}
@@ -475,8 +481,8 @@ static int try_cli(struct chain *ch, struct cred **ret_cred)
 	snprintf(what, sizeof(what), "profile \"%s\"", p.name);
 	if (strcmp(p.mode, "AK") != 0 && strcmp(p.mode, "StsToken") != 0) {
 		diag_printf(ch->diag->message, sizeof(ch->diag->message),
-			 "%s: %s: mode %s is not supported (use AK or StsToken)", path, what,
-			 p.mode[0] ? p.mode : "(none)");
+			    "%s: %s: mode %s is not supported (use AK or StsToken)", path, what,
+			    p.mode[0] ? p.mode : "(none)");
 		r = -EINVAL;
 		goto out_free_profile;
 	}
@@ -487,10 +493,11 @@ static int try_cli(struct chain *ch, struct cred **ret_cred)
 		r = require(ch, path, what, "sts_token", p.sts_token);
 	if (r < 0)
 		goto out_free_profile;
-	r = cred_new(p.access_key_id, p.access_key_secret, strcmp(p.mode, "StsToken") == 0 ? p.sts_token : NULL,
-		     ret_cred);
+	r = cred_new(p.access_key_id, p.access_key_secret,
+		     strcmp(p.mode, "StsToken") == 0 ? p.sts_token : NULL, ret_cred);
 	if (r == -EINVAL)
-		diag_printf(ch->diag->message, sizeof(ch->diag->message), "%s: %s: a value is too long", path, what);
+		diag_printf(ch->diag->message, sizeof(ch->diag->message), "%s: %s: a value is too long", path,
+			    what);
 	if (r < 0)
 		goto out_free_profile;
 	diag_printf(ch->diag->source, sizeof(ch->diag->source), "%s profile \"%s\"", path, p.name);
@@ -512,14 +519,16 @@ static int try_env(struct chain *ch, struct cred **ret_cred)
 	int r;
 
 	if (!id || !secret) {
-		chain_looked(ch, "environment (ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET %s)",
-			     !id && !secret ? "are not set" : "are not both set");
+		chain_looked(
+			ch,
+			"environment (ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET %s)",
+			!id && !secret ? "are not set" : "are not both set");
 		return -ENOENT;
 	}
 	r = cred_new(id, secret, token, ret_cred);
 	if (r == -EINVAL)
 		diag_printf(ch->diag->message, sizeof(ch->diag->message),
-			 "environment: ALIBABA_CLOUD_* credentials are too long");
+			    "environment: ALIBABA_CLOUD_* credentials are too long");
 	if (r < 0)
 		return r;
 	diag_printf(ch->diag->source, sizeof(ch->diag->source), "environment");

@@ -22,25 +22,25 @@
 #include "node.h"
 
 struct fs {
-	struct cache *cache;        /* borrowed */
+	struct cache *cache; /* borrowed */
 	struct node_table *nodes;
 	struct fs_config cfg;
-	bool no_open;               /* the kernel accepted ENOSYS for open */
-	bool no_opendir;            /* ... and for opendir */
-	struct fuse_session *se;    /* for cache invalidation notices */
+	bool no_open;		 /* the kernel accepted ENOSYS for open */
+	bool no_opendir;	 /* ... and for opendir */
+	struct fuse_session *se; /* for cache invalidation notices */
 	pthread_mutex_t dirs_lock;
-	struct dirh *dirs;          /* open directories; protected by dirs_lock */
+	struct dirh *dirs; /* open directories; protected by dirs_lock */
 };
 
 /* An open directory: the snapshot it lists, so offsets stay consistent. */
 struct dirh {
-	struct node *node;          /* referenced */
+	struct node *node; /* referenced */
 	const struct cache_regions *regions;
 	const struct cache_instances *instances;
 	const struct cache_invocations *listing;
-	const struct cache_status *status;     /* borrowed from listing */
-	const struct cache_record *rec;        /* referenced */
-	size_t count;               /* entries besides "." and ".." */
+	const struct cache_status *status; /* borrowed from listing */
+	const struct cache_record *rec;	   /* referenced */
+	size_t count;			   /* entries besides "." and ".." */
 	/* The kernel may drop a RELEASEDIR at unmount: fs_free frees what is
 	 * left on this list. Protected by fs->dirs_lock. */
 	struct dirh *prev, *next;
@@ -516,7 +516,8 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 /* The mount is read-only; the kernel refuses most writes itself (-o ro),
  * this covers the rest. */
-static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi)
+static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
 {
 	fuse_reply_err(req, EROFS);
 }
@@ -740,9 +741,9 @@ struct dir_entry {
 	const char *name;
 	enum node_kind kind;
 	enum node_file file;
-	time_t ctime;                      /* instance entries */
-	const struct cache_record *rec;    /* invocation entries, borrowed */
-	bool attrs;                        /* false: listed without attributes (node id 0) */
+	time_t ctime;			/* instance entries */
+	const struct cache_record *rec; /* invocation entries, borrowed */
+	bool attrs;			/* false: listed without attributes (node id 0) */
 };
 
 static void dir_entry(const struct fs *fs, const struct dirh *d, size_t i, struct dir_entry *e)
@@ -854,7 +855,8 @@ static void reply_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 		if (i < 2) {
 			name = i == 0 ? "." : "..";
 			e.attr.st_mode = S_IFDIR;
-			e.attr.st_ino = i == 0 || d->node->parent == NULL ? d->node->ino : d->node->parent->ino;
+			e.attr.st_ino =
+				i == 0 || d->node->parent == NULL ? d->node->ino : d->node->parent->ino;
 		} else {
 			dir_entry(fs, d, (size_t)i - 2, &de);
 			name = de.name;
@@ -867,7 +869,8 @@ static void reply_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 			break;
 		if (plus && i >= 2 && de.attrs) {
 			/* The kernel takes a lookup reference on each such entry. */
-			if (node_child(fs->nodes, d->node, name, de.kind, de.file, de.ctime, true, &child) < 0)
+			if (node_child(fs->nodes, d->node, name, de.kind, de.file, de.ctime, true, &child) <
+			    0)
 				break;
 			if (de.rec != NULL)
 				node_set_record(fs->nodes, child, de.rec);

@@ -21,8 +21,8 @@
 
 struct http {
 	pthread_mutex_t lock;
-	CURL **free_handles;  /* protected by lock */
-	size_t free_count;    /* protected by lock */
+	CURL **free_handles; /* protected by lock */
+	size_t free_count;   /* protected by lock */
 	size_t max_handles;
 	size_t max_body;
 	char *cafile;
@@ -194,7 +194,8 @@ static int errno_of(CURLcode rc, bool too_big)
 static bool set_options(struct http *h, CURL *c, const struct http_request *req, struct curl_slist *headers,
 			struct exchange *ex, char *curl_err)
 {
-	unsigned long connect_ms = req->timeout_ms < HTTP_MAX_CONNECT_MS ? req->timeout_ms : HTTP_MAX_CONNECT_MS;
+	unsigned long connect_ms =
+		req->timeout_ms < HTTP_MAX_CONNECT_MS ? req->timeout_ms : HTTP_MAX_CONNECT_MS;
 	bool ok = true;
 
 	ok &= curl_easy_setopt(c, CURLOPT_URL, req->url) == CURLE_OK;

@@ -258,7 +258,8 @@ static int render(const cJSON *item, char **ret, size_t *ret_len)
 
 /* Base64 field decoded; text that is not base64 is kept as sent, so the
  * user still sees what the API returned. */
-static int decode_b64_field(const cJSON *obj, const char *name, bool marked, unsigned char **ret, size_t *ret_len)
+static int decode_b64_field(const cJSON *obj, const char *name, bool marked, unsigned char **ret,
+			    size_t *ret_len)
 {
 	char *text = str_of(obj, name);
 	size_t len, i;
@@ -443,7 +444,8 @@ int json_parse_regions(const char *body, size_t len, struct swas_region_list *re
 	l.items = calloc(n > 0 ? (size_t)n : 1, sizeof(*l.items));
 	if (!l.items)
 		goto out_delete;
-	cJSON_ArrayForEach(item, arr) {
+	cJSON_ArrayForEach(item, arr)
+	{
 		struct swas_region *reg = &l.items[l.count];
 
 		if (!cJSON_IsObject(item))
@@ -470,7 +472,8 @@ out_delete:
 	return r;
 }
 
-int json_parse_instances(const char *body, size_t len, struct swas_instance_list *list, struct json_meta *meta)
+int json_parse_instances(const char *body, size_t len, struct swas_instance_list *list,
+			 struct json_meta *meta)
 {
 	const cJSON *arr, *item;
 	struct swas_instance *items;
@@ -499,7 +502,8 @@ int json_parse_instances(const char *body, size_t len, struct swas_instance_list
 		goto out_delete;
 	list->items = items;
 	memset(items + start, 0, (size_t)n * sizeof(*items));
-	cJSON_ArrayForEach(item, arr) {
+	cJSON_ArrayForEach(item, arr)
+	{
 		struct swas_instance *in = &list->items[list->count];
 
 		if (!cJSON_IsObject(item))
@@ -606,7 +610,8 @@ int json_parse_invocations(const char *body, size_t len, const char *region_id, 
 	l.items = calloc(n > 0 ? (size_t)n : 1, sizeof(*l.items));
 	if (!l.items)
 		goto out_delete;
-	cJSON_ArrayForEach(item, arr) {
+	cJSON_ArrayForEach(item, arr)
+	{
 		if (!cJSON_IsObject(item))
 			continue;
 		r = invocation_fill(item, region_id, instance_id, marked, &l.items[l.count++]);
@@ -726,7 +731,8 @@ int json_parse_cli_profile(const char *body, size_t len, const char *profile, st
 		str_into(root, "current", want, sizeof(want));
 	if (!want[0])
 		snprintf(want, sizeof(want), "default");
-	cJSON_ArrayForEach(item, profiles) {
+	cJSON_ArrayForEach(item, profiles)
+	{
 		const cJSON *name = get(item, "name");
 
 		if (cJSON_IsString(name) && name->valuestring && strcmp(name->valuestring, want) == 0) {

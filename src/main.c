@@ -28,17 +28,17 @@
 #include "fs.h"
 #include "log.h"
 
-#define DEFAULT_ENDPOINT "https://swas.{region}.aliyuncs.com"
-#define DEFAULT_HOME_REGION "cn-hangzhou"
-#define DEFAULT_CACHE_TTL 60
+#define DEFAULT_ENDPOINT     "https://swas.{region}.aliyuncs.com"
+#define DEFAULT_HOME_REGION  "cn-hangzhou"
+#define DEFAULT_CACHE_TTL    60
 #define DEFAULT_INSTANCE_TTL 600
-#define DEFAULT_JOBS 8
-#define DEFAULT_TIMEOUT 15
+#define DEFAULT_JOBS	     8
+#define DEFAULT_TIMEOUT	     15
 #define DEFAULT_RETRY_BUDGET 30
-#define MAX_TTL 31536000u   /* a year: beyond it a TTL is a typo */
-#define MAX_JOBS 64u        /* the API's per-account limits make more pointless */
-#define MAX_TIMEOUT 600u
-#define MAX_REGIONS_OPT 64u
+#define MAX_TTL		     31536000u /* a year: beyond it a TTL is a typo */
+#define MAX_JOBS	     64u       /* the API's per-account limits make more pointless */
+#define MAX_TIMEOUT	     600u
+#define MAX_REGIONS_OPT	     64u
 
 struct options {
 	char *regions;
@@ -55,22 +55,23 @@ struct options {
 	int no_results;
 };
 
-#define OPT(t, p) { t, offsetof(struct options, p), 1 }
-static const struct fuse_opt swasfs_opts[] = {
-	OPT("regions=%s", regions),
-	OPT("endpoint=%s", endpoint),
-	OPT("home_region=%s", home_region),
-	OPT("profile=%s", profile),
-	OPT("cafile=%s", cafile),
-	OPT("cache_ttl=%u", cache_ttl),
-	OPT("instance_ttl=%u", instance_ttl),
-	OPT("jobs=%u", jobs),
-	OPT("timeout=%u", timeout),
-	OPT("retry_budget=%u", retry_budget),
-	OPT("verbose", verbose),
-	OPT("no_results", no_results),
-	FUSE_OPT_END
-};
+#define OPT(t, p)                                 \
+	{                                         \
+		t, offsetof(struct options, p), 1 \
+	}
+static const struct fuse_opt swasfs_opts[] = { OPT("regions=%s", regions),
+					       OPT("endpoint=%s", endpoint),
+					       OPT("home_region=%s", home_region),
+					       OPT("profile=%s", profile),
+					       OPT("cafile=%s", cafile),
+					       OPT("cache_ttl=%u", cache_ttl),
+					       OPT("instance_ttl=%u", instance_ttl),
+					       OPT("jobs=%u", jobs),
+					       OPT("timeout=%u", timeout),
+					       OPT("retry_budget=%u", retry_budget),
+					       OPT("verbose", verbose),
+					       OPT("no_results", no_results),
+					       FUSE_OPT_END };
 
 static void print_usage(const char *prog)
 {
@@ -111,20 +112,23 @@ static void print_usage(const char *prog)
 static int check_options(const struct options *o)
 {
 	if (o->cache_ttl < 1 || o->cache_ttl > MAX_TTL || o->instance_ttl < 1 || o->instance_ttl > MAX_TTL) {
-		fprintf(stderr, "swasfs: cache_ttl and instance_ttl must be between 1 and %u seconds\n", MAX_TTL);
+		fprintf(stderr, "swasfs: cache_ttl and instance_ttl must be between 1 and %u seconds\n",
+			MAX_TTL);
 		return -EINVAL;
 	}
 	if (o->jobs < 1 || o->jobs > MAX_JOBS) {
 		fprintf(stderr, "swasfs: jobs must be between 1 and %u\n", MAX_JOBS);
 		return -EINVAL;
 	}
-	if (o->timeout < 1 || o->timeout > MAX_TIMEOUT || o->retry_budget < 1 || o->retry_budget > MAX_TIMEOUT) {
+	if (o->timeout < 1 || o->timeout > MAX_TIMEOUT || o->retry_budget < 1 ||
+	    o->retry_budget > MAX_TIMEOUT) {
 		fprintf(stderr, "swasfs: timeout and retry_budget must be between 1 and %u seconds\n",
 			MAX_TIMEOUT);
 		return -EINVAL;
 	}
 	if (strstr(o->endpoint, "://") == NULL) {
-		fprintf(stderr, "swasfs: endpoint must be a URL such as https://swas.{region}.aliyuncs.com\n");
+		fprintf(stderr,
+			"swasfs: endpoint must be a URL such as https://swas.{region}.aliyuncs.com\n");
 		return -EINVAL;
 	}
 	if (o->cafile != NULL && access(o->cafile, R_OK) != 0) {
@@ -201,12 +205,12 @@ static int check_api(const struct options *o, struct swas_region_list *ret_list)
 	r = api_list_regions(api, ret_list, &err);
 	if (r < 0) {
 		if (err.code[0])
-			log_error("ListRegions in %s was refused: %s: %s (RequestId %s, HTTP %d)", o->home_region,
-				  err.code, err.message, err.request_id[0] ? err.request_id : "-",
-				  err.http_status);
+			log_error("ListRegions in %s was refused: %s: %s (RequestId %s, HTTP %d)",
+				  o->home_region, err.code, err.message,
+				  err.request_id[0] ? err.request_id : "-", err.http_status);
 		else
-			log_error("cannot reach the SWAS API for %s (endpoint %s): %s", o->home_region, o->endpoint,
-				  err.message[0] ? err.message : strerror(-r));
+			log_error("cannot reach the SWAS API for %s (endpoint %s): %s", o->home_region,
+				  o->endpoint, err.message[0] ? err.message : strerror(-r));
 	}
 	api_free(api);
 	return r;
@@ -263,10 +267,10 @@ static void fuse_log_to_ours(enum fuse_log_level level, const char *fmt, va_list
 {
 	static __thread char line[1024];
 	static __thread size_t used;
-	enum log_level l = level <= FUSE_LOG_ERR ? LOG_LEVEL_ERROR
-			 : level == FUSE_LOG_WARNING ? LOG_LEVEL_WARNING
-			 : level <= FUSE_LOG_INFO ? LOG_LEVEL_INFO
-			 : LOG_LEVEL_DEBUG;
+	enum log_level l = level <= FUSE_LOG_ERR       ? LOG_LEVEL_ERROR
+			   : level == FUSE_LOG_WARNING ? LOG_LEVEL_WARNING
+			   : level <= FUSE_LOG_INFO    ? LOG_LEVEL_INFO
+						       : LOG_LEVEL_DEBUG;
 	int n;
 
 	n = vsnprintf(line + used, sizeof(line) - used, fmt, ap);

@@ -14,24 +14,20 @@
 
 #include "node.h"
 
-#define NODE_ROOT_INO 1 /* FUSE_ROOT_ID */
+#define NODE_ROOT_INO	 1 /* FUSE_ROOT_ID */
 #define NODE_MIN_BUCKETS 4096u
 
 const char *const node_file_names[NODE_FILE_COUNT] = {
-	"command",
-	"parameters.json",
-	"metadata.json",
-	"output",
-	"result.json",
+	"command", "parameters.json", "metadata.json", "output", "result.json",
 };
 
 struct node_table {
 	pthread_mutex_t lock;
-	struct node **buckets;  /* protected by lock */
-	size_t nbuckets;        /* protected by lock */
-	unsigned long count;    /* protected by lock */
+	struct node **buckets; /* protected by lock */
+	size_t nbuckets;       /* protected by lock */
+	unsigned long count;   /* protected by lock */
 	struct node *root;
-	struct cache *cache;    /* borrowed */
+	struct cache *cache; /* borrowed */
 };
 
 uint64_t node_child_ino(const struct node *parent, const char *name)

@@ -18,9 +18,9 @@
 struct bucket {
 	const char *action;
 	uint64_t interval_ms; /* T: one call per interval */
-	uint64_t burst;       /* B */
-	uint64_t tat;         /* protected by ratelimit->lock */
-	bool started;         /* protected by ratelimit->lock: tat is meaningful */
+	uint64_t burst;	      /* B */
+	uint64_t tat;	      /* protected by ratelimit->lock */
+	bool started;	      /* protected by ratelimit->lock: tat is meaningful */
 };
 
 /* The published limits; everything else is unlimited. */

@@ -28,7 +28,7 @@
 #include "sign.h"
 
 /* Bounds on what we sign: our own requests use a dozen short headers. */
-#define SIGN_MAX_HEADERS 64
+#define SIGN_MAX_HEADERS     64
 #define SIGN_MAX_HEADER_NAME 128
 
 #define V3_ALGORITHM "ACS3-HMAC-SHA256"
@@ -215,7 +215,8 @@ static int collect_headers(const struct sign_v3_request *req, struct canon_heade
 	size_t i, j, n = 0;
 
 	for (i = 0; i < req->header_count; i++) {
-		const char *name = req->headers[i].name, *v = req->headers[i].value ? req->headers[i].value : "";
+		const char *name = req->headers[i].name,
+			   *v = req->headers[i].value ? req->headers[i].value : "";
 		size_t name_len = strlen(name), v_len;
 		struct canon_header *h;
 

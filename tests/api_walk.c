@@ -254,10 +254,11 @@ static unsigned long number(const char *s, const char *what)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: api_walk --endpoint URL --home-region R [--cafile F] [--jobs N] [--timeout S]\n"
-			"                [--retry-budget-ms MS] [--verbose] COMMAND [ARGS]\n"
-			"  regions | instances REGION | invocations REGION INSTANCE |\n"
-			"  result REGION INSTANCE INVOKEID | walk\n");
+	fprintf(stderr,
+		"usage: api_walk --endpoint URL --home-region R [--cafile F] [--jobs N] [--timeout S]\n"
+		"                [--retry-budget-ms MS] [--verbose] COMMAND [ARGS]\n"
+		"  regions | instances REGION | invocations REGION INSTANCE |\n"
+		"  result REGION INSTANCE INVOKEID | walk\n");
 	exit(2);
 }
 
@@ -283,14 +284,29 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'e': cfg.endpoint = optarg; break;
-		case 'r': cfg.home_region = optarg; break;
-		case 'c': cfg.cafile = optarg; break;
-		case 'j': cfg.jobs = (unsigned)number(optarg, "--jobs"); break;
-		case 't': cfg.timeout_s = (unsigned)number(optarg, "--timeout"); break;
-		case 'b': cfg.retry_budget_ms = (unsigned)number(optarg, "--retry-budget-ms"); break;
-		case 'v': cfg.verbose = true; break;
-		default: usage();
+		case 'e':
+			cfg.endpoint = optarg;
+			break;
+		case 'r':
+			cfg.home_region = optarg;
+			break;
+		case 'c':
+			cfg.cafile = optarg;
+			break;
+		case 'j':
+			cfg.jobs = (unsigned)number(optarg, "--jobs");
+			break;
+		case 't':
+			cfg.timeout_s = (unsigned)number(optarg, "--timeout");
+			break;
+		case 'b':
+			cfg.retry_budget_ms = (unsigned)number(optarg, "--retry-budget-ms");
+			break;
+		case 'v':
+			cfg.verbose = true;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (!cfg.endpoint || !cfg.home_region || optind >= argc)

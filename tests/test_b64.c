@@ -62,12 +62,12 @@ static void test_bad_padding(void)
 	bad("=", 1);
 	bad("==", 2);
 	bad("====", 4);
-	bad("Zg=", 3);      /* partial padding */
+	bad("Zg=", 3); /* partial padding */
 	bad("Zg===", 5);
-	bad("Zm9v=", 5);    /* padding after a full group */
+	bad("Zm9v=", 5); /* padding after a full group */
 	bad("Z===", 4);
 	bad("Zg==Zg==", 8); /* padding in the middle */
-	bad("Z", 1);        /* a lone final character */
+	bad("Z", 1);	    /* a lone final character */
 	bad("Zm9vY", 5);
 }
 
@@ -75,10 +75,10 @@ static void test_invalid_characters(void)
 {
 	bad("Zm9v\n", 5);
 	bad(" Zm9v", 5);
-	bad("Zm-v", 4);     /* URL-safe alphabet */
+	bad("Zm-v", 4); /* URL-safe alphabet */
 	bad("Zm_v", 4);
 	bad("Zm9\xc3", 4);
-	bad("Zm\0v", 4);    /* NUL inside */
+	bad("Zm\0v", 4); /* NUL inside */
 	bad("Zm9v*A==", 8);
 }
 

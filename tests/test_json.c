@@ -23,11 +23,13 @@ static void test_regions(void)
 	struct swas_region_list l = { 0 };
 	struct json_meta m;
 
-	ASSERT_EQ_INT(json_parse_regions(S("{\"RequestId\":\"R-1\",\"Regions\":[{\"LocalName\":\"\xe5\x8d\x8e\xe4\xb8\x9c "
-					   "1\",\"RegionEndpoint\":\"swas.cn-hangzhou.aliyuncs.com\",\"RegionId\":\"cn-"
-					   "hangzhou\"},{\"RegionId\":\"ap-southeast-1\"}]}"),
-					 &l, &m),
-		      0);
+	ASSERT_EQ_INT(
+		json_parse_regions(
+			S("{\"RequestId\":\"R-1\",\"Regions\":[{\"LocalName\":\"\xe5\x8d\x8e\xe4\xb8\x9c "
+			  "1\",\"RegionEndpoint\":\"swas.cn-hangzhou.aliyuncs.com\",\"RegionId\":\"cn-"
+			  "hangzhou\"},{\"RegionId\":\"ap-southeast-1\"}]}"),
+			&l, &m),
+		0);
 	ASSERT_EQ_STR(m.request_id, "R-1");
 	ASSERT_EQ_INT(l.count, 2);
 	ASSERT_EQ_STR(l.items[0].region_id, "cn-hangzhou");
@@ -51,18 +53,21 @@ static void test_instances_pages_append(void)
 	struct swas_instance_list l = { 0 };
 	struct json_meta m;
 
-	ASSERT_EQ_INT(json_parse_instances(S("{\"RequestId\":\"R\",\"PageNumber\":1,\"PageSize\":100,\"TotalCount\":2,"
-					     "\"Instances\":[{\"InstanceId\":\"i-1\",\"InstanceName\":\"web\",\"Status\":"
-					     "\"Running\",\"RegionId\":\"cn-hangzhou\",\"CreationTime\":\"2024-01-02T03:04:"
-					     "05Z\",\"ResourceSpec\":{\"Cpu\":2},\"Combination\":false}]}"),
-					   &l, &m),
-		      0);
+	ASSERT_EQ_INT(
+		json_parse_instances(
+			S("{\"RequestId\":\"R\",\"PageNumber\":1,\"PageSize\":100,\"TotalCount\":2,"
+			  "\"Instances\":[{\"InstanceId\":\"i-1\",\"InstanceName\":\"web\",\"Status\":"
+			  "\"Running\",\"RegionId\":\"cn-hangzhou\",\"CreationTime\":\"2024-01-02T03:04:"
+			  "05Z\",\"ResourceSpec\":{\"Cpu\":2},\"Combination\":false}]}"),
+			&l, &m),
+		0);
 	ASSERT_EQ_INT(m.page_number, 1);
 	ASSERT_EQ_INT(m.page_size, 100);
 	ASSERT_EQ_INT(m.total_count, 2);
-	ASSERT_EQ_INT(json_parse_instances(S("{\"TotalCount\":\"2\",\"Instances\":{\"Instance\":[{\"InstanceId\":\"i-2\","
-					     "\"CreationTime\":\"garbage\"}]}}"),
-					   &l, &m),
+	ASSERT_EQ_INT(json_parse_instances(
+			      S("{\"TotalCount\":\"2\",\"Instances\":{\"Instance\":[{\"InstanceId\":\"i-2\","
+				"\"CreationTime\":\"garbage\"}]}}"),
+			      &l, &m),
 		      0);
 	ASSERT_EQ_INT(m.total_count, 2);
 	ASSERT_EQ_INT(l.count, 2);
@@ -78,10 +83,12 @@ static void test_instances_pages_append(void)
 }
 
 static const char invocations_body[] =
-	"{\"RequestId\":\"30637AD6-D977-4833-A54C-CC89483E****\",\"PageNumber\":1,\"PageSize\":50,\"TotalCount\":2,"
+	"{\"RequestId\":\"30637AD6-D977-4833-A54C-CC89483E****\",\"PageNumber\":1,\"PageSize\":50,"
+	"\"TotalCount\":2,"
 	"\"Invocations\":["
 	"{\"InvokeId\":\"t-hz02p9545t6****\",\"CommandName\":\"uptime\",\"CommandType\":\"RunShellScript\","
-	"\"CommandContent\":\"dXB0aW1lCg==\",\"CreationTime\":\"2022-07-11T06:37:16Z\",\"Parameters\":{\"name\":"
+	"\"CommandContent\":\"dXB0aW1lCg==\",\"CreationTime\":\"2022-07-11T06:37:16Z\",\"Parameters\":{"
+	"\"name\":"
 	"\"x\"},\"InvokeStatus\":\"Finished\",\"InvocationStatus\":\"Success\",\"Unknown\":[1,2]},"
 	"{\"InvokeId\":\"t-2\",\"CommandName\":\"caf\xc3\xa9 \\\"q\\\"\",\"CommandType\":\"RunShellScript\","
 	"\"CommandContent\":\"\",\"CreationTime\":\"2022-07-11T06:37Z\",\"Parameters\":{},"
@@ -92,7 +99,8 @@ static void test_invocations(void)
 	struct swas_invocation_list l = { 0 };
 	struct json_meta m;
 
-	ASSERT_EQ_INT(json_parse_invocations(invocations_body, strlen(invocations_body), "cn-hangzhou", "i-1", &l, &m),
+	ASSERT_EQ_INT(json_parse_invocations(invocations_body, strlen(invocations_body), "cn-hangzhou", "i-1",
+					     &l, &m),
 		      0);
 	ASSERT_EQ_STR(m.request_id, "30637AD6-D977-4833-A54C-CC89483E****");
 	ASSERT_EQ_INT(m.total_count, 2);
@@ -108,9 +116,11 @@ static void test_invocations(void)
 	ASSERT_EQ_STR(l.items[0].metadata_json,
 		      "{\n\t\"InvokeId\":\t\"t-hz02p9545t6****\",\n\t\"CommandName\":\t\"uptime\",\n"
 		      "\t\"CommandType\":\t\"RunShellScript\",\n\t\"CommandContent\":\t\"dXB0aW1lCg==\",\n"
-		      "\t\"CreationTime\":\t\"2022-07-11T06:37:16Z\",\n\t\"Parameters\":\t{\n\t\t\"name\":\t\"x\"\n\t},\n"
+		      "\t\"CreationTime\":\t\"2022-07-11T06:37:16Z\",\n\t\"Parameters\":\t{\n\t\t\"name\":"
+		      "\t\"x\"\n\t},\n"
 		      "\t\"InvokeStatus\":\t\"Finished\",\n\t\"InvocationStatus\":\t\"Success\",\n"
-		      "\t\"Unknown\":\t[1, 2],\n\t\"InstanceId\":\t\"i-1\",\n\t\"RegionId\":\t\"cn-hangzhou\"\n}\n");
+		      "\t\"Unknown\":\t[1, "
+		      "2],\n\t\"InstanceId\":\t\"i-1\",\n\t\"RegionId\":\t\"cn-hangzhou\"\n}\n");
 	ASSERT_EQ_INT(l.items[0].metadata_json_len, strlen(l.items[0].metadata_json));
 	/* Strings verbatim: UTF-8 kept as is, quotes escaped as JSON. */
 	ASSERT_EQ_STR(l.items[1].command_name, "caf\xc3\xa9 \"q\"");
@@ -128,9 +138,10 @@ static void test_invocations_wrapped_and_empty(void)
 	struct swas_invocation_list l = { 0 };
 	struct json_meta m;
 
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"TotalCount\":1,\"Invocations\":{\"Invocation\":[{\"InvokeId\":\"t-w\","
-					       "\"Parameters\":\"{\\\"a\\\":1}\"}]}}"),
-					     "r", "i", &l, &m),
+	ASSERT_EQ_INT(json_parse_invocations(
+			      S("{\"TotalCount\":1,\"Invocations\":{\"Invocation\":[{\"InvokeId\":\"t-w\","
+				"\"Parameters\":\"{\\\"a\\\":1}\"}]}}"),
+			      "r", "i", &l, &m),
 		      0);
 	ASSERT_EQ_INT(l.count, 1);
 	ASSERT_EQ_STR(l.items[0].invoke_id, "t-w");
@@ -138,18 +149,20 @@ static void test_invocations_wrapped_and_empty(void)
 	ASSERT_EQ_STR(l.items[0].parameters_json, "{\n\t\"a\":\t1\n}\n");
 	swas_invocation_list_done(&l);
 
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"TotalCount\":0,\"Invocations\":[]}"), "r", "i", &l, &m), 0);
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"TotalCount\":0,\"Invocations\":[]}"), "r", "i", &l, &m),
+		      0);
 	ASSERT_EQ_INT(l.count, 0);
 	swas_invocation_list_done(&l);
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"TotalCount\":0,\"Invocations\":{\"Invocation\":[]}}"), "r", "i", &l,
-					     &m),
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"TotalCount\":0,\"Invocations\":{\"Invocation\":[]}}"), "r",
+					     "i", &l, &m),
 		      0);
 	ASSERT_EQ_INT(l.count, 0);
 	swas_invocation_list_done(&l);
 	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":null}"), "r", "i", &l, &m), 0);
 	ASSERT_EQ_INT(m.total_count, -1);
 	swas_invocation_list_done(&l);
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":{\"Invocation\":7}}"), "r", "i", &l, &m), -EPROTO);
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":{\"Invocation\":7}}"), "r", "i", &l, &m),
+		      -EPROTO);
 }
 
 static void test_truncated_and_garbage(void)
@@ -188,10 +201,11 @@ static void test_deep_nesting_fails_cleanly(void)
 	free(body);
 
 	/* Moderately deep Parameters are fine and rendered. */
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"t\",\"Parameters\":{\"a\":{\"b\":"
-					       "{\"c\":[[[{}]]]}}}}]}"),
-					     "r", "i", &l, &m),
-		      0);
+	ASSERT_EQ_INT(
+		json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"t\",\"Parameters\":{\"a\":{\"b\":"
+					 "{\"c\":[[[{}]]]}}}}]}"),
+				       "r", "i", &l, &m),
+		0);
 	ASSERT_TRUE(strstr(l.items[0].parameters_json, "\"c\"") != NULL);
 	swas_invocation_list_done(&l);
 }
@@ -201,12 +215,13 @@ static void test_wrong_types_are_coerced(void)
 	struct swas_invocation_list l = { 0 };
 	struct json_meta m;
 
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"TotalCount\":1e400,\"PageNumber\":-5,\"RequestId\":12,"
-					       "\"Invocations\":[{\"InvokeId\":12345,\"CommandName\":{\"x\":1},"
-					       "\"CommandType\":true,\"CreationTime\":null,\"InvokeStatus\":[\"Running\"],"
-					       "\"CommandContent\":\"not base64!\",\"InvocationStatus\":1.5},"
-					       "42, \"str\", null]}"),
-					     "r", "i", &l, &m),
+	ASSERT_EQ_INT(json_parse_invocations(
+			      S("{\"TotalCount\":1e400,\"PageNumber\":-5,\"RequestId\":12,"
+				"\"Invocations\":[{\"InvokeId\":12345,\"CommandName\":{\"x\":1},"
+				"\"CommandType\":true,\"CreationTime\":null,\"InvokeStatus\":[\"Running\"],"
+				"\"CommandContent\":\"not base64!\",\"InvocationStatus\":1.5},"
+				"42, \"str\", null]}"),
+			      "r", "i", &l, &m),
 		      0);
 	ASSERT_EQ_STR(m.request_id, "12");
 	ASSERT_EQ_INT(m.total_count, 1000000000);
@@ -222,9 +237,10 @@ static void test_wrong_types_are_coerced(void)
 	ASSERT_EQ_MEM(l.items[0].command, l.items[0].command_len, "not base64!", 11);
 	swas_invocation_list_done(&l);
 
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"TotalCount\":-99999999999999999999999,\"Invocations\":[]}"), "r", "i",
-					     &l, &m),
-		      0);
+	ASSERT_EQ_INT(
+		json_parse_invocations(S("{\"TotalCount\":-99999999999999999999999,\"Invocations\":[]}"), "r",
+				       "i", &l, &m),
+		0);
 	ASSERT_EQ_INT(m.total_count, 0);
 	swas_invocation_list_done(&l);
 }
@@ -238,10 +254,11 @@ static void test_nul_in_strings(void)
 
 	/* "t-1\u0000x" must not come out cut to the valid name "t-1": the NUL
 	 * becomes '/', which the filesystem refuses; the other records are intact. */
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"t-1\\u0000x\",\"CommandName\":"
-					       "\"n\\u0000\",\"CommandContent\":\"a\\u0000b\",\"Parameters\":{\"k\":"
-					       "\"v\\u0000\"}},{\"InvokeId\":\"t-2\"}]}"),
-					     "r", "i", &l, &m),
+	ASSERT_EQ_INT(json_parse_invocations(
+			      S("{\"Invocations\":[{\"InvokeId\":\"t-1\\u0000x\",\"CommandName\":"
+				"\"n\\u0000\",\"CommandContent\":\"a\\u0000b\",\"Parameters\":{\"k\":"
+				"\"v\\u0000\"}},{\"InvokeId\":\"t-2\"}]}"),
+			      "r", "i", &l, &m),
 		      0);
 	ASSERT_EQ_INT(l.count, 2);
 	ASSERT_EQ_STR(l.items[0].invoke_id, "t-1/x");
@@ -255,32 +272,37 @@ static void test_nul_in_strings(void)
 	ASSERT_EQ_INT(json_parse_regions(S("{\"Regions\":[{\"RegionId\":\"\\u0000\"}]}"), &rl, &m), 0);
 	ASSERT_EQ_STR(rl.items[0].region_id, "/");
 	swas_region_list_done(&rl);
-	ASSERT_EQ_INT(json_parse_result(S("{\"InvocationResult\":{\"ErrorInfo\":\"e\\u0000\",\"Output\":\"\\u0000\"}}"),
-					&res, &m),
+	ASSERT_EQ_INT(json_parse_result(
+			      S("{\"InvocationResult\":{\"ErrorInfo\":\"e\\u0000\",\"Output\":\"\\u0000\"}}"),
+			      &res, &m),
 		      0);
 	ASSERT_EQ_MEM(res.output, res.output_len, "\0", 1);
 	ASSERT_TRUE(strstr(res.result_json, "\"e\\u0000\"") != NULL);
 	swas_result_done(&res);
 
 	/* U+0000 and U+001F in one body cannot be told apart afterwards: rejected. */
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"\\u0000\\u001F\"}]}"), "r", "i", &l,
-					     &m),
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"\\u0000\\u001F\"}]}"), "r",
+					     "i", &l, &m),
 		      -EPROTO);
 	/* A lone U+001F is an ordinary character. */
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"a\\u001fb\"}]}"), "r", "i", &l, &m),
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"a\\u001fb\"}]}"), "r", "i",
+					     &l, &m),
 		      0);
-	ASSERT_EQ_STR(l.items[0].invoke_id, "a\x1f" "b");
+	ASSERT_EQ_STR(l.items[0].invoke_id, "a\x1f"
+					    "b");
 	swas_invocation_list_done(&l);
 	/* An escaped backslash followed by "u0000" is an ordinary string. */
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"a\\\\u0000\"}]}"), "r", "i", &l, &m),
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"a\\\\u0000\"}]}"), "r", "i",
+					     &l, &m),
 		      0);
 	ASSERT_EQ_STR(l.items[0].invoke_id, "a\\u0000");
 	swas_invocation_list_done(&l);
 	/* Hostile names otherwise come through verbatim for the filesystem to filter. */
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"../..\"},{\"InvokeId\":\"a/b\"},"
-					       "{\"InvokeId\":\"\"}]}"),
-					     "r", "i", &l, &m),
-		      0);
+	ASSERT_EQ_INT(
+		json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"../..\"},{\"InvokeId\":\"a/b\"},"
+					 "{\"InvokeId\":\"\"}]}"),
+				       "r", "i", &l, &m),
+		0);
 	ASSERT_EQ_INT(l.count, 3);
 	ASSERT_EQ_STR(l.items[0].invoke_id, "../..");
 	ASSERT_EQ_STR(l.items[1].invoke_id, "a/b");
@@ -293,29 +315,34 @@ static void test_result(void)
 	struct swas_result r = { 0 };
 	struct json_meta m;
 
-	ASSERT_EQ_INT(json_parse_result(S("{\"RequestId\":\"R\",\"InvocationResult\":{\"InvokeId\":\"t-1\","
-					  "\"InstanceId\":\"i-1\",\"InvokeUser\":\"root\",\"StartTime\":\"2024-01-02T03:"
-					  "04:05Z\",\"FinishedTime\":\"2024-01-02T03:04:06Z\",\"ExitCode\":0,\"Output\":"
-					  "\"YWRtaW4K\",\"ErrorCode\":\"\",\"ErrorInfo\":\"\",\"InvocationStatus\":"
-					  "\"Success\",\"InvokeRecordStatus\":\"Finished\"}}"),
-					&r, &m),
-		      0);
+	ASSERT_EQ_INT(
+		json_parse_result(
+			S("{\"RequestId\":\"R\",\"InvocationResult\":{\"InvokeId\":\"t-1\","
+			  "\"InstanceId\":\"i-1\",\"InvokeUser\":\"root\",\"StartTime\":\"2024-01-02T03:"
+			  "04:05Z\",\"FinishedTime\":\"2024-01-02T03:04:06Z\",\"ExitCode\":0,\"Output\":"
+			  "\"YWRtaW4K\",\"ErrorCode\":\"\",\"ErrorInfo\":\"\",\"InvocationStatus\":"
+			  "\"Success\",\"InvokeRecordStatus\":\"Finished\"}}"),
+			&r, &m),
+		0);
 	ASSERT_EQ_MEM(r.output, r.output_len, "admin\n", 6);
 	ASSERT_EQ_STR(r.invoke_record_status, "Finished");
 	ASSERT_EQ_INT(r.started, 1704164645);
 	ASSERT_EQ_INT(r.finished, 1704164646);
-	ASSERT_EQ_STR(r.result_json,
-		      "{\n\t\"InvokeId\":\t\"t-1\",\n\t\"InstanceId\":\t\"i-1\",\n\t\"InvokeUser\":\t\"root\",\n"
-		      "\t\"StartTime\":\t\"2024-01-02T03:04:05Z\",\n\t\"FinishedTime\":\t\"2024-01-02T03:04:06Z\",\n"
-		      "\t\"ExitCode\":\t0,\n\t\"ErrorCode\":\t\"\",\n\t\"ErrorInfo\":\t\"\",\n"
-		      "\t\"InvocationStatus\":\t\"Success\",\n\t\"InvokeRecordStatus\":\t\"Finished\"\n}\n");
+	ASSERT_EQ_STR(
+		r.result_json,
+		"{\n\t\"InvokeId\":\t\"t-1\",\n\t\"InstanceId\":\t\"i-1\",\n\t\"InvokeUser\":\t\"root\",\n"
+		"\t\"StartTime\":\t\"2024-01-02T03:04:05Z\",\n\t\"FinishedTime\":\t\"2024-01-02T03:04:06Z\","
+		"\n"
+		"\t\"ExitCode\":\t0,\n\t\"ErrorCode\":\t\"\",\n\t\"ErrorInfo\":\t\"\",\n"
+		"\t\"InvocationStatus\":\t\"Success\",\n\t\"InvokeRecordStatus\":\t\"Finished\"\n}\n");
 	ASSERT_EQ_INT(r.result_json_len, strlen(r.result_json));
 	swas_result_done(&r);
 
 	/* ExitCode as a string becomes a number; no Output is an empty file. */
-	ASSERT_EQ_INT(json_parse_result(S("{\"InvocationResult\":{\"ExitCode\":\"137\",\"InvokeRecordStatus\":7}}"), &r,
-					&m),
-		      0);
+	ASSERT_EQ_INT(
+		json_parse_result(S("{\"InvocationResult\":{\"ExitCode\":\"137\",\"InvokeRecordStatus\":7}}"),
+				  &r, &m),
+		0);
 	ASSERT_EQ_STR(r.result_json, "{\n\t\"ExitCode\":\t137,\n\t\"InvokeRecordStatus\":\t7\n}\n");
 	ASSERT_EQ_INT(r.output_len, 0);
 	ASSERT_EQ_STR(r.invoke_record_status, "7");
@@ -330,17 +357,20 @@ static void test_error_bodies(void)
 {
 	struct api_error e = { 0 };
 
-	ASSERT_EQ_INT(json_parse_error(S("{\"RequestId\":\"6BE56E05-XXXX\",\"HostId\":\"ecs.ap-southeast-3.aliyuncs.com\","
-					 "\"Code\":\"InvalidImageId.NotFound\",\"Message\":\"The specified ImageId does "
-					 "not exist.\",\"Recommend\":\"https://api.alibabacloud.com/troubleshoot\"}"),
-				       &e),
-		      0);
+	ASSERT_EQ_INT(
+		json_parse_error(
+			S("{\"RequestId\":\"6BE56E05-XXXX\",\"HostId\":\"ecs.ap-southeast-3.aliyuncs.com\","
+			  "\"Code\":\"InvalidImageId.NotFound\",\"Message\":\"The specified ImageId does "
+			  "not exist.\",\"Recommend\":\"https://api.alibabacloud.com/troubleshoot\"}"),
+			&e),
+		0);
 	ASSERT_EQ_STR(e.code, "InvalidImageId.NotFound");
 	ASSERT_EQ_STR(e.message, "The specified ImageId does not exist.");
 	ASSERT_EQ_STR(e.request_id, "6BE56E05-XXXX");
 
 	memset(&e, 0, sizeof(e));
-	ASSERT_EQ_INT(json_parse_error(S("{\"requestId\":\"r\",\"code\":\"Throttling.User\",\"message\":\"m\"}"), &e),
+	ASSERT_EQ_INT(json_parse_error(
+			      S("{\"requestId\":\"r\",\"code\":\"Throttling.User\",\"message\":\"m\"}"), &e),
 		      0);
 	ASSERT_EQ_STR(e.code, "Throttling.User");
 	ASSERT_EQ_STR(e.message, "m");
@@ -356,9 +386,10 @@ static void test_cli_profile(void)
 {
 	struct json_cli_profile p = { 0 };
 	char name[64];
-	const char body[] = "{\"current\":\"b\",\"profiles\":[{\"name\":\"a\",\"mode\":\"AK\",\"access_key_id\":\"A\","
-			    "\"access_key_secret\":\"sa\"},{\"name\":\"b\",\"mode\":\"StsToken\",\"access_key_id\":"
-			    "\"B\",\"access_key_secret\":\"sb\",\"sts_token\":\"tb\"}]}";
+	const char body[] =
+		"{\"current\":\"b\",\"profiles\":[{\"name\":\"a\",\"mode\":\"AK\",\"access_key_id\":\"A\","
+		"\"access_key_secret\":\"sa\"},{\"name\":\"b\",\"mode\":\"StsToken\",\"access_key_id\":"
+		"\"B\",\"access_key_secret\":\"sb\",\"sts_token\":\"tb\"}]}";
 
 	ASSERT_EQ_INT(json_parse_cli_profile(S(body), NULL, &p, name, sizeof(name)), 0);
 	ASSERT_EQ_STR(p.name, "b");

@@ -34,9 +34,10 @@ static char *canon(const struct sign_param *p, size_t n)
 }
 
 /* Signs with the §7 shared settings (POST /, swas host, 2020-06-01, fixed date/nonce). */
-static void v3_swas(const char *action, const struct sign_param *q, size_t nq, const struct sign_header *extra,
-		    size_t nextra, const char *payload, const char *expect_query, const char *expect_signed,
-		    const char *expect_hashed, const char *expect_sig)
+static void v3_swas(const char *action, const struct sign_param *q, size_t nq,
+		    const struct sign_header *extra, size_t nextra, const char *payload,
+		    const char *expect_query, const char *expect_signed, const char *expect_hashed,
+		    const char *expect_sig)
 {
 	struct sign_header h[16] = {
 		{ "host", "swas.cn-hangzhou.aliyuncs.com" },
@@ -105,7 +106,8 @@ static void test_v3_off(void)
 
 	ASSERT_EQ_INT(sign_v3(&req, c, &s), 0);
 	ASSERT_EQ_STR(s.canonical_request, expect_creq);
-	ASSERT_EQ_STR(s.hashed_canonical_request, "7ea06492da5221eba5297e897ce16e55f964061054b7695beedaac1145b1e259");
+	ASSERT_EQ_STR(s.hashed_canonical_request,
+		      "7ea06492da5221eba5297e897ce16e55f964061054b7695beedaac1145b1e259");
 	ASSERT_EQ_STR(s.string_to_sign,
 		      "ACS3-HMAC-SHA256\n7ea06492da5221eba5297e897ce16e55f964061054b7695beedaac1145b1e259");
 	ASSERT_EQ_STR(s.signature, "06563a9e1b43f5dfe96b81484da74bceab24a1d853912eee15083a6f0f3283c0");
@@ -124,8 +126,9 @@ static void test_v3_go(void)
 	struct sign_header h[] = { { "x-acs-test", "http" }, { "x-acs-TEST", "https" } };
 	struct cred *c = make_cred("acesskey", "secret", NULL);
 	char *query = canon(q, N(q));
-	struct sign_v3_request req = { "", "/", query, h, N(h),
-				       "55e12e91650d2fec56ec74e1d3e4ddbfce2ef3a65890c2a19ecf88a307e76a23" };
+	struct sign_v3_request req = {
+		"", "/", query, h, N(h), "55e12e91650d2fec56ec74e1d3e4ddbfce2ef3a65890c2a19ecf88a307e76a23"
+	};
 	struct sign_v3 s;
 
 	ASSERT_EQ_STR(query, "empty=&test=ok");
@@ -158,7 +161,8 @@ static void test_v3_1(void)
 {
 	v3_swas("DescribeInvocations", describe_invocations_q, N(describe_invocations_q), NULL, 0,
 		SIGN_EMPTY_SHA256,
-		"InstanceId=2ad1ae67295445f598017499dc%2A%2A%2A%2A&PageNumber=1&PageSize=50&RegionId=cn-hangzhou",
+		"InstanceId=2ad1ae67295445f598017499dc%2A%2A%2A%2A&PageNumber=1&PageSize=50&RegionId=cn-"
+		"hangzhou",
 		"host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version",
 		"17753ea1f28099aaecb5fd3678962c29d3831fb0b555302ed083c3c6c4f7b89b",
 		"1d0c5ef72b8f179b779403e3f0b6194990fe21774910ec9647094fc4d22e9d6c");
@@ -170,14 +174,16 @@ static void test_v3_2(void)
 
 	v3_swas("DescribeInvocationResult", describe_result_q, N(describe_result_q), tok, N(tok),
 		SIGN_EMPTY_SHA256, NULL,
-		"host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-security-token;x-acs-signature-nonce;"
+		"host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-security-token;x-acs-signature-"
+		"nonce;"
 		"x-acs-version",
 		NULL, "a706b164b170af0d6a7ed9bd30b7dbb514b4c145db56ae0d95af14b1002bb63f");
 }
 
 static void test_v3_3(void)
 {
-	struct sign_header tok[] = { { "x-acs-security-token", "tok123" }, { "x-acs-accesskey-id", "testid" } };
+	struct sign_header tok[] = { { "x-acs-security-token", "tok123" },
+				     { "x-acs-accesskey-id", "testid" } };
 
 	v3_swas("DescribeInvocationResult", describe_result_q, N(describe_result_q), tok, N(tok),
 		SIGN_EMPTY_SHA256, NULL, NULL, NULL,
@@ -193,8 +199,8 @@ static void test_v3_4(void)
 	};
 
 	v3_swas("ListInstances", q, N(q), NULL, 0, SIGN_EMPTY_SHA256,
-		"InstanceName=web%2001%2A~%2F%C3%A9%21%27%28%29%2B&PageSize=100&RegionId=cn-hangzhou", NULL, NULL,
-		"c0d3ed723813df9581e1eb14e5e9ec0e661832111314734f0156244687f14798");
+		"InstanceName=web%2001%2A~%2F%C3%A9%21%27%28%29%2B&PageSize=100&RegionId=cn-hangzhou", NULL,
+		NULL, "c0d3ed723813df9581e1eb14e5e9ec0e661832111314734f0156244687f14798");
 }
 
 static void test_v3_5(void)
@@ -239,11 +245,13 @@ static void test_v1_off_a(void)
 		{ "Version", "2014-05-26" },
 	};
 
-	v1_check("GET", p, N(p), "testsecret",
-		 "GET&%2F&AccessKeyId%3Dtestid%26Action%3DDescribeDedicatedHosts%26Format%3DJSON%26RegionId%3Dcn-"
-		 "beijing%26SignatureMethod%3DHMAC-SHA1%26SignatureNonce%3Dedb2b34af0af9a6d14deaf7c1a5315eb%26"
-		 "SignatureVersion%3D1.0%26Timestamp%3D2023-03-13T08%253A34%253A30Z%26Version%3D2014-05-26",
-		 "9NaGiOspFP5UPcwX8Iwt2YJXXuk=");
+	v1_check(
+		"GET", p, N(p), "testsecret",
+		"GET&%2F&AccessKeyId%3Dtestid%26Action%3DDescribeDedicatedHosts%26Format%3DJSON%26RegionId%"
+		"3Dcn-"
+		"beijing%26SignatureMethod%3DHMAC-SHA1%26SignatureNonce%3Dedb2b34af0af9a6d14deaf7c1a5315eb%26"
+		"SignatureVersion%3D1.0%26Timestamp%3D2023-03-13T08%253A34%253A30Z%26Version%3D2014-05-26",
+		"9NaGiOspFP5UPcwX8Iwt2YJXXuk=");
 	v1_check("POST", p, N(p), "testsecret", NULL, "ZvQ9xGiFnquSJRvj+WE6kdSpTwU=");
 }
 
@@ -262,7 +270,8 @@ static void test_v1_off_b(void)
 	struct buf b = BUF_INIT;
 
 	v1_check("GET", p, N(p), "testsecret",
-		 "GET&%2F&AccessKeyId%3Dtestid%26Action%3DDescribeRegions%26Format%3DXML%26SignatureMethod%3DHMAC-"
+		 "GET&%2F&AccessKeyId%3Dtestid%26Action%3DDescribeRegions%26Format%3DXML%26SignatureMethod%"
+		 "3DHMAC-"
 		 "SHA1%26SignatureNonce%3D3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf%26SignatureVersion%3D1.0%26"
 		 "Timestamp%3D2016-02-23T12%253A46%253A24Z%26Version%3D2014-05-26",
 		 "OLeaidS1JvxuMvnyHOwuJ+uX5qY=");
@@ -300,8 +309,10 @@ static void test_v1_swas(void)
 
 	v1_check("GET", p, N(p) - 1, "testsecret",
 		 "GET&%2F&AccessKeyId%3Dtestid%26Action%3DDescribeInvocations%26Format%3DJSON%26InstanceId%3D"
-		 "2ad1ae67295445f598017499dc%252A%252A%252A%252A%26PageNumber%3D1%26PageSize%3D50%26RegionId%3D"
-		 "cn-hangzhou%26SignatureMethod%3DHMAC-SHA1%26SignatureNonce%3D0123456789abcdef0123456789abcdef%26"
+		 "2ad1ae67295445f598017499dc%252A%252A%252A%252A%26PageNumber%3D1%26PageSize%3D50%26RegionId%"
+		 "3D"
+		 "cn-hangzhou%26SignatureMethod%3DHMAC-SHA1%26SignatureNonce%"
+		 "3D0123456789abcdef0123456789abcdef%26"
 		 "SignatureVersion%3D1.0%26Timestamp%3D2024-01-02T03%253A04%253A05Z%26Version%3D2020-06-01",
 		 "uoLJZDaRfn1NY9pcm089UKGc9dA=");
 	v1_check("POST", p, N(p) - 1, "testsecret", NULL, "EENdzd471X6uxrUtB34YhsFDboc=");
@@ -349,7 +360,8 @@ static void test_header_trim_and_case(void)
 	struct sign_v3 s;
 
 	ASSERT_EQ_INT(sign_v3(&req, c, &s), 0);
-	ASSERT_EQ_STR(s.canonical_request, "POST\n/\n\nhost:h.example\nx-acs-date:d\n\nhost;x-acs-date\n" SIGN_EMPTY_SHA256);
+	ASSERT_EQ_STR(s.canonical_request,
+		      "POST\n/\n\nhost:h.example\nx-acs-date:d\n\nhost;x-acs-date\n" SIGN_EMPTY_SHA256);
 	sign_v3_done(&s);
 	cred_free(c);
 }
