@@ -40,16 +40,18 @@ build/swasfs -o "endpoint=$url,home_region=cn-hangzhou" "$mnt"
 show() { printf '\n\033[1m$ %s\033[0m\n' "$*"; (cd "$mnt" && eval "$@"); }
 echo "swasfs: the SWAS emulator at $url is mounted on $mnt"
 show ls
-show ls "$(ls "$mnt" | head -1)"
-region=$(ls "$mnt" | head -1)
-instance=$(ls "$mnt/$region" | head -1)
+# The first instance with a finished invocation, for the tour.
+for d in "$mnt"/*/*/Finished/*/; do inv_dir=${d#"$mnt/"}; break; done
+inv_dir=${inv_dir%/}
+region=${inv_dir%%/*}
+instance=$(echo "$inv_dir" | cut -d/ -f2)
+show ls "$region"
 show ls -l "$region/$instance"
-inv=$(ls "$mnt/$region/$instance/Finished" | head -1)
-show ls -l "$region/$instance/Finished/$inv"
-show cat "$region/$instance/Finished/$inv/command"
-show cat "$region/$instance/Finished/$inv/output"
-show "jq '{InvokeId, CommandName, CommandType, InvocationStatus}' $region/$instance/Finished/$inv/metadata.json"
+show ls -l "$inv_dir"
+show cat "$inv_dir/command"
+show cat "$inv_dir/output"
+show "jq '{InvokeId, CommandName, CommandType, InvocationStatus}' $inv_dir/metadata.json"
 show "grep -rl --include=command -e apt -e systemctl . | head -5"
-show "find . -name result.json -path '*Failed*' | head -3 | xargs jq -c '{ExitCode, ErrorCode}'"
+show "find . -path '*/Failed/*' -name result.json | head -3 | xargs jq -c '{ExitCode, ErrorCode}'"
 echo
 echo "unmounting."
