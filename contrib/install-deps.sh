@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(meson ninja-build pkg-config gcc libfuse3-dev fuse3 libcurl4-openssl-dev libssl-dev libcjson-dev
-          python3 python3-pytest openssl jq rsync valgrind clang-format nodejs npm ca-certificates)
+          python3 python3-pytest openssl jq rsync valgrind clang-format procps nodejs npm ca-certificates)
 
 missing=()
 for p in "${packages[@]}"; do

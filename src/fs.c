@@ -827,7 +827,7 @@ static void reply_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 	size_t used = 0;
 	char *buf;
 	off_t i;
-	int r;
+	int r = 0;
 
 	if (own) {
 		/* No opendir: list the current snapshot; the kernel caches
@@ -869,8 +869,8 @@ static void reply_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 			break;
 		if (plus && i >= 2 && de.attrs) {
 			/* The kernel takes a lookup reference on each such entry. */
-			if (node_child(fs->nodes, d->node, name, de.kind, de.file, de.ctime, true, &child) <
-			    0)
+			r = node_child(fs->nodes, d->node, name, de.kind, de.file, de.ctime, true, &child);
+			if (r < 0)
 				break;
 			if (de.rec != NULL)
 				node_set_record(fs->nodes, child, de.rec);
@@ -885,7 +885,11 @@ static void reply_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 			fuse_add_direntry(req, buf + used, size - used, name, &e.attr, i + 1);
 		used += need;
 	}
-	fuse_reply_buf(req, buf, used);
+	/* Nothing listed because of an error must not look like the end. */
+	if (used == 0 && r < 0)
+		fuse_reply_err(req, to_errno(r));
+	else
+		fuse_reply_buf(req, buf, used);
 	free(buf);
 out:
 	if (own)

@@ -133,3 +133,23 @@ def test_https_with_a_test_ca_and_refusal_under_the_wrong_ca(emulator_factory, t
                    env=credentials_env(tmp_path))
     assert r.returncode == 1
     assert "cannot reach" in r.stderr and ("certificate" in r.stderr.lower() or "SSL" in r.stderr)
+
+
+def test_without_f_it_daemonises_and_unmounts_cleanly(emulator, tmp_path):
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    r = run_swasfs(["-o", f"endpoint={emulator.url}", str(mnt)], env=credentials_env(tmp_path))
+    assert r.returncode == 0, r.stderr
+    try:
+        assert os.path.ismount(mnt)
+        assert sorted(os.listdir(mnt)) == sorted(reg["RegionId"] for reg in emulator.data()["regions"])
+    finally:
+        subprocess.run(["fusermount3", "-u", str(mnt)], check=True)
+    # The daemon goes away with its mount.
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        alive = subprocess.run(["pgrep", "-f", f"swasfs.*{mnt}"], capture_output=True).returncode == 0
+        if not alive:
+            break
+        time.sleep(0.1)
+    assert not alive
