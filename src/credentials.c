@@ -341,6 +341,27 @@ static int require(struct chain *ch, const char *where, const char *what, const 
 	return -EINVAL;
 }
 
+/* Checks one found key pair (and the token when @token_field is set) and
+ * builds the credentials; diag->message says what is wrong. */
+static int build_cred(struct chain *ch, const char *where, const char *what, const char *id,
+		      const char *secret, const char *token_field, const char *token, struct cred **ret_cred)
+{
+	int r;
+
+	r = require(ch, where, what, "access_key_id", id);
+	if (r == 0)
+		r = require(ch, where, what, "access_key_secret", secret);
+	if (r == 0 && token_field != NULL)
+		r = require(ch, where, what, token_field, token);
+	if (r < 0)
+		return r;
+	r = cred_new(id, secret, token_field != NULL ? token : NULL, ret_cred);
+	if (r == -EINVAL)
+		diag_printf(ch->diag->message, sizeof(ch->diag->message), "%s: %s: a value is too long",
+			    where, what);
+	return r;
+}
+
 /* Source 2: the ini file. Returns 0 (found), -ENOENT (go on) or another error. */
 static int try_ini(struct chain *ch, struct cred **ret_cred)
 {
@@ -396,18 +417,8 @@ static int try_ini(struct chain *ch, struct cred **ret_cred)
 		r = -EINVAL;
 		goto out_wipe;
 	}
-	r = require(ch, path, what, "access_key_id", sec.access_key_id);
-	if (r == 0)
-		r = require(ch, path, what, "access_key_secret", sec.access_key_secret);
-	if (r == 0 && strcmp(sec.type, "sts") == 0)
-		r = require(ch, path, what, "security_token", sec.security_token);
-	if (r < 0)
-		goto out_wipe;
-	r = cred_new(sec.access_key_id, sec.access_key_secret,
-		     strcmp(sec.type, "sts") == 0 ? sec.security_token : NULL, ret_cred);
-	if (r == -EINVAL)
-		diag_printf(ch->diag->message, sizeof(ch->diag->message), "%s: %s: a value is too long", path,
-			    what);
+	r = build_cred(ch, path, what, sec.access_key_id, sec.access_key_secret,
+		       strcmp(sec.type, "sts") == 0 ? "security_token" : NULL, sec.security_token, ret_cred);
 	if (r < 0)
 		goto out_wipe;
 	diag_printf(ch->diag->source, sizeof(ch->diag->source), "%s [%s]", path, section);
@@ -486,18 +497,8 @@ static int try_cli(struct chain *ch, struct cred **ret_cred)
 		r = -EINVAL;
 		goto out_free_profile;
 	}
-	r = require(ch, path, what, "access_key_id", p.access_key_id);
-	if (r == 0)
-		r = require(ch, path, what, "access_key_secret", p.access_key_secret);
-	if (r == 0 && strcmp(p.mode, "StsToken") == 0)
-		r = require(ch, path, what, "sts_token", p.sts_token);
-	if (r < 0)
-		goto out_free_profile;
-	r = cred_new(p.access_key_id, p.access_key_secret,
-		     strcmp(p.mode, "StsToken") == 0 ? p.sts_token : NULL, ret_cred);
-	if (r == -EINVAL)
-		diag_printf(ch->diag->message, sizeof(ch->diag->message), "%s: %s: a value is too long", path,
-			    what);
+	r = build_cred(ch, path, what, p.access_key_id, p.access_key_secret,
+		       strcmp(p.mode, "StsToken") == 0 ? "sts_token" : NULL, p.sts_token, ret_cred);
 	if (r < 0)
 		goto out_free_profile;
 	diag_printf(ch->diag->source, sizeof(ch->diag->source), "%s profile \"%s\"", path, p.name);
