@@ -27,6 +27,20 @@ def test_help_lists_every_option(tmp_path):
         assert opt in r.stdout + r.stderr, opt
 
 
+def test_help_man_page_and_readme_name_the_same_options(tmp_path):
+    import re
+    root = Path(__file__).resolve().parent.parent
+    help_text = run_swasfs(["--help"], env=credentials_env(tmp_path)).stdout
+    ours = help_text.split("swasfs options")[1].split("Credentials")[0]
+    names = set(re.findall(r"^ +-o ([a-z_]+)", ours, re.MULTILINE))
+    assert len(names) >= 12
+    man = (root / "contrib" / "swasfs.1").read_text().replace("\\-", "-").replace("\\fB", "")
+    readme = (root / "README.md").read_text()
+    for name in names:
+        assert f"-o {name}" in man, name
+        assert f"`{name}" in readme, name
+
+
 def test_version(tmp_path):
     r = run_swasfs(["--version"], env=credentials_env(tmp_path))
     assert r.returncode == 0 and r.stdout.startswith("swasfs ")
