@@ -112,7 +112,12 @@ def test_secret_appears_in_no_output_argv_or_mount_table(emulator, tmp_path):
         assert AK_SECRET.encode() not in cmdline
         assert AK_SECRET not in Path("/proc/mounts").read_text()
     log = m.log()
-    assert "ListRegions" in log or "DescribeInvocations" in log  # verbose lines were written
+    # -o verbose: one line per API call with action, region, HTTP status, milliseconds and RequestId.
+    import re
+    lines = re.findall(r"api: (\w+) region=(\S+) http=(\d+) ms=(\d+) request_id=([0-9A-F-]{36})", log)
+    actions = [line[0] for line in lines]
+    assert actions.count("ListRegions") == 1 and "DescribeInvocations" in actions
+    assert all(line[2] == "200" for line in lines)
     assert AK_SECRET not in log
 
 
