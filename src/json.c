@@ -422,6 +422,27 @@ static int parse_object(const char *body, size_t len, cJSON **ret, struct json_m
 	return 0;
 }
 
+/* Parses @body and finds its list @key (or the wrapped @alt form): sets
+ * *ret_root (caller deletes it, also on failure) and *ret_arr; returns the
+ * item count, or -EPROTO beyond @max items, or parse_object's error. */
+static int open_list(const char *body, size_t len, const char *key, const char *alt, size_t max,
+		     struct json_meta *meta, cJSON **ret_root, const cJSON **ret_arr, bool *ret_marked)
+{
+	int n, r;
+
+	*ret_root = NULL;
+	r = parse_object(body, len, ret_root, meta, ret_marked);
+	if (r < 0)
+		return r;
+	r = list_of(*ret_root, key, alt, ret_arr);
+	if (r < 0)
+		return r;
+	n = cJSON_GetArraySize(*ret_arr);
+	if (n < 0 || (size_t)n > max)
+		return -EPROTO;
+	return n;
+}
+
 int json_parse_regions(const char *body, size_t len, struct swas_region_list *ret, struct json_meta *meta)
 {
 	struct swas_region_list l = { 0 };
@@ -430,15 +451,8 @@ int json_parse_regions(const char *body, size_t len, struct swas_region_list *re
 	bool marked = false;
 	int n, r;
 
-	r = parse_object(body, len, &root, meta, &marked);
+	n = r = open_list(body, len, "Regions", "Region", API_MAX_REGIONS, meta, &root, &arr, &marked);
 	if (r < 0)
-		return r;
-	r = list_of(root, "Regions", "Region", &arr);
-	if (r < 0)
-		goto out_delete;
-	n = cJSON_GetArraySize(arr);
-	r = -EPROTO;
-	if (n > API_MAX_REGIONS)
 		goto out_delete;
 	r = -ENOMEM;
 	l.items = calloc(n > 0 ? (size_t)n : 1, sizeof(*l.items));
@@ -482,15 +496,9 @@ int json_parse_instances(const char *body, size_t len, struct swas_instance_list
 	bool marked = false;
 	int n, r;
 
-	r = parse_object(body, len, &root, meta, &marked);
+	n = r = open_list(body, len, "Instances", "Instance", API_MAX_INSTANCES - list->count, meta, &root,
+			  &arr, &marked);
 	if (r < 0)
-		return r;
-	r = list_of(root, "Instances", "Instance", &arr);
-	if (r < 0)
-		goto out_delete;
-	n = cJSON_GetArraySize(arr);
-	r = -EPROTO;
-	if (n < 0 || (size_t)n > API_MAX_INSTANCES - list->count)
 		goto out_delete;
 	if (n == 0) {
 		r = 0;
@@ -596,15 +604,9 @@ int json_parse_invocations(const char *body, size_t len, const char *region_id, 
 	bool marked = false;
 	int n, r;
 
-	r = parse_object(body, len, &root, meta, &marked);
+	n = r = open_list(body, len, "Invocations", "Invocation", API_MAX_INVOCATIONS, meta, &root, &arr,
+			  &marked);
 	if (r < 0)
-		return r;
-	r = list_of(root, "Invocations", "Invocation", &arr);
-	if (r < 0)
-		goto out_delete;
-	n = cJSON_GetArraySize(arr);
-	r = -EPROTO;
-	if (n < 0 || n > API_MAX_INVOCATIONS)
 		goto out_delete;
 	r = -ENOMEM;
 	l.items = calloc(n > 0 ? (size_t)n : 1, sizeof(*l.items));
