@@ -362,6 +362,25 @@ static int build_cred(struct chain *ch, const char *where, const char *what, con
 	return r;
 }
 
+/* Reads one credentials file of the chain: -ENOENT (noted, go on) if it does
+ * not exist, -EINVAL (diag->message says why) if it cannot be read. */
+static int read_source(struct chain *ch, const char *path, char **ret, size_t *ret_len, struct stat *ret_st)
+{
+	int r = read_file(ch, path, ret, ret_len, ret_st);
+
+	if (r == -ENOENT) {
+		chain_looked(ch, "%s (no such file)", path);
+		return -ENOENT;
+	}
+	if (r < 0) {
+		if (!ch->diag->message[0])
+			diag_printf(ch->diag->message, sizeof(ch->diag->message), "%s: %s", path,
+				    strerror(-r));
+		return r == -ENOMEM ? r : -EINVAL;
+	}
+	return 0;
+}
+
 /* Source 2: the ini file. Returns 0 (found), -ENOENT (go on) or another error. */
 static int try_ini(struct chain *ch, struct cred **ret_cred)
 {
@@ -386,17 +405,9 @@ static int try_ini(struct chain *ch, struct cred **ret_cred)
 		return -ENOENT;
 	}
 
-	r = read_file(ch, path, &data, &len, &st);
-	if (r == -ENOENT) {
-		chain_looked(ch, "%s (no such file)", path);
-		return -ENOENT;
-	}
-	if (r < 0) {
-		if (!ch->diag->message[0])
-			diag_printf(ch->diag->message, sizeof(ch->diag->message), "%s: %s", path,
-				    strerror(-r));
-		return r == -ENOMEM ? r : -EINVAL;
-	}
+	r = read_source(ch, path, &data, &len, &st);
+	if (r < 0)
+		return r;
 
 	r = ini_parse(ch, path, data, section, &sec);
 	if (r < 0)
@@ -462,17 +473,9 @@ static int try_cli(struct chain *ch, struct cred **ret_cred)
 		chain_looked(ch, "~/.aliyun/config.json (path too long)");
 		return -ENOENT;
 	}
-	r = read_file(ch, path, &data, &len, &st);
-	if (r == -ENOENT) {
-		chain_looked(ch, "%s (no such file)", path);
-		return -ENOENT;
-	}
-	if (r < 0) {
-		if (!ch->diag->message[0])
-			diag_printf(ch->diag->message, sizeof(ch->diag->message), "%s: %s", path,
-				    strerror(-r));
-		return r == -ENOMEM ? r : -EINVAL;
-	}
+	r = read_source(ch, path, &data, &len, &st);
+	if (r < 0)
+		return r;
 
 	r = json_parse_cli_profile(data, len, ch->profile, &p, name, sizeof(name));
 	if (r == -ENOENT) {

@@ -131,9 +131,20 @@ static bool is_result_file(enum node_file f)
 	return f == NODE_FILE_OUTPUT || f == NODE_FILE_RESULT;
 }
 
-static bool same_bytes(const void *a, size_t alen, const void *b, size_t blen)
+/*
+ * The kernel keeps file pages across opens (no OPEN is ever sent), and drops
+ * them by itself only when size or mtime change. A running invocation's file
+ * can change with neither (InvocationStatus "Pending" -> "Running" in
+ * metadata.json), so when a file node starts showing different bytes, tell
+ * the kernel. Called from getattr/lookup, which hold no page of this inode.
+ */
+static void inval_if_changed(struct fs *fs, const struct node *n, const void *a, size_t alen, const void *b,
+			     size_t blen)
 {
-	return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
+	bool same = alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
+
+	if (!same && fs->se != NULL)
+		fuse_lowlevel_notify_inval_inode(fs->se, n->ino, 0, 0);
 }
 
 /* ---- fresh data for a node ---- */
@@ -205,12 +216,10 @@ static int invocation_result(struct fs *fs, struct node *file, const struct cach
 	}
 	if (old != res) {
 		node_set_result(fs->nodes, file, res);
-		/* Same reason as note_file_record. */
-		if (old != NULL && fs->se != NULL) {
+		if (old != NULL) {
 			a = result_file(old, file->file, &alen);
 			b = result_file(res, file->file, &blen);
-			if (!same_bytes(a, alen, b, blen))
-				fuse_lowlevel_notify_inval_inode(fs->se, file->ino, 0, 0);
+			inval_if_changed(fs, file, a, alen, b, blen);
 		}
 	}
 	cache_result_unref(fs->cache, old);
@@ -219,13 +228,7 @@ out_found:
 	return 0;
 }
 
-/*
- * The kernel keeps file pages across opens (no OPEN is ever sent), and drops
- * them by itself only when size or mtime change. A running invocation's file
- * can change with neither (InvocationStatus "Pending" -> "Running" in
- * metadata.json), so when a file node starts showing different bytes, tell
- * the kernel. Called from getattr/lookup, which hold no page of this inode.
- */
+/* Records the record a file node now shows; see inval_if_changed. */
 static void note_file_record(struct fs *fs, struct node *n, const struct cache_record *rec)
 {
 	const struct cache_record *old = node_get_record(fs->nodes, n);
@@ -234,11 +237,10 @@ static void note_file_record(struct fs *fs, struct node *n, const struct cache_r
 
 	if (old != rec) {
 		node_set_record(fs->nodes, n, rec);
-		if (old != NULL && fs->se != NULL) {
+		if (old != NULL) {
 			a = record_file(old, n->file, &alen);
 			b = record_file(rec, n->file, &blen);
-			if (!same_bytes(a, alen, b, blen))
-				fuse_lowlevel_notify_inval_inode(fs->se, n->ino, 0, 0);
+			inval_if_changed(fs, n, a, alen, b, blen);
 		}
 	}
 	cache_record_unref(fs->cache, old);

@@ -164,6 +164,29 @@ static char *str_of(const cJSON *obj, const char *name)
 	return strdup(s ? s : num);
 }
 
+/* A string field of a list item and where its copy goes. */
+struct str_field {
+	const char *name;
+	char **dst;
+};
+
+/* Copies each field of @item (see str_of) into its destination, undoing the
+ * \u0000 marks when @marked; false if a copy failed (those set stay set, for
+ * the caller's cleanup). */
+static bool take_strs(const cJSON *item, bool marked, const struct str_field *f, size_t n)
+{
+	bool ok = true;
+
+	for (size_t i = 0; i < n; i++) {
+		*f[i].dst = str_of(item, f[i].name);
+		if (*f[i].dst == NULL)
+			ok = false;
+		else if (marked)
+			unmark_str(*f[i].dst);
+	}
+	return ok;
+}
+
 /* Copies @obj[@name] as text into a fixed field, cut at its size. */
 static void str_into(const cJSON *obj, const char *name, char *out, size_t size)
 {
@@ -465,16 +488,14 @@ int json_parse_regions(const char *body, size_t len, struct swas_region_list *re
 		if (!cJSON_IsObject(item))
 			continue;
 		l.count++;
-		reg->region_id = str_of(item, "RegionId");
-		reg->local_name = str_of(item, "LocalName");
-		reg->endpoint = str_of(item, "RegionEndpoint");
-		if (!reg->region_id || !reg->local_name || !reg->endpoint)
+		const struct str_field f[] = {
+			{ "RegionId", &reg->region_id },
+			{ "LocalName", &reg->local_name },
+			{ "RegionEndpoint", &reg->endpoint },
+		};
+
+		if (!take_strs(item, marked, f, sizeof(f) / sizeof(f[0])))
 			goto out_free_list;
-		if (marked) {
-			unmark_str(reg->region_id);
-			unmark_str(reg->local_name);
-			unmark_str(reg->endpoint);
-		}
 	}
 	*ret = l;
 	r = 0;
@@ -517,21 +538,16 @@ int json_parse_instances(const char *body, size_t len, struct swas_instance_list
 		if (!cJSON_IsObject(item))
 			continue;
 		list->count++;
-		in->instance_id = str_of(item, "InstanceId");
-		in->instance_name = str_of(item, "InstanceName");
-		in->status = str_of(item, "Status");
-		in->region_id = str_of(item, "RegionId");
-		in->creation_time = str_of(item, "CreationTime");
-		if (!in->instance_id || !in->instance_name || !in->status || !in->region_id ||
-		    !in->creation_time)
+		const struct str_field f[] = {
+			{ "InstanceId", &in->instance_id },
+			{ "InstanceName", &in->instance_name },
+			{ "Status", &in->status },
+			{ "RegionId", &in->region_id },
+			{ "CreationTime", &in->creation_time },
+		};
+
+		if (!take_strs(item, marked, f, sizeof(f) / sizeof(f[0])))
 			goto out_undo;
-		if (marked) {
-			unmark_str(in->instance_id);
-			unmark_str(in->instance_name);
-			unmark_str(in->status);
-			unmark_str(in->region_id);
-			unmark_str(in->creation_time);
-		}
 		in->ctime = api_parse_time(in->creation_time);
 	}
 	r = 0;
@@ -559,25 +575,18 @@ out_delete:
 static int invocation_fill(const cJSON *item, const char *region_id, const char *instance_id, bool marked,
 			   struct swas_invocation *inv)
 {
+	const struct str_field f[] = {
+		{ "InvokeId", &inv->invoke_id },
+		{ "InvokeStatus", &inv->invoke_status },
+		{ "InvocationStatus", &inv->invocation_status },
+		{ "CommandName", &inv->command_name },
+		{ "CommandType", &inv->command_type },
+		{ "CreationTime", &inv->creation_time },
+	};
 	int r;
 
-	inv->invoke_id = str_of(item, "InvokeId");
-	inv->invoke_status = str_of(item, "InvokeStatus");
-	inv->invocation_status = str_of(item, "InvocationStatus");
-	inv->command_name = str_of(item, "CommandName");
-	inv->command_type = str_of(item, "CommandType");
-	inv->creation_time = str_of(item, "CreationTime");
-	if (!inv->invoke_id || !inv->invoke_status || !inv->invocation_status || !inv->command_name ||
-	    !inv->command_type || !inv->creation_time)
+	if (!take_strs(item, marked, f, sizeof(f) / sizeof(f[0])))
 		return -ENOMEM;
-	if (marked) {
-		unmark_str(inv->invoke_id);
-		unmark_str(inv->invoke_status);
-		unmark_str(inv->invocation_status);
-		unmark_str(inv->command_name);
-		unmark_str(inv->command_type);
-		unmark_str(inv->creation_time);
-	}
 	inv->ctime = api_parse_time(inv->creation_time);
 	r = decode_b64_field(item, "CommandContent", marked, &inv->command, &inv->command_len);
 	if (r < 0)
