@@ -10,11 +10,21 @@
  *     DescribeInvocations pass, split by InvokeStatus here;
  *   - one invocation's result              fetched once if final, else fresh
  *     for cache_ttl.
- * A getter returns the snapshot if fresh; otherwise exactly one caller fetches
- * while the others wait for that fetch (singleflight) and share its outcome.
- * A failed refresh keeps serving the last good snapshot (logged) and does not
- * ask again for another TTL; only data never fetched fails. Errors are never
- * stored: the next caller asks the API again.
+ * A getter returns the snapshot if fresh; otherwise exactly one fetch runs
+ * while the other callers wait for it (singleflight) and share its outcome.
+ * Data never fetched is fetched by the caller, who waits as long as the API's
+ * retry budget allows. A stale snapshot is refreshed on a thread of its own:
+ * readers wait for it at most CACHE_STALE_WAIT_MS, then get the last good copy
+ * (stale-while-revalidate), and the kernel TTLs given out meanwhile are short.
+ *
+ * Each API endpoint (one per region, and ListRegions') has a circuit breaker
+ * (breaker.h): once a fetch fails with -EIO (the endpoint did not answer:
+ * network, timeout, 5xx, throttling, bad bodies, after the API's retries),
+ * nothing more is asked of it for 2 s, doubling to 60 s, but for one probe a
+ * period: stale data is served at once and data never fetched fails at once
+ * with -EIO. The outage is logged when the breaker opens and when it closes,
+ * not per request. A refusal (NotFound, a bad key) is an answer: it keeps the
+ * last good snapshot for another TTL and is logged. Errors are never stored.
  *
  * Invocations in a terminal state (Finished, Failed, Stopped) never change:
  * a refresh reuses the record object it already had for them, so pointers to
@@ -48,7 +58,14 @@ struct cache_config {
 	unsigned instance_ttl_s; /* region list, instance lists */
 	cache_clock_fn clock;	 /* NULL: CLOCK_MONOTONIC */
 	void *clock_arg;
+	unsigned stale_wait_ms; /* 0: CACHE_STALE_WAIT_MS */
 };
+
+/* Past its TTL, a reader waits this long for the refresh, then gets the last
+ * good copy while the refresh goes on; the kernel then keeps what it is told
+ * for CACHE_STALE_KERNEL_TTL_S only, so it sees the refreshed copy soon. */
+#define CACHE_STALE_WAIT_MS	 1000u
+#define CACHE_STALE_KERNEL_TTL_S 1u
 
 /* The four InvokeStatus directories that always exist (INTERFACE.md). */
 #define CACHE_FIXED_STATUSES 4
@@ -60,10 +77,22 @@ extern const char *const cache_fixed_statuses[CACHE_FIXED_STATUSES];
 /* True if @s (of @len bytes) can be shown as a directory entry. */
 bool cache_is_valid_name(const char *s, size_t len);
 
+/*
+ * Directory mtimes that follow their entries. Without OPENDIR the kernel
+ * keeps a directory's entries until the directory's mtime changes (with
+ * AUTO_INVAL_DATA it compares the full mtime before serving cached entries
+ * from offset 0), whichever request brought the new attributes: getattr,
+ * lookup, or the parent's readdirplus. So each snapshot carries a digest of
+ * the names (and statuses) it lists, in 0..999999999, which the FUSE layer
+ * puts in the nanoseconds of the directory's mtime; its seconds keep their
+ * meaning. Same entries, same digest: a second `rsync -a` sees no change.
+ */
+
 /* Read-only snapshots. */
 struct cache_regions {
 	char **ids; /* sorted */
 	size_t count;
+	long entries_ns;     /* digest of the ids: the root's mtime nanoseconds */
 	uint64_t generation; /* differs between any two snapshots of the cache */
 };
 
@@ -75,6 +104,7 @@ struct cache_instance {
 struct cache_instances {
 	struct cache_instance *items; /* sorted by id */
 	size_t count;
+	long entries_ns;     /* digest of the ids: the region directory's mtime nanoseconds */
 	uint64_t generation; /* differs between any two snapshots of the cache */
 };
 
@@ -87,6 +117,7 @@ struct cache_record {
 struct cache_status {
 	char *name;		       /* InvokeStatus */
 	time_t mtime;		       /* newest CreationTime, else the instance's */
+	long mtime_ns;		       /* digest of the entries (see CACHE_DIGEST_NS) */
 	struct cache_record **records; /* sorted by CreationTime, then InvokeId */
 	size_t count;
 };
@@ -94,6 +125,7 @@ struct cache_status {
 struct cache_invocations {
 	struct cache_status *statuses; /* the four fixed ones first, then others sorted */
 	size_t nstatuses;
+	long entries_ns;     /* digest of the status names: the instance directory's mtime nanoseconds */
 	uint64_t generation; /* differs between any two snapshots of the cache */
 };
 
@@ -117,10 +149,17 @@ void cache_regions_unref(struct cache *cache, const struct cache_regions *r);
 
 int cache_get_instances(struct cache *cache, const char *region, const struct cache_instances **ret);
 void cache_instances_unref(struct cache *cache, const struct cache_instances *l);
+/* The instance list last fetched for @region, fresh or not, without asking
+ * the API; -ENOENT if there is none. Same reference rules as the getter. */
+int cache_peek_instances(struct cache *cache, const char *region, const struct cache_instances **ret);
 
 int cache_get_invocations(struct cache *cache, const char *region, const struct cache_instance *inst,
 			  const struct cache_invocations **ret);
 void cache_invocations_unref(struct cache *cache, const struct cache_invocations *l);
+/* The listing last fetched, fresh or not, without asking the API; -ENOENT if
+ * there is none. */
+int cache_peek_invocations(struct cache *cache, const char *region, const char *instance,
+			   const struct cache_invocations **ret);
 
 /* Records are shared between listings; take your own reference to keep one
  * past the listing it came from. */

@@ -113,9 +113,6 @@ bool node_dir_unchanged(struct node_table *t, struct node *n, uint64_t generatio
 /* Without opendir: records that the kernel now caches the entries of
  * directory @n as of @generation. */
 void node_dir_filled(struct node_table *t, struct node *n, uint64_t generation);
-/* True if the kernel caches entries of @n from a generation other than
- * @generation; it is then forgotten (the caller invalidates the kernel's copy). */
-bool node_dir_is_stale(struct node_table *t, struct node *n, uint64_t generation);
 /* True if the kernel caches entries of @n at all. */
 bool node_dir_is_cached(struct node_table *t, struct node *n);
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "breaker.h"
 #include "cache.h"
 #include "log.h"
 
@@ -92,8 +93,20 @@ struct slot {
 	uint64_t done_seq;    /* completed fetches, for waiters */
 	int last_rc;	      /* outcome of the last completed fetch */
 	bool fetching;
+	bool probe;  /* the fetch under way is its endpoint's breaker probe */
 	bool pinned; /* never refreshed (-o regions) */
 };
+
+/* One API endpoint (a region's, or ListRegions'), keyed by region id. */
+struct endpoint {
+	struct entry e; /* first: an endpoint is its table entry */
+	struct breaker breaker;
+};
+
+/* Refreshes running on threads of their own at once; past this, a reader
+ * refreshes itself (and waits), so a walk over many stale listings cannot
+ * make threads without bound. */
+#define CACHE_MAX_REFRESHES 32
 
 struct cache {
 	struct api *api; /* borrowed */
@@ -106,11 +119,16 @@ struct cache {
 	pthread_cond_t cond;
 	struct table slots;	  /* protected by lock */
 	struct table logged;	  /* names already reported as unusable; protected by lock */
+	struct table endpoints;	  /* struct endpoint; protected by lock */
 	uint64_t next_generation; /* protected by lock */
+	unsigned refreshing;	  /* refresh threads running; protected by lock */
+	unsigned stale_wait_ms;
+	_Atomic uint64_t degraded_until; /* ms: stale data served until about then */
 };
 
 /* What differs between the four kinds of data. */
 struct fetch_ctx {
+	const char *endpoint; /* breaker key: the region id, "" for ListRegions */
 	const char *region;
 	const struct cache_instance *inst;
 	const struct cache_record *rec;
@@ -154,6 +172,25 @@ static uint64_t hash_bytes(const char *s, size_t len)
 		h *= 0x100000001b3ull;
 	}
 	return h;
+}
+
+/* Folds @len bytes and a separator into a running FNV-1a digest. */
+static uint64_t digest_add(uint64_t h, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 0x100000001b3ull;
+	}
+	h ^= 0xff; /* a byte no name holds after its end: "ab"+"c" != "a"+"bc" */
+	return h * 0x100000001b3ull;
+}
+
+#define DIGEST_INIT 0xcbf29ce484222325ull
+
+/* A digest as a timespec's nanoseconds. */
+static long digest_ns(uint64_t h)
+{
+	return (long)(h % 1000000000u);
 }
 
 static int table_init(struct table *t)
@@ -370,45 +407,67 @@ static void log_fetch_failure(const struct fetch_ctx *ctx, int rc, const struct 
 		log_error("%s failed: %s%s", ctx->what, strerror(-rc), tail);
 }
 
-static int slot_get(struct cache *c, const char *key, size_t keylen, fetch_fn fetch,
-		    const struct fetch_ctx *ctx, struct snap **ret)
+/* The breaker of @name's endpoint; created closed. Called with c->lock. */
+static struct breaker *endpoint_breaker(struct cache *c, const char *name)
 {
-	struct api_error err = { 0 };
-	struct snap *old, *fresh = NULL, *drop = NULL;
-	struct slot *s;
-	uint64_t seq;
-	bool stale = false;
-	int r;
+	size_t len = strlen(name);
+	uint64_t h = hash_bytes(name, len);
+	struct entry *e = table_find(&c->endpoints, name, len, h);
+	struct endpoint *ep;
 
-	*ret = NULL;
-	pthread_mutex_lock(&c->lock);
-	s = slot_find_or_add(c, key, keylen);
-	if (s == NULL) {
-		pthread_mutex_unlock(&c->lock);
-		return -ENOMEM;
+	if (e != NULL)
+		return &((struct endpoint *)e)->breaker;
+	ep = calloc(1, sizeof(*ep));
+	if (ep == NULL || entry_init(&ep->e, name, len) != 0) {
+		free(ep);
+		return NULL;
 	}
-	if (s->value != NULL && (s->pinned || now_ms(c) < s->fresh_until))
-		goto out_hit;
-	if (s->fetching) {
-		/* Someone else is asking the API: share their outcome. */
-		seq = s->done_seq;
-		while (s->done_seq == seq)
-			pthread_cond_wait(&c->cond, &c->lock);
-		if (s->value != NULL)
-			goto out_hit;
-		r = s->last_rc;
-		pthread_mutex_unlock(&c->lock);
-		return r;
-	}
-	s->fetching = true;
-	old = s->value;
-	if (old != NULL)
-		snap_ref(old);
-	pthread_mutex_unlock(&c->lock);
+	table_insert(&c->endpoints, &ep->e);
+	return &ep->breaker;
+}
 
-	r = fetch(c, ctx, old, &fresh, &err);
+/* Failures that say the endpoint is not answering (api.h: -EIO is "retries
+ * exhausted": network, timeout, 5xx, throttling, bad body), as opposed to an
+ * answer such as NotFound or a refused credential. */
+static bool is_transport_failure(int r)
+{
+	return r == -EIO;
+}
+
+/* Kernel caches stay short while stale data is being served: the refresh
+ * going on in the background is then seen within about a second. */
+static void note_stale_served(struct cache *c)
+{
+	atomic_store(&c->degraded_until, now_ms(c) + 2u * CACHE_STALE_KERNEL_TTL_S * 1000u);
+}
+
+static const char *endpoint_label(const char *endpoint)
+{
+	return endpoint[0] ? endpoint : "ListRegions";
+}
+
+/*
+ * Publishes the outcome of a fetch of slot @s (c->lock not held), wakes its
+ * waiters and logs: a breaker that opens or closes once per outage, other
+ * failures once each. Returns the snapshot to serve in *ret (a new
+ * reference, or NULL) and 0 if there is one, else the fetch's error.
+ */
+static int slot_done(struct cache *c, struct slot *s, const struct fetch_ctx *ctx, int r, struct snap *old,
+		     struct snap *fresh, const struct api_error *err, struct snap **ret)
+{
+	bool transport = is_transport_failure(r), stale = false, changed = false, was_open = false;
+	struct snap *drop = NULL;
+	struct breaker *b;
 
 	pthread_mutex_lock(&c->lock);
+	b = endpoint_breaker(c, ctx->endpoint);
+	if (b != NULL && r != -ECANCELED && r != -ENOMEM) {
+		was_open = breaker_is_open(b);
+		changed = breaker_report(b, now_ms(c), transport, s->probe);
+	} else if (b != NULL && s->probe) {
+		b->probing = false; /* no verdict: let the next caller probe */
+	}
+	s->probe = false;
 	s->fetching = false;
 	s->done_seq++;
 	s->last_rc = r;
@@ -421,28 +480,269 @@ static int slot_get(struct cache *c, const char *key, size_t keylen, fetch_fn fe
 		drop = s->value;
 		s->value = NULL;
 	} else if (s->value != NULL) {
-		/* Stale-if-error: keep serving, and do not ask again for a TTL. */
-		s->fresh_until = now_ms(c) + ttl_ms_of(c, s->value);
 		stale = true;
+		/* An endpoint that does not answer is the breaker's business (it
+		 * decides when to ask again); a refusal is not asked again for a
+		 * TTL. */
+		if (!transport)
+			s->fresh_until = now_ms(c) + ttl_ms_of(c, s->value);
 	}
 	pthread_cond_broadcast(&c->cond);
-	if (s->value != NULL) {
+	if (ret != NULL && s->value != NULL) {
 		snap_ref(s->value);
 		*ret = s->value;
 	}
 	pthread_mutex_unlock(&c->lock);
 
-	if (r != 0 && r != -ENOENT)
-		log_fetch_failure(ctx, r, &err, stale);
+	if (stale)
+		note_stale_served(c);
+	if (changed && transport)
+		log_error("%s failed: %s; the API endpoint %s is failing: serving cached data, failing what "
+			  "was never fetched, probing again in %u s",
+			  ctx->what, err->message[0] ? err->message : strerror(-r),
+			  endpoint_label(ctx->endpoint), BREAKER_FIRST_MS / 1000u);
+	else if (changed)
+		log_info("the API endpoint %s answers again", endpoint_label(ctx->endpoint));
+	else if (r != 0 && r != -ENOENT && r != -ECANCELED && !(transport && was_open))
+		log_fetch_failure(ctx, r, err, stale);
 	snap_unref(old);
 	snap_unref(drop);
-	return stale ? 0 : r;
+	return stale || r == 0 ? 0 : r;
+}
 
+/* A refresh running on a thread of its own, with copies of what it needs. */
+struct refresh_job {
+	struct cache *c;
+	struct slot *s;
+	fetch_fn fetch;
+	struct snap *old; /* referenced */
+	struct fetch_ctx ctx;
+	struct cache_instance inst; /* id owned */
+	char *region;
+	char *endpoint;
+	char *what;
+};
+
+static void refresh_job_free(struct refresh_job *j)
+{
+	if (j->ctx.rec != NULL)
+		cache_record_unref(j->c, j->ctx.rec);
+	free(j->inst.id);
+	free(j->region);
+	free(j->endpoint);
+	free(j->what);
+	free(j);
+}
+
+static void *refresh_thread(void *arg)
+{
+	struct refresh_job *j = arg;
+	struct cache *c = j->c;
+	struct api_error err = { 0 };
+	struct snap *fresh = NULL;
+	int r;
+
+	r = j->fetch(c, &j->ctx, j->old, &fresh, &err);
+	slot_done(c, j->s, &j->ctx, r, j->old, fresh, &err, NULL);
+	refresh_job_free(j);
+	pthread_mutex_lock(&c->lock);
+	c->refreshing--;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+static char *dup_or_null(const char *s, bool *failed)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	d = strdup(s);
+	if (d == NULL)
+		*failed = true;
+	return d;
+}
+
+/*
+ * Starts refreshing slot @s (which has a value and is marked fetching) on a
+ * thread of its own. Called with c->lock held; returns -EAGAIN when too many
+ * refreshes run already or no thread could be made: the caller then fetches
+ * itself.
+ */
+static int start_refresh(struct cache *c, struct slot *s, fetch_fn fetch, const struct fetch_ctx *ctx)
+{
+	struct refresh_job *j;
+	pthread_attr_t attr;
+	pthread_t t;
+	bool failed = false;
+	int r;
+
+	if (c->refreshing >= CACHE_MAX_REFRESHES)
+		return -EAGAIN;
+	j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return -EAGAIN;
+	j->c = c;
+	j->s = s;
+	j->fetch = fetch;
+	j->region = dup_or_null(ctx->region, &failed);
+	j->endpoint = dup_or_null(ctx->endpoint, &failed);
+	j->what = dup_or_null(ctx->what, &failed);
+	if (ctx->inst != NULL) {
+		j->inst.id = dup_or_null(ctx->inst->id, &failed);
+		j->inst.ctime = ctx->inst->ctime;
+		j->ctx.inst = &j->inst;
+	}
+	if (ctx->rec != NULL) {
+		cache_record_ref(c, ctx->rec);
+		j->ctx.rec = ctx->rec;
+	}
+	j->ctx.region = j->region;
+	j->ctx.endpoint = j->endpoint;
+	j->ctx.what = j->what;
+	if (failed)
+		goto out_job;
+	j->old = s->value;
+	snap_ref(j->old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	r = pthread_create(&t, &attr, refresh_thread, j);
+	pthread_attr_destroy(&attr);
+	if (r != 0) {
+		/* Under c->lock: the reference cannot be the last one (the slot
+		 * holds another), so this frees nothing. */
+		atomic_fetch_sub(&j->old->refs, 1);
+		goto out_job;
+	}
+	c->refreshing++;
+	return 0;
+
+out_job:
+	refresh_job_free(j);
+	return -EAGAIN;
+}
+
+/* Adds @ms to CLOCK_MONOTONIC now, as a deadline for c->cond. */
+static struct timespec deadline_in(unsigned ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000u;
+	ts.tv_nsec += (long)(ms % 1000u) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
+/*
+ * The generic get. A fresh snapshot is returned at once. Otherwise one fetch
+ * runs for all callers (singleflight):
+ *   - never fetched: the caller fetches, or waits for the fetch under way,
+ *     however long it takes (at most the API's retry budget);
+ *   - stale: the refresh runs on a thread of its own; callers wait for it at
+ *     most stale_wait_ms, then get the last good snapshot (stale-while-
+ *     revalidate) while the kernel is told to keep things only briefly.
+ * While the endpoint's breaker is open, nothing is asked: stale data is
+ * served at once and data never fetched fails at once with -EIO.
+ */
+static int slot_get(struct cache *c, const char *key, size_t keylen, fetch_fn fetch,
+		    const struct fetch_ctx *ctx, struct snap **ret)
+{
+	struct api_error err = { 0 };
+	struct snap *old, *fresh = NULL;
+	enum breaker_verdict verdict;
+	struct breaker *b;
+	struct timespec deadline;
+	struct slot *s;
+	uint64_t seq;
+	int r;
+
+	*ret = NULL;
+	pthread_mutex_lock(&c->lock);
+	s = slot_find_or_add(c, key, keylen);
+	if (s == NULL)
+		goto out_nomem;
+	if (s->value != NULL && (s->pinned || now_ms(c) < s->fresh_until))
+		goto out_hit;
+	if (!s->fetching) {
+		b = endpoint_breaker(c, ctx->endpoint);
+		if (b == NULL)
+			goto out_nomem;
+		verdict = breaker_check(b, now_ms(c));
+		if (verdict == BREAKER_BLOCK) {
+			if (s->value != NULL)
+				goto out_stale;
+			pthread_mutex_unlock(&c->lock);
+			return -EIO;
+		}
+		s->fetching = true;
+		s->probe = verdict == BREAKER_PROBE;
+		if (s->value == NULL || start_refresh(c, s, fetch, ctx) < 0) {
+			/* Fetch here; the others wait for us. */
+			old = s->value;
+			if (old != NULL)
+				snap_ref(old);
+			pthread_mutex_unlock(&c->lock);
+			r = fetch(c, ctx, old, &fresh, &err);
+			return slot_done(c, s, ctx, r, old, fresh, &err, ret);
+		}
+	}
+	/* A fetch is under way: share its outcome. */
+	seq = s->done_seq;
+	if (s->value == NULL) {
+		while (s->done_seq == seq)
+			pthread_cond_wait(&c->cond, &c->lock);
+	} else {
+		deadline = deadline_in(c->stale_wait_ms);
+		while (s->done_seq == seq && s->value != NULL) {
+			if (pthread_cond_timedwait(&c->cond, &c->lock, &deadline) == ETIMEDOUT)
+				break;
+		}
+	}
+	if (s->value == NULL) {
+		r = s->done_seq == seq ? -EIO : s->last_rc;
+		pthread_mutex_unlock(&c->lock);
+		return r;
+	}
+	if (s->done_seq == seq || s->last_rc != 0)
+		goto out_stale;
 out_hit:
 	snap_ref(s->value);
 	*ret = s->value;
 	pthread_mutex_unlock(&c->lock);
 	return 0;
+
+out_stale:
+	snap_ref(s->value);
+	*ret = s->value;
+	pthread_mutex_unlock(&c->lock);
+	note_stale_served(c);
+	return 0;
+
+out_nomem:
+	pthread_mutex_unlock(&c->lock);
+	return -ENOMEM;
+}
+
+/* The snapshot under @key, fresh or not, without fetching; -ENOENT if none. */
+static int slot_peek(struct cache *c, const char *key, size_t keylen, struct snap **ret)
+{
+	struct entry *e;
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&c->lock);
+	e = table_find(&c->slots, key, keylen, hash_bytes(key, keylen));
+	if (e != NULL && ((struct slot *)e)->value != NULL) {
+		*ret = ((struct slot *)e)->value;
+		snap_ref(*ret);
+		r = 0;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
 }
 
 static uint64_t next_generation(struct cache *c)
@@ -495,6 +795,13 @@ static int regions_snap_new(struct cache *c, const char *const *ids, size_t coun
 		} else {
 			r->pub.ids[w++] = r->pub.ids[i];
 		}
+	}
+	{
+		uint64_t h = DIGEST_INIT;
+
+		for (size_t i = 0; i < r->pub.count; i++)
+			h = digest_add(h, r->pub.ids[i], strlen(r->pub.ids[i]));
+		r->pub.entries_ns = digest_ns(h);
 	}
 	*ret = &r->s;
 	return 0;
@@ -555,7 +862,7 @@ int cache_set_regions(struct cache *c, const char *const *ids, size_t count, boo
 
 int cache_get_regions(struct cache *c, const struct cache_regions **ret)
 {
-	struct fetch_ctx ctx = { .what = "ListRegions" };
+	struct fetch_ctx ctx = { .endpoint = "", .what = "ListRegions" };
 	struct snap *s;
 	int r;
 
@@ -622,6 +929,13 @@ static int fetch_instances(struct cache *c, const struct fetch_ctx *ctx, struct 
 			l->pub.items[w++] = l->pub.items[i];
 		}
 	}
+	{
+		uint64_t h = DIGEST_INIT;
+
+		for (size_t i = 0; i < l->pub.count; i++)
+			h = digest_add(h, l->pub.items[i].id, strlen(l->pub.items[i].id));
+		l->pub.entries_ns = digest_ns(h);
+	}
 	*ret = &l->s;
 	r = 0;
 	goto out_list;
@@ -636,7 +950,7 @@ out_list:
 int cache_get_instances(struct cache *c, const char *region, const struct cache_instances **ret)
 {
 	char what[64 + CACHE_NAME_MAX];
-	struct fetch_ctx ctx = { .region = region, .what = what };
+	struct fetch_ctx ctx = { .endpoint = region, .region = region, .what = what };
 	size_t len = strlen(region);
 	struct snap *s;
 	int r;
@@ -644,6 +958,16 @@ int cache_get_instances(struct cache *c, const char *region, const struct cache_
 	snprintf(what, sizeof(what), "ListInstances %s", region);
 	/* Key: the region id; ids never contain NUL, and instance keys do. */
 	r = slot_get(c, region, len, fetch_instances, &ctx, &s);
+	if (r == 0)
+		*ret = &((struct instances_snap *)s)->pub;
+	return r;
+}
+
+int cache_peek_instances(struct cache *c, const char *region, const struct cache_instances **ret)
+{
+	struct snap *s;
+	int r = slot_peek(c, region, strlen(region), &s);
+
 	if (r == 0)
 		*ret = &((struct instances_snap *)s)->pub;
 	return r;
@@ -756,10 +1080,21 @@ static struct cache_record *record_for(const struct invocations_snap *old, struc
 	return &r->pub;
 }
 
+/* The entries of a status directory: its name and every InvokeId in it. */
+static long status_digest_ns(const struct cache_status *st)
+{
+	uint64_t h = digest_add(DIGEST_INIT, st->name, strlen(st->name));
+
+	for (size_t j = 0; j < st->count; j++)
+		h = digest_add(h, st->records[j]->inv.invoke_id, strlen(st->records[j]->inv.invoke_id));
+	return digest_ns(h);
+}
+
 /* Sorts each status, sets its mtime and builds the by-id index. */
 static int invocations_finish(struct invocations_snap *l, time_t instance_ctime)
 {
 	struct cache_invocations *p = &l->pub;
+	uint64_t names = DIGEST_INIT;
 
 	if (p->nstatuses > CACHE_FIXED_STATUSES)
 		qsort(p->statuses + CACHE_FIXED_STATUSES, p->nstatuses - CACHE_FIXED_STATUSES,
@@ -775,6 +1110,8 @@ static int invocations_finish(struct invocations_snap *l, time_t instance_ctime)
 		st->mtime = st->count ? st->records[st->count - 1]->inv.ctime : instance_ctime;
 		if (st->mtime == 0)
 			st->mtime = instance_ctime;
+		names = digest_add(names, st->name, strlen(st->name));
+		st->mtime_ns = status_digest_ns(st);
 		l->by_id[i] = malloc((st->count ? st->count : 1) * sizeof(**l->by_id));
 		if (l->by_id[i] == NULL)
 			return -ENOMEM;
@@ -782,6 +1119,7 @@ static int invocations_finish(struct invocations_snap *l, time_t instance_ctime)
 			memcpy(l->by_id[i], st->records, st->count * sizeof(**l->by_id));
 		qsort(l->by_id[i], st->count, sizeof(**l->by_id), cmp_record_id);
 	}
+	p->entries_ns = digest_ns(names);
 	return 0;
 }
 
@@ -858,24 +1196,51 @@ out_list:
 	return r;
 }
 
+/* A listing's key: region NUL instance (names never hold NUL). */
+static int listing_key(const char *region, const char *instance, char *key, size_t *ret_len)
+{
+	size_t rlen = strlen(region), ilen = strlen(instance);
+
+	if (rlen > CACHE_NAME_MAX || ilen > CACHE_NAME_MAX)
+		return -ENAMETOOLONG;
+	memcpy(key, region, rlen);
+	key[rlen] = '\0';
+	memcpy(key + rlen + 1, instance, ilen);
+	*ret_len = rlen + 1 + ilen;
+	return 0;
+}
+
 int cache_get_invocations(struct cache *c, const char *region, const struct cache_instance *inst,
 			  const struct cache_invocations **ret)
 {
 	char what[64 + 2 * CACHE_NAME_MAX];
-	struct fetch_ctx ctx = { .region = region, .inst = inst, .what = what };
-	size_t rlen = strlen(region), ilen = strlen(inst->id);
+	struct fetch_ctx ctx = { .endpoint = region, .region = region, .inst = inst, .what = what };
 	char key[2 * CACHE_NAME_MAX + 2];
 	struct snap *s;
+	size_t keylen;
 	int r;
 
-	if (rlen > CACHE_NAME_MAX || ilen > CACHE_NAME_MAX)
-		return -ENAMETOOLONG;
-	/* Key: region NUL instance (names never hold NUL). */
-	memcpy(key, region, rlen);
-	key[rlen] = '\0';
-	memcpy(key + rlen + 1, inst->id, ilen);
+	r = listing_key(region, inst->id, key, &keylen);
+	if (r < 0)
+		return r;
 	snprintf(what, sizeof(what), "DescribeInvocations %s/%s", region, inst->id);
-	r = slot_get(c, key, rlen + 1 + ilen, fetch_invocations, &ctx, &s);
+	r = slot_get(c, key, keylen, fetch_invocations, &ctx, &s);
+	if (r == 0)
+		*ret = &((struct invocations_snap *)s)->pub;
+	return r;
+}
+
+int cache_peek_invocations(struct cache *c, const char *region, const char *instance,
+			   const struct cache_invocations **ret)
+{
+	char key[2 * CACHE_NAME_MAX + 2];
+	struct snap *s;
+	size_t keylen;
+	int r;
+
+	r = listing_key(region, instance, key, &keylen);
+	if (r == 0)
+		r = slot_peek(c, key, keylen, &s);
 	if (r == 0)
 		*ret = &((struct invocations_snap *)s)->pub;
 	return r;
@@ -980,7 +1345,9 @@ int cache_get_result(struct cache *c, const char *region, const char *instance,
 {
 	char what[64 + 3 * CACHE_NAME_MAX];
 	struct cache_instance inst = { .id = (char *)instance };
-	struct fetch_ctx ctx = { .region = region, .inst = &inst, .rec = rec, .what = what };
+	struct fetch_ctx ctx = {
+		.endpoint = region, .region = region, .inst = &inst, .rec = rec, .what = what
+	};
 	size_t rlen = strlen(region), ilen = strlen(instance), vlen = strlen(rec->inv.invoke_id);
 	char key[3 * CACHE_NAME_MAX + 3];
 	struct snap *s;
@@ -1017,18 +1384,28 @@ void cache_result_unref(struct cache *c, const struct cache_result *r)
 
 /* ---- lifecycle ---- */
 
+static bool is_degraded(const struct cache *c)
+{
+	return now_ms(c) < atomic_load(&((struct cache *)c)->degraded_until);
+}
+
 unsigned cache_listing_ttl(const struct cache *c)
 {
+	if (is_degraded(c) && c->cache_ttl_s > CACHE_STALE_KERNEL_TTL_S)
+		return CACHE_STALE_KERNEL_TTL_S;
 	return c->cache_ttl_s;
 }
 
 unsigned cache_instance_ttl(const struct cache *c)
 {
+	if (is_degraded(c) && c->instance_ttl_s > CACHE_STALE_KERNEL_TTL_S)
+		return CACHE_STALE_KERNEL_TTL_S;
 	return c->instance_ttl_s;
 }
 
 int cache_new(struct api *api, const struct cache_config *cfg, struct cache **ret_cache)
 {
+	pthread_condattr_t attr;
 	struct cache *c;
 
 	if (api == NULL || cfg == NULL)
@@ -1041,47 +1418,66 @@ int cache_new(struct api *api, const struct cache_config *cfg, struct cache **re
 	c->instance_ttl_s = cfg->instance_ttl_s;
 	c->clock = cfg->clock ? cfg->clock : monotonic_ms;
 	c->clock_arg = cfg->clock_arg;
-	if (table_init(&c->slots) < 0 || table_init(&c->logged) < 0) {
+	c->stale_wait_ms = cfg->stale_wait_ms ? cfg->stale_wait_ms : CACHE_STALE_WAIT_MS;
+	atomic_init(&c->degraded_until, 0);
+	if (table_init(&c->slots) < 0 || table_init(&c->logged) < 0 || table_init(&c->endpoints) < 0) {
 		free(c->slots.buckets);
+		free(c->logged.buckets);
 		free(c);
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->cond, NULL);
+	/* Waits with a deadline (stale-while-revalidate) run on the monotonic
+	 * clock: a wall clock step must not stretch them. */
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->cond, &attr);
+	pthread_condattr_destroy(&attr);
 	*ret_cache = c;
 	return 0;
+}
+
+/* Frees every entry of @t and its buckets. */
+static void table_free(struct table *t, void (*free_entry)(struct entry *e))
+{
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct entry *e = t->buckets[i];
+
+		while (e != NULL) {
+			struct entry *next = e->next;
+
+			free(e->key);
+			free_entry(e);
+			e = next;
+		}
+	}
+	free(t->buckets);
+}
+
+static void slot_free(struct entry *e)
+{
+	snap_unref(((struct slot *)e)->value);
+	free(e);
+}
+
+static void entry_free(struct entry *e)
+{
+	free(e);
 }
 
 void cache_free(struct cache *c)
 {
 	if (c == NULL)
 		return;
-	for (size_t i = 0; i < c->slots.nbuckets; i++) {
-		struct entry *e = c->slots.buckets[i];
-
-		while (e != NULL) {
-			struct entry *next = e->next;
-			struct slot *s = (struct slot *)e;
-
-			snap_unref(s->value);
-			free(e->key);
-			free(s);
-			e = next;
-		}
-	}
-	for (size_t i = 0; i < c->logged.nbuckets; i++) {
-		struct entry *e = c->logged.buckets[i];
-
-		while (e != NULL) {
-			struct entry *next = e->next;
-
-			free(e->key);
-			free(e);
-			e = next;
-		}
-	}
-	free(c->slots.buckets);
-	free(c->logged.buckets);
+	/* Refreshes still running hold slots: let them finish (the API's
+	 * cancel, on shutdown, makes that quick). */
+	pthread_mutex_lock(&c->lock);
+	while (c->refreshing > 0)
+		pthread_cond_wait(&c->cond, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+	table_free(&c->slots, slot_free);
+	table_free(&c->logged, entry_free);
+	table_free(&c->endpoints, entry_free);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
 	free(c);

@@ -20,6 +20,7 @@
 #include "fs.h"
 #include "log.h"
 #include "node.h"
+#include "notify.h"
 
 struct fs {
 	struct cache *cache; /* borrowed */
@@ -28,6 +29,7 @@ struct fs {
 	bool no_open;		 /* the kernel accepted ENOSYS for open */
 	bool no_opendir;	 /* ... and for opendir */
 	struct fuse_session *se; /* for cache invalidation notices */
+	struct notify *notify;	 /* sends them; from init to destroy */
 	pthread_mutex_t dirs_lock;
 	struct dirh *dirs; /* open directories; protected by dirs_lock */
 };
@@ -70,7 +72,9 @@ static int to_errno(int r)
 
 /* ---- attributes ---- */
 
-static void fill_dir(const struct fs *fs, struct stat *st, uint64_t ino, time_t t, nlink_t nlink)
+/* @ns: the digest of the directory's entries (cache.h), so the kernel drops
+ * its cached entries when they change. */
+static void fill_dir(const struct fs *fs, struct stat *st, uint64_t ino, time_t t, long ns, nlink_t nlink)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
@@ -81,6 +85,7 @@ static void fill_dir(const struct fs *fs, struct stat *st, uint64_t ino, time_t 
 	st->st_size = 0;
 	st->st_blksize = 4096;
 	st->st_atime = st->st_mtime = st->st_ctime = t;
+	st->st_atim.tv_nsec = st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = ns;
 }
 
 static void fill_file(const struct fs *fs, struct stat *st, uint64_t ino, time_t t, size_t size)
@@ -136,15 +141,15 @@ static bool is_result_file(enum node_file f)
  * them by itself only when size or mtime change. A running invocation's file
  * can change with neither (InvocationStatus "Pending" -> "Running" in
  * metadata.json), so when a file node starts showing different bytes, tell
- * the kernel. Called from getattr/lookup, which hold no page of this inode.
+ * the kernel, through the notifier thread: never from here (notify.h).
  */
 static void inval_if_changed(struct fs *fs, const struct node *n, const void *a, size_t alen, const void *b,
 			     size_t blen)
 {
 	bool same = alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
 
-	if (!same && fs->se != NULL)
-		fuse_lowlevel_notify_inval_inode(fs->se, n->ino, 0, 0);
+	if (!same)
+		notify_inode(fs->notify, n->ino);
 }
 
 /* ---- fresh data for a node ---- */
@@ -246,37 +251,37 @@ static void note_file_record(struct fs *fs, struct node *n, const struct cache_r
 	cache_record_unref(fs->cache, old);
 }
 
-/*
- * Without opendir, the kernel keeps a directory's entries until the
- * directory's mtime changes or we invalidate them. mtime is not enough (an
- * invocation that leaves Running/ does not change Running/'s newest time), so
- * whenever the kernel revalidates a directory's attributes (after its TTL, and
- * before serving cached entries from offset 0) and the snapshot it was filled
- * from has been replaced, drop its copy. Called from getattr/lookup, which hold
- * no lock the invalidation needs.
- */
-static void check_dir_cache(struct fs *fs, struct node *n, uint64_t generation)
+/* True if the kernel keeps @n's entries (no OPENDIR: it lists once, then
+ * serves its copy until the directory's mtime changes). */
+static bool is_cached_dir(struct fs *fs, struct node *n)
 {
-	if (node_dir_is_stale(fs->nodes, n, generation) && fs->se != NULL)
-		fuse_lowlevel_notify_inval_inode(fs->se, n->ino, 0, 0);
+	return fs->no_opendir && node_dir_is_cached(fs->nodes, n);
 }
 
-/* The same for directories whose attributes need no snapshot: look only if
- * the kernel caches their entries. */
-static void check_cached_dir(struct fs *fs, struct node *n)
+/*
+ * The instance list of a region directory, for its mtime digest. If the
+ * kernel caches the directory's entries, this getattr is the only chance to
+ * notice a change (readdir does not reach us), so refresh a stale list;
+ * otherwise take what is cached: `ls -l /mnt` must not spend ListInstances
+ * calls (10 a minute). NULL if there is none.
+ */
+static const struct cache_instances *region_instances(struct fs *fs, struct node *n, bool refresh)
 {
-	const struct cache_instances *instances;
-	const struct cache_invocations *l;
+	const struct cache_instances *l = NULL;
 
-	if (!fs->no_opendir || !node_dir_is_cached(fs->nodes, n))
-		return;
-	if (n->kind == NODE_REGION && cache_get_instances(fs->cache, n->region, &instances) == 0) {
-		check_dir_cache(fs, n, instances->generation);
-		cache_instances_unref(fs->cache, instances);
-	} else if (n->kind == NODE_INSTANCE && get_listing(fs, n, &l) == 0) {
-		check_dir_cache(fs, n, l->generation);
-		cache_invocations_unref(fs->cache, l);
-	}
+	if (refresh && cache_get_instances(fs->cache, n->region, &l) == 0)
+		return l;
+	return cache_peek_instances(fs->cache, n->region, &l) == 0 ? l : NULL;
+}
+
+/* The same for an instance directory and its listing. */
+static const struct cache_invocations *instance_listing(struct fs *fs, struct node *n, bool refresh)
+{
+	const struct cache_invocations *l = NULL;
+
+	if (refresh && get_listing(fs, n, &l) == 0)
+		return l;
+	return cache_peek_invocations(fs->cache, n->region, n->instance, &l) == 0 ? l : NULL;
 }
 
 /* Attributes and kernel cache time of a node; fetches what it must. */
@@ -295,23 +300,25 @@ static int node_attr(struct fs *fs, struct node *n, struct stat *st, double *ret
 		r = cache_get_regions(fs->cache, &regions);
 		if (r < 0)
 			return r;
-		fill_dir(fs, st, n->ino, fs->cfg.mount_time, 2 + regions->count);
-		check_dir_cache(fs, n, regions->generation);
+		fill_dir(fs, st, n->ino, fs->cfg.mount_time, regions->entries_ns, 2 + regions->count);
 		cache_regions_unref(fs->cache, regions);
 		*ret_ttl = cache_instance_ttl(fs->cache);
 		return 0;
-	case NODE_REGION:
-		/* No instance list for a stat: `ls -l /mnt` must not spend
-		 * ListInstances calls (10 a minute). nlink 1: "not counted". */
-		fill_dir(fs, st, n->ino, fs->cfg.mount_time, 1);
+	case NODE_REGION: {
+		const struct cache_instances *instances = region_instances(fs, n, is_cached_dir(fs, n));
+
+		/* nlink 1: "not counted" (counting would need the list). */
+		fill_dir(fs, st, n->ino, fs->cfg.mount_time, instances ? instances->entries_ns : 0, 1);
+		cache_instances_unref(fs->cache, instances);
 		*ret_ttl = cache_instance_ttl(fs->cache);
-		check_cached_dir(fs, n);
 		return 0;
+	}
 	case NODE_INSTANCE:
-		fill_dir(fs, st, n->ino, n->instance_ctime, 1);
+		l = instance_listing(fs, n, is_cached_dir(fs, n));
+		fill_dir(fs, st, n->ino, n->instance_ctime, l ? l->entries_ns : 0, 1);
+		cache_invocations_unref(fs->cache, l);
 		/* Its entries follow the listing, so does the kernel's copy. */
 		*ret_ttl = cache_listing_ttl(fs->cache);
-		check_cached_dir(fs, n);
 		return 0;
 	case NODE_STATUS:
 		r = get_listing(fs, n, &l);
@@ -321,8 +328,7 @@ static int node_attr(struct fs *fs, struct node *n, struct stat *st, double *ret
 		if (status == NULL)
 			r = -ENOENT;
 		else
-			fill_dir(fs, st, n->ino, status->mtime, 2 + status->count);
-		check_dir_cache(fs, n, l->generation);
+			fill_dir(fs, st, n->ino, status->mtime, status->mtime_ns, 2 + status->count);
 		cache_invocations_unref(fs->cache, l);
 		*ret_ttl = cache_listing_ttl(fs->cache);
 		return r;
@@ -330,7 +336,7 @@ static int node_attr(struct fs *fs, struct node *n, struct stat *st, double *ret
 		r = invocation_record(fs, n, &rec);
 		if (r < 0)
 			return r;
-		fill_dir(fs, st, n->ino, rec->inv.ctime, 2);
+		fill_dir(fs, st, n->ino, rec->inv.ctime, 0, 2);
 		*ret_ttl = rec->is_final ? FS_IMMUTABLE_TTL_S : cache_listing_ttl(fs->cache);
 		cache_record_unref(fs->cache, rec);
 		return 0;
@@ -707,7 +713,8 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	/* Without opendir the kernel keeps every directory's entries
 	 * (FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE) until told otherwise: see
-	 * check_dir_cache. That saves two requests per directory in a walk. */
+	 * its mtime changes (see fill_dir). That saves two requests per
+	 * directory in a walk. */
 	if (fs->no_opendir) {
 		fuse_reply_err(req, ENOSYS);
 		return;
@@ -785,29 +792,37 @@ static void dir_entry(const struct fs *fs, const struct dirh *d, size_t i, struc
 }
 
 /* Attributes of entry @e of @d, from the snapshot alone (never a fetch). */
-static void dir_entry_attr(const struct fs *fs, const struct dirh *d, const struct dir_entry *e,
-			   struct node *child, struct stat *st, double *ttl)
+static void dir_entry_attr(struct fs *fs, const struct dirh *d, const struct dir_entry *e, struct node *child,
+			   struct stat *st, double *ttl)
 {
 	size_t size;
 
 	switch (e->kind) {
-	case NODE_REGION:
-		fill_dir(fs, st, child->ino, fs->cfg.mount_time, 1);
+	case NODE_REGION: {
+		const struct cache_instances *l = region_instances(fs, child, false);
+
+		fill_dir(fs, st, child->ino, fs->cfg.mount_time, l ? l->entries_ns : 0, 1);
+		cache_instances_unref(fs->cache, l);
 		*ttl = cache_instance_ttl(fs->cache);
 		return;
-	case NODE_INSTANCE:
-		fill_dir(fs, st, child->ino, e->ctime, 1);
+	}
+	case NODE_INSTANCE: {
+		const struct cache_invocations *l = instance_listing(fs, child, false);
+
+		fill_dir(fs, st, child->ino, e->ctime, l ? l->entries_ns : 0, 1);
+		cache_invocations_unref(fs->cache, l);
 		*ttl = cache_listing_ttl(fs->cache);
 		return;
+	}
 	case NODE_STATUS: {
 		const struct cache_status *s = cache_find_status(d->listing, e->name);
 
-		fill_dir(fs, st, child->ino, s->mtime, 2 + s->count);
+		fill_dir(fs, st, child->ino, s->mtime, s->mtime_ns, 2 + s->count);
 		*ttl = cache_listing_ttl(fs->cache);
 		return;
 	}
 	case NODE_INVOCATION:
-		fill_dir(fs, st, child->ino, e->rec->inv.ctime, 2);
+		fill_dir(fs, st, child->ino, e->rec->inv.ctime, 0, 2);
 		*ttl = e->rec->is_final ? FS_IMMUTABLE_TTL_S : cache_listing_ttl(fs->cache);
 		return;
 	case NODE_FILE:
@@ -833,7 +848,7 @@ static void reply_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 
 	if (own) {
 		/* No opendir: list the current snapshot; the kernel caches
-		 * what we send until check_dir_cache tells it otherwise. */
+		 * what we send until the directory's mtime changes. */
 		r = dirh_new(fs, ino, &d);
 		if (r < 0) {
 			fuse_reply_err(req, to_errno(r));
@@ -932,6 +947,12 @@ static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	fuse_reply_err(req, ENOSYS);
 }
 
+/* The notifier's way of telling the kernel; runs on its thread only. */
+static int send_inval_inode(void *arg, uint64_t ino)
+{
+	return fuse_lowlevel_notify_inval_inode(arg, (fuse_ino_t)ino, 0, 0);
+}
+
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct fs *fs = userdata;
@@ -955,12 +976,27 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
-	/* Times are whole seconds. */
-	conn->time_gran = 1000000000;
+	/* Directory mtimes carry a digest in their nanoseconds (fill_dir). */
+	conn->time_gran = 1;
+	/* Notifications go out from a thread of our own, after the fork. */
+	if (fs->se != NULL && notify_new(send_inval_inode, fs->se, &fs->notify) < 0)
+		log_warn(
+			"no notifier thread: changed files may be served from the kernel's cache until their "
+			"size or mtime change");
+}
+
+/* At unmount, before the session goes: nothing is sent after this. */
+static void fs_destroy(void *userdata)
+{
+	struct fs *fs = userdata;
+
+	notify_free(fs->notify);
+	fs->notify = NULL;
 }
 
 static const struct fuse_lowlevel_ops ops = {
 	.init = fs_init,
+	.destroy = fs_destroy,
 	.lookup = fs_lookup,
 	.forget = fs_forget,
 	.forget_multi = fs_forget_multi,
@@ -1010,6 +1046,7 @@ void fs_free(struct fs *fs)
 {
 	if (fs == NULL)
 		return;
+	notify_free(fs->notify);
 	while (fs->dirs != NULL) {
 		struct dirh *d = fs->dirs;
 

@@ -369,18 +369,6 @@ void node_dir_filled(struct node_table *t, struct node *n, uint64_t generation)
 	pthread_mutex_unlock(&t->lock);
 }
 
-bool node_dir_is_stale(struct node_table *t, struct node *n, uint64_t generation)
-{
-	bool stale;
-
-	pthread_mutex_lock(&t->lock);
-	stale = n->dir_generation != 0 && n->dir_generation != generation;
-	if (stale)
-		n->dir_generation = 0;
-	pthread_mutex_unlock(&t->lock);
-	return stale;
-}
-
 bool node_dir_is_cached(struct node_table *t, struct node *n)
 {
 	bool cached;
