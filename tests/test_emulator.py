@@ -7,7 +7,8 @@ independent signer.
 - A small V3/V1 signer written here from shared/api/README.md checks the §7
   vectors against the emulator's own functions, byte for byte, and then
   talks to a running emulator: paging, events between pages, every fault
-  kind, counters, the control API, TLS and hostile data.
+  kind, the fault mix, every hostile mode, counters and requests in flight,
+  the control API, TLS and hostile data.
 """
 import base64
 import hashlib
