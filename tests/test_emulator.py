@@ -1079,7 +1079,7 @@ def test_peak_in_flight_counts_requests_held_at_once(emulator_factory):
     reg, inst = first_instance(emu.data())
     params = {"RegionId": reg, "InstanceId": inst["InstanceId"]}
     assert emu.in_flight() == {} and emu.peak_in_flight() == {"total": 0}
-    emu.config(latency_ms=500)
+    emu.config(latency_ms=1000)   # long enough for six threads to be in at once on a busy machine
     codes = run_threads(6, lambda i: Client(emu).v3("DescribeInvocations", params)[0])
     assert codes == [200] * 6
     assert emu.peak_in_flight() == {"total": 6, "DescribeInvocations": 6}
@@ -1094,7 +1094,7 @@ def test_peak_in_flight_counts_requests_held_at_once(emulator_factory):
     assert emu.peak_in_flight() == {"total": 0}
     # A reset while requests are held restarts the peaks from them; a hung request is in flight.
     emu.config(latency_ms=0)
-    emu.faults("hang", 3, hang_s=1.5, action="ListRegions")
+    emu.faults("hang", 3, hang_s=3, action="ListRegions")
     holders = [threading.Thread(target=lambda: Client(emu).v3("ListRegions"), daemon=True) for _ in range(3)]
     for t in holders:
         t.start()
