@@ -94,6 +94,7 @@ struct slot {
 	int last_rc;	      /* outcome of the last completed fetch */
 	bool fetching;
 	bool probe;  /* the fetch under way is its endpoint's breaker probe */
+	bool waited; /* a reader already waited stale_wait_ms for the fetch under way */
 	bool pinned; /* never refreshed (-o regions) */
 };
 
@@ -565,8 +566,7 @@ static char *dup_or_null(const char *s, bool *failed)
 }
 
 /*
- * Starts refreshing slot @s (which has a value and is marked fetching) on a
- * thread of its own. Called with c->lock held; returns -EAGAIN when too many
+ * Starts fetching slot @s (marked fetching) on a thread of its own. Called with c->lock held; returns -EAGAIN when too many
  * refreshes run already or no thread could be made: the caller then fetches
  * itself.
  */
@@ -604,7 +604,8 @@ static int start_refresh(struct cache *c, struct slot *s, fetch_fn fetch, const 
 	if (failed)
 		goto out_job;
 	j->old = s->value;
-	snap_ref(j->old);
+	if (j->old != NULL)
+		snap_ref(j->old);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	r = pthread_create(&t, &attr, refresh_thread, j);
@@ -612,7 +613,8 @@ static int start_refresh(struct cache *c, struct slot *s, fetch_fn fetch, const 
 	if (r != 0) {
 		/* Under c->lock: the reference cannot be the last one (the slot
 		 * holds another), so this frees nothing. */
-		atomic_fetch_sub(&j->old->refs, 1);
+		if (j->old != NULL)
+			atomic_fetch_sub(&j->old->refs, 1);
 		goto out_job;
 	}
 	c->refreshing++;
@@ -644,10 +646,15 @@ static struct timespec deadline_in(unsigned ms)
  *   - never fetched: the caller fetches, or waits for the fetch under way,
  *     however long it takes (at most the API's retry budget);
  *   - stale: the refresh runs on a thread of its own; callers wait for it at
- *     most stale_wait_ms, then get the last good snapshot (stale-while-
- *     revalidate) while the kernel is told to keep things only briefly.
+ *     most stale_wait_ms (only the first: once one has waited that long, the
+ *     others do not wait again for the same refresh), then get the last good
+ *     snapshot (stale-while-revalidate) while the kernel is told to keep
+ *     things only briefly.
  * While the endpoint's breaker is open, nothing is asked: stale data is
- * served at once and data never fetched fails at once with -EIO.
+ * served at once and data never fetched fails at once with -EIO. The one
+ * probe a period runs on a thread of its own too, so no reader waits a
+ * retry budget for it: never-fetched data waits for the probe at most
+ * stale_wait_ms, like stale data.
  */
 static int slot_get(struct cache *c, const char *key, size_t keylen, fetch_fn fetch,
 		    const struct fetch_ctx *ctx, struct snap **ret)
@@ -680,8 +687,9 @@ static int slot_get(struct cache *c, const char *key, size_t keylen, fetch_fn fe
 			return -EIO;
 		}
 		s->fetching = true;
+		s->waited = false;
 		s->probe = verdict == BREAKER_PROBE;
-		if (s->value == NULL || start_refresh(c, s, fetch, ctx) < 0) {
+		if ((s->value == NULL && !s->probe) || start_refresh(c, s, fetch, ctx) < 0) {
 			/* Fetch here; the others wait for us. */
 			old = s->value;
 			if (old != NULL)
@@ -693,14 +701,16 @@ static int slot_get(struct cache *c, const char *key, size_t keylen, fetch_fn fe
 	}
 	/* A fetch is under way: share its outcome. */
 	seq = s->done_seq;
-	if (s->value == NULL) {
+	if (s->value == NULL && !s->probe) {
 		while (s->done_seq == seq)
 			pthread_cond_wait(&c->cond, &c->lock);
-	} else {
+	} else if (!s->waited) {
 		deadline = deadline_in(c->stale_wait_ms);
-		while (s->done_seq == seq && s->value != NULL) {
-			if (pthread_cond_timedwait(&c->cond, &c->lock, &deadline) == ETIMEDOUT)
+		while (s->done_seq == seq) {
+			if (pthread_cond_timedwait(&c->cond, &c->lock, &deadline) == ETIMEDOUT) {
+				s->waited = true;
 				break;
+			}
 		}
 	}
 	if (s->value == NULL) {

@@ -377,9 +377,10 @@ def test_stale_listing_is_served_while_the_api_is_down(emulator_factory, tmp_pat
         safe_sleep(2)
         assert sorted(os.listdir(d)) == before
         assert (d / inv["InvokeId"] / "command").read_bytes() == base64.b64decode(inv["CommandContent"])
-        emu.config(fault_rate=0.0)
-        # The outage is logged once, when the endpoint's breaker opens.
+        # The outage is logged once, when the endpoint's breaker opens (the
+        # refresh gives up after its retry budget).
         assert wait_for(lambda: "serving cached data" in m.log(), 10)
+        emu.config(fault_rate=0.0)
 
 
 def test_data_never_fetched_fails_with_eio_in_bounded_time(emulator_factory, tmp_path):
