@@ -338,13 +338,14 @@ int main(int argc, char *argv[])
 	const char *env;
 	int ret = 1, r;
 
-	/* First, before any secret is read: no core dump and no ptrace or
-	 * /proc/PID/{mem,environ} by other processes of the same user. A fork
-	 * (fuse_daemonize) keeps this; -o dumpable undoes it below. */
-	r = prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* First, before any secret is read: no core dump, and other processes of
+	 * the same user can neither ptrace us nor read /proc/PID/mem (our
+	 * /proc/PID files become root's). fuse_daemonize's fork keeps this;
+	 * -o dumpable undoes it below. */
+	r = prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 ? 0 : -errno;
 	log_init(false, LOG_LEVEL_INFO);
-	if (r != 0)
-		log_warn("cannot make the process non-dumpable: %s", strerror(errno));
+	if (r < 0)
+		log_warn("cannot make the process non-dumpable: %s", strerror(-r));
 	fuse_set_log_func(fuse_log_to_ours);
 	if (fuse_opt_parse(&args, &o, swasfs_opts, NULL) != 0)
 		goto out_args;

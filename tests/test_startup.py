@@ -202,8 +202,11 @@ class Daemon:
             self.mount.start()
             self.pid = self.mount.proc.pid
         else:
-            r = run_swasfs(self.mount.args, env=self.mount.env)
-            self.output = r.stdout + r.stderr
+            # Output to a file, not a pipe: valgrind's log descriptor outlives the parent in the daemon.
+            with open(self.mount.log_path, "wb") as log:
+                r = subprocess.run(mount.daemon_command(self.mount.args), stdin=subprocess.DEVNULL, stdout=log,
+                                   stderr=subprocess.STDOUT, env=self.mount.env, timeout=120)
+            self.output = self.mount.log()
             assert r.returncode == 0, self.output
             assert os.path.ismount(self.mount.mnt)
             self.pid = daemon_pid(self.mount.mnt)
