@@ -15,10 +15,10 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdint.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -38,7 +38,8 @@
  * ~100 bytes plus the token (STS tokens are 1-2 KiB), and the daemon holds at
  * most two at once (the start-up check's and the client's); the rest is for
  * OpenSSL's own secure allocations (HMAC keys, TLS key shares). 64 KiB is also
- * the smallest RLIMIT_MEMLOCK distributions ship, so mlock usually succeeds. */
+ * the kernel's default RLIMIT_MEMLOCK before Linux 5.16 (8 MiB since), so
+ * mlock succeeds even under the old default. */
 #define CRED_SECURE_HEAP_BYTES (64u * 1024)
 /* The arena's smallest block: OpenSSL's buddy allocator needs a power of two. */
 #define CRED_SECURE_HEAP_MIN_BLOCK 16u
