@@ -7,19 +7,24 @@
  * uses: "[section]" lines, "key = value", full-line and unquoted inline "#"/";"
  * comments, quoted values taken literally. The CLI config is JSON, so its
  * parsing lives in json.c. Every buffer that held a secret is wiped with
- * OPENSSL_cleanse before it is freed.
+ * OPENSSL_cleanse before it is freed. A struct cred is one allocation, in
+ * OpenSSL's secure heap when there is one, so a single wipe, a single lock and
+ * a single "is it secure" check cover the secret, the token and the id.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 
 #include "credentials.h"
 #include "json.h"
@@ -29,11 +34,31 @@
 /* AccessKey ids are ~24 chars, secrets ~30, STS tokens ~1-2 KiB. */
 #define CRED_MAX_FIELD_BYTES 8192
 #define CRED_DEFAULT_SECTION "default"
+/* The secure heap's arena. OpenSSL wants a power of two. A struct cred is
+ * ~100 bytes plus the token (STS tokens are 1-2 KiB), and the daemon holds at
+ * most two at once (the start-up check's and the client's); the rest is for
+ * OpenSSL's own secure allocations (HMAC keys, TLS key shares). 64 KiB is also
+ * the kernel's default RLIMIT_MEMLOCK before Linux 5.16 (8 MiB since), so
+ * mlock succeeds even under the old default. */
+#define CRED_SECURE_HEAP_BYTES (64u * 1024)
+/* The arena's smallest block: OpenSSL's buddy allocator needs a power of two. */
+#define CRED_SECURE_HEAP_MIN_BLOCK 16u
 
+/* The variables of the chain whose values are secrets. The AccessKey id, the
+ * profile, the file path and ALIBABA_CLOUD_CLI_PROFILE_DISABLED are not. */
+static const char *const secret_env_vars[] = {
+	"ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+	"ALIBABA_CLOUD_SECURITY_TOKEN",
+};
+
+/* One allocation: this header, then the id, the secret and the token, each
+ * NUL-terminated, so one wipe covers them all. */
 struct cred {
-	char *access_key_id;
-	char *secret;
-	char *token; /* NULL unless STS */
+	size_t size; /* of the whole allocation */
+	const char *access_key_id;
+	const char *secret;
+	const char *token; /* NULL unless STS */
+	char strings[];
 };
 
 static void wipe_free(char *s)
@@ -44,38 +69,121 @@ static void wipe_free(char *s)
 	free(s);
 }
 
+/* Zeroed memory in the secure heap, else the ordinary one. When the arena is
+ * full OpenSSL returns NULL and queues an error; the credentials then go to
+ * the ordinary heap (still wiped on free) rather than fail the mount, and the
+ * error is dropped so no later ERR_get_error() caller sees it. */
+static void *secure_zalloc(size_t size)
+{
+	void *p;
+
+	ERR_set_mark();
+	p = OPENSSL_secure_zalloc(size);
+	ERR_pop_to_mark();
+	if (!p && CRYPTO_secure_malloc_initialized())
+		p = OPENSSL_zalloc(size);
+	return p;
+}
+
 void cred_free(struct cred *c)
 {
 	if (!c)
 		return;
-	wipe_free(c->access_key_id);
-	wipe_free(c->secret);
-	wipe_free(c->token);
-	OPENSSL_cleanse(c, sizeof(*c));
-	free(c);
+	/* Wipes first; for memory outside the arena it wipes and calls OPENSSL_free. */
+	OPENSSL_secure_clear_free(c, c->size);
 }
 
 int cred_new(const char *access_key_id, const char *secret, const char *token, struct cred **ret_cred)
 {
+	size_t id_len, secret_len, token_len, size;
 	struct cred *c;
+	char *p;
 
 	if (!access_key_id || !*access_key_id || !secret || !*secret)
 		return -EINVAL;
-	if (strlen(access_key_id) > CRED_MAX_FIELD_BYTES || strlen(secret) > CRED_MAX_FIELD_BYTES ||
-	    (token && strlen(token) > CRED_MAX_FIELD_BYTES))
+	id_len = strnlen(access_key_id, CRED_MAX_FIELD_BYTES + 1);
+	secret_len = strnlen(secret, CRED_MAX_FIELD_BYTES + 1);
+	token_len = token ? strnlen(token, CRED_MAX_FIELD_BYTES + 1) : 0;
+	if (id_len > CRED_MAX_FIELD_BYTES || secret_len > CRED_MAX_FIELD_BYTES ||
+	    token_len > CRED_MAX_FIELD_BYTES)
 		return -EINVAL;
-	c = calloc(1, sizeof(*c));
+	size = sizeof(*c) + id_len + 1 + secret_len + 1 + (token_len ? token_len + 1 : 0);
+	c = secure_zalloc(size);
 	if (!c)
 		return -ENOMEM;
-	c->access_key_id = strdup(access_key_id);
-	c->secret = strdup(secret);
-	c->token = token && *token ? strdup(token) : NULL;
-	if (!c->access_key_id || !c->secret || (token && *token && !c->token)) {
-		cred_free(c);
-		return -ENOMEM;
-	}
+	c->size = size;
+	p = c->strings;
+	c->access_key_id = memcpy(p, access_key_id, id_len + 1);
+	p += id_len + 1;
+	c->secret = memcpy(p, secret, secret_len + 1);
+	p += secret_len + 1;
+	if (token_len)
+		c->token = memcpy(p, token, token_len + 1);
 	*ret_cred = c;
 	return 0;
+}
+
+int cred_dup(const struct cred *c, struct cred **ret_cred)
+{
+	return cred_new(c->access_key_id, c->secret, c->token, ret_cred) == 0 ? 0 : -ENOMEM;
+}
+
+int cred_secure_heap_init(void)
+{
+	static int result = 1; /* 1: not tried yet */
+
+	if (result != 1)
+		return result;
+	ERR_set_mark();
+	switch (CRYPTO_secure_malloc_init(CRED_SECURE_HEAP_BYTES, CRED_SECURE_HEAP_MIN_BLOCK)) {
+	case 1:
+		result = 0;
+		break;
+	case 2: /* OpenSSL: the arena works but mlock or madvise failed */
+		result = -EPERM;
+		break;
+	default: /* could not map it, or OpenSSL was built without secure memory */
+		result = -ENOMEM;
+		break;
+	}
+	ERR_pop_to_mark();
+	return result;
+}
+
+bool cred_is_secure(const struct cred *c)
+{
+	return CRYPTO_secure_allocated(c) != 0;
+}
+
+int cred_lock_pages(const struct cred *c)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t start = (uintptr_t)c & ~(page - 1), end = (uintptr_t)c + c->size;
+
+	if (mlock((const void *)start, end - start) < 0)
+		return -errno;
+	return 0;
+}
+
+size_t cred_scrub_environ(void)
+{
+	size_t wiped = 0, i;
+	char **e;
+
+	for (i = 0; i < sizeof(secret_env_vars) / sizeof(secret_env_vars[0]); i++) {
+		size_t len = strlen(secret_env_vars[i]);
+
+		/* Every entry of that name (an environment may repeat one), in
+		 * place: the pointers still lead into the execve block. */
+		for (e = environ; e && *e; e++) {
+			if (strncmp(*e, secret_env_vars[i], len) == 0 && (*e)[len] == '=') {
+				OPENSSL_cleanse(*e + len + 1, strlen(*e + len + 1));
+				wiped++;
+			}
+		}
+		unsetenv(secret_env_vars[i]);
+	}
+	return wiped;
 }
 
 const char *cred_access_key_id(const struct cred *c)

@@ -6,6 +6,12 @@
  * a throw-away client (so a bad key or endpoint exits 1 before mounting), then
  * mount, daemonise unless -f, and only then build the real client: no thread
  * and no connection may exist across fuse_daemonize()'s fork.
+ *
+ * The secret is kept out of memory images: the process is made non-dumpable
+ * before anything reads it (no core dump, no same-user ptrace or
+ * /proc/PID/mem), the credentials are read once into OpenSSL's secure heap and
+ * copied from there for each client, and their environment variables are
+ * zeroed where /proc/PID/environ shows them before the mount.
  */
 #include <errno.h>
 #include <limits.h>
@@ -15,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,6 +60,7 @@ struct options {
 	unsigned retry_budget;
 	int verbose;
 	int no_results;
+	int dumpable;
 };
 
 #define OPT(t, p)                                 \
@@ -71,6 +79,7 @@ static const struct fuse_opt swasfs_opts[] = { OPT("regions=%s", regions),
 					       OPT("retry_budget=%u", retry_budget),
 					       OPT("verbose", verbose),
 					       OPT("no_results", no_results),
+					       OPT("dumpable", dumpable),
 					       FUSE_OPT_END };
 
 static void print_usage(const char *prog)
@@ -96,7 +105,9 @@ static void print_usage(const char *prog)
 	       "    -o timeout=SECONDS      limit for one API request (default %d)\n"
 	       "    -o retry_budget=SECONDS time for all retries of one call (default %d)\n"
 	       "    -o no_results           leave output and result.json out of the tree\n"
-	       "    -o verbose              log one line per API call\n\n"
+	       "    -o verbose              log one line per API call\n"
+	       "    -o dumpable             let the daemon dump core and be traced by its user\n"
+	       "                            (for debugging: core dumps then hold the secret)\n\n"
 	       "Credentials, first found wins: ALIBABA_CLOUD_ACCESS_KEY_ID and\n"
 	       "ALIBABA_CLOUD_ACCESS_KEY_SECRET (+ ALIBABA_CLOUD_SECURITY_TOKEN); the ini file\n"
 	       "$ALIBABA_CLOUD_CREDENTIALS_FILE or ~/.alibabacloud/credentials; the aliyun CLI's\n"
@@ -170,21 +181,36 @@ static void api_config_of(const struct options *o, struct api_config *cfg)
 	cfg->verbose = o->verbose;
 }
 
-/* Loads credentials and builds a client; prints why not. */
-static int make_api(const struct options *o, bool warn, struct api **ret_api)
+/* Reads the credentials, the only time they are read, then wipes the secret's
+ * environment variables. Prints why not. *ret_cred: caller frees with
+ * cred_free() (or hands it to api_new). */
+static int load_credentials(const struct options *o, struct cred **ret_cred)
 {
-	struct api_config cfg;
 	struct cred_diag diag = { 0 };
-	struct cred *cred;
+	struct cred *cred = NULL;
 	int r;
 
 	r = cred_load(o->profile, &cred, &diag);
+	/* Whatever the outcome: cred_load copied what it took. */
+	cred_scrub_environ();
 	if (r < 0) {
 		log_error("%s", diag.message[0] ? diag.message : "no usable credentials");
 		return r;
 	}
-	if (warn && diag.warning[0])
+	if (diag.warning[0])
 		log_warn("%s", diag.warning);
+	log_debug("credentials from %s, kept in %s", diag.source,
+		  cred_is_secure(cred) ? "the secure heap" : "the ordinary heap");
+	*ret_cred = cred;
+	return 0;
+}
+
+/* Builds a client that owns @cred (freed by api_free, also on failure). */
+static int make_api(const struct options *o, struct cred *cred, struct api **ret_api)
+{
+	struct api_config cfg;
+	int r;
+
 	api_config_of(o, &cfg);
 	r = api_new(&cfg, cred, ret_api);
 	if (r < 0)
@@ -192,14 +218,21 @@ static int make_api(const struct options *o, bool warn, struct api **ret_api)
 	return r;
 }
 
-/* The start-up check: one ListRegions. On success *ret_list has the answer. */
-static int check_api(const struct options *o, struct swas_region_list *ret_list)
+/* The start-up check: one ListRegions with a client of its own, signing with a
+ * copy of @cred (borrowed). On success *ret_list has the answer. */
+static int check_api(const struct options *o, const struct cred *cred, struct swas_region_list *ret_list)
 {
 	struct api_error err = { 0 };
+	struct cred *copy;
 	struct api *api;
 	int r;
 
-	r = make_api(o, false, &api);
+	r = cred_dup(cred, &copy);
+	if (r < 0) {
+		log_error("cannot copy the credentials: %s", strerror(-r));
+		return r;
+	}
+	r = make_api(o, copy, &api);
 	if (r < 0)
 		return r;
 	r = api_list_regions(api, ret_list, &err);
@@ -301,10 +334,18 @@ int main(int argc, char *argv[])
 	struct cache *cache = NULL;
 	struct api *api = NULL;
 	struct fs *fs = NULL;
+	struct cred *cred = NULL; /* after make_api: borrowed from api, valid until api_free */
 	const char *env;
-	int ret = 1;
+	int ret = 1, r;
 
+	/* First, before any secret is read: no core dump, and other processes of
+	 * the same user can neither ptrace us nor read /proc/PID/mem (our
+	 * /proc/PID files become root's). fuse_daemonize's fork keeps this;
+	 * -o dumpable undoes it below. */
+	r = prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 ? 0 : -errno;
 	log_init(false, LOG_LEVEL_INFO);
+	if (r < 0)
+		log_warn("cannot make the process non-dumpable: %s", strerror(-r));
 	fuse_set_log_func(fuse_log_to_ours);
 	if (fuse_opt_parse(&args, &o, swasfs_opts, NULL) != 0)
 		goto out_args;
@@ -334,6 +375,16 @@ int main(int argc, char *argv[])
 	if (check_options(&o) < 0)
 		goto out_args;
 	log_init(false, o.verbose || opts.debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	if (o.dumpable) {
+		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0)
+			log_warn("-o dumpable: %s", strerror(errno));
+		else
+			log_warn("-o dumpable: core dumps and debuggers can read the AccessKey secret");
+	}
+	r = cred_secure_heap_init();
+	if (r < 0)
+		log_debug("secure heap: %s; credentials are %s", strerror(-r),
+			  r == -EPERM ? "in memory that may be swapped or dumped" : "on the ordinary heap");
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	/* Read-only, no atime updates (they would cost a GETATTR per read), and
@@ -350,8 +401,8 @@ int main(int argc, char *argv[])
 		/* api_new opens no connection and starts no thread: safe before the fork. */
 		struct cache_config ccfg = { .cache_ttl_s = o.cache_ttl, .instance_ttl_s = o.instance_ttl };
 
-		if (make_api(&o, true, &api) < 0 || cache_new(api, &ccfg, &cache) < 0 ||
-		    fs_new(&fcfg, cache, &fs) < 0)
+		if (load_credentials(&o, &cred) < 0 || make_api(&o, cred, &api) < 0 ||
+		    cache_new(api, &ccfg, &cache) < 0 || fs_new(&fcfg, cache, &fs) < 0)
 			goto out_fs;
 	}
 	/* Parses the FUSE options: a typo fails here, before any API call. */
@@ -359,7 +410,7 @@ int main(int argc, char *argv[])
 	if (se == NULL)
 		goto out_fs;
 	fs_set_session(fs, se);
-	if (check_api(&o, &regions) < 0 || seed_regions(cache, &o, &regions) < 0)
+	if (check_api(&o, cred, &regions) < 0 || seed_regions(cache, &o, &regions) < 0)
 		goto out_session;
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_session;
@@ -367,8 +418,13 @@ int main(int argc, char *argv[])
 		goto out_signals;
 	if (fuse_daemonize(opts.foreground) != 0)
 		goto out_unmount;
-	if (!opts.foreground)
+	if (!opts.foreground) {
 		log_init(true, o.verbose || opts.debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+		/* The fork dropped the secure heap's memory lock. */
+		r = cred_lock_pages(cred);
+		if (r < 0)
+			log_debug("cannot lock the credentials in memory: %s", strerror(-r));
+	}
 	ret = run_session(se, &opts);
 	/* The loop reports the signal that ended it; that is a clean exit. */
 	ret = ret == 0 || ret == SIGINT || ret == SIGTERM || ret == SIGHUP ? 0 : 1;

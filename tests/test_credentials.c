@@ -6,7 +6,9 @@
  * sts, inline comments, profile selection (argument and
  * $ALIBABA_CLOUD_PROFILE), the aliyun CLI config (AK, StsToken, unsupported
  * modes, truncated JSON), malformed files reported with path and line, the
- * group-readable warning, and the "no credentials" message.
+ * group-readable warning, and the "no credentials" message. Then the secret's
+ * memory: copies that round-trip, the secure heap (and the ordinary heap when
+ * it is full), the wipe on free, and the environment scrubbed in place.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -240,6 +242,137 @@ static void test_nothing_names_every_place(void)
 	expect_error(NULL, -ENOENT, ".aliyun/config.json (no such file)", "no credentials found");
 }
 
+static void expect_same(const struct cred *c, const char *id, const char *secret, const char *token)
+{
+	ASSERT_EQ_STR(cred_access_key_id(c), id);
+	ASSERT_EQ_STR(cred_secret(c), secret);
+	if (token)
+		ASSERT_EQ_STR(cred_token(c), token);
+	else
+		ASSERT_TRUE(cred_token(c) == NULL);
+}
+
+/* Runs before cred_secure_heap_init: the ordinary heap. */
+static void test_dup_round_trips_on_the_ordinary_heap(void)
+{
+	struct cred *c = NULL, *d = NULL;
+
+	ASSERT_EQ_INT(cred_new("AKID", "dup-secret", "dup-token", &c), 0);
+	ASSERT_TRUE(!cred_is_secure(c));
+	ASSERT_EQ_INT(cred_dup(c, &d), 0);
+	cred_free(c);
+	expect_same(d, "AKID", "dup-secret", "dup-token");
+	ASSERT_EQ_INT(cred_lock_pages(d), 0);
+	cred_free(d);
+	ASSERT_EQ_INT(cred_new("AKID", "dup-secret", NULL, &c), 0);
+	ASSERT_EQ_INT(cred_dup(c, &d), 0);
+	expect_same(d, "AKID", "dup-secret", NULL);
+	cred_free(c);
+	cred_free(d);
+}
+
+/* The arena is mlocked when RLIMIT_MEMLOCK allows: -EPERM is a degraded but working arena. */
+static void test_secure_heap_holds_credentials_and_wipes_them_on_free(void)
+{
+	static const char secret[] = "secure-heap-secret-0123456789";
+	struct cred *before = NULL, *c = NULL, *d = NULL;
+	const char *in_arena;
+	int r;
+
+	ASSERT_EQ_INT(cred_new("AKID", "made-before-the-arena", NULL, &before), 0);
+	r = cred_secure_heap_init();
+	if (r == -ENOMEM) {
+		fprintf(stderr, "no secure heap in this OpenSSL: skipped\n");
+		cred_free(before);
+		return;
+	}
+	ASSERT_TRUE(r == 0 || r == -EPERM);
+	ASSERT_EQ_INT(cred_secure_heap_init(), r);
+	ASSERT_EQ_INT(cred_new("AKID", secret, "secure-heap-token", &c), 0);
+	ASSERT_TRUE(cred_is_secure(c));
+	ASSERT_EQ_INT(cred_dup(c, &d), 0);
+	ASSERT_TRUE(cred_is_secure(d));
+	ASSERT_TRUE(cred_secret(d) != cred_secret(c));
+	expect_same(d, "AKID", secret, "secure-heap-token");
+	/* One made on the ordinary heap is still freed the right way. */
+	ASSERT_TRUE(!cred_is_secure(before));
+	cred_free(before);
+
+	/* The arena stays mapped after a free, so the old bytes can be looked at. */
+	in_arena = cred_secret(c);
+	ASSERT_EQ_MEM(in_arena, sizeof(secret) - 1, secret, sizeof(secret) - 1);
+	cred_free(c);
+	for (size_t i = 0; i < sizeof(secret) - 1; i++)
+		ASSERT_EQ_INT(in_arena[i], 0);
+	expect_same(d, "AKID", secret, "secure-heap-token");
+	cred_free(d);
+}
+
+/* Fields at their caps fill the 64 KiB arena after a few; the rest go to the ordinary heap. */
+static void test_a_full_secure_heap_falls_back_to_the_ordinary_heap(void)
+{
+	enum { MAX_FIELD = 8192, MAX_CREDS = 16 };
+	static char id[MAX_FIELD + 1], secret[MAX_FIELD + 1], token[MAX_FIELD + 1];
+	struct cred *c[MAX_CREDS] = { 0 };
+	size_t n, secure = 0;
+
+	if (cred_secure_heap_init() == -ENOMEM)
+		return;
+	memset(id, 'i', MAX_FIELD);
+	memset(secret, 's', MAX_FIELD);
+	memset(token, 't', MAX_FIELD);
+	for (n = 0; n < MAX_CREDS; n++) {
+		ASSERT_EQ_INT(cred_new(id, secret, token, &c[n]), 0);
+		expect_same(c[n], id, secret, token);
+		if (!cred_is_secure(c[n]))
+			break;
+		secure++;
+	}
+	ASSERT_TRUE(secure >= 1);
+	ASSERT_TRUE(n < MAX_CREDS);
+	for (size_t i = 0; i <= n && i < MAX_CREDS; i++)
+		cred_free(c[i]);
+	/* Space is back: a new one is secure again. */
+	ASSERT_EQ_INT(cred_new(id, secret, token, &c[0]), 0);
+	ASSERT_TRUE(cred_is_secure(c[0]));
+	ASSERT_EQ_INT(cred_lock_pages(c[0]), 0);
+	cred_free(c[0]);
+}
+
+static void test_scrub_environ_zeroes_secret_values_in_place(void)
+{
+	/* putenv keeps these very buffers in the environment, as execve's block is kept. */
+	static char secret[] = "ALIBABA_CLOUD_ACCESS_KEY_SECRET=scrub-me-secret";
+	static char token[] = "ALIBABA_CLOUD_SECURITY_TOKEN=scrub-me-token";
+	static char id[] = "ALIBABA_CLOUD_ACCESS_KEY_ID=AKID_KEPT";
+	static const char secret_name[] = "ALIBABA_CLOUD_ACCESS_KEY_SECRET=";
+	static const char token_name[] = "ALIBABA_CLOUD_SECURITY_TOKEN=";
+	struct cred_diag diag;
+	struct cred *c = NULL;
+
+	fresh_home();
+	ASSERT_EQ_INT(putenv(secret), 0);
+	ASSERT_EQ_INT(putenv(token), 0);
+	ASSERT_EQ_INT(putenv(id), 0);
+	ASSERT_EQ_INT(cred_load(NULL, &c, &diag), 0);
+	ASSERT_EQ_INT(cred_scrub_environ(), 2);
+	/* The loaded credentials are copies, untouched by the wipe. */
+	expect_same(c, "AKID_KEPT", "scrub-me-secret", "scrub-me-token");
+	cred_free(c);
+	ASSERT_TRUE(strncmp(secret, secret_name, strlen(secret_name)) == 0);
+	for (size_t i = strlen(secret_name); i < sizeof(secret) - 1; i++)
+		ASSERT_EQ_INT(secret[i], 0);
+	ASSERT_TRUE(strncmp(token, token_name, strlen(token_name)) == 0);
+	for (size_t i = strlen(token_name); i < sizeof(token) - 1; i++)
+		ASSERT_EQ_INT(token[i], 0);
+	ASSERT_TRUE(getenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET") == NULL);
+	ASSERT_TRUE(getenv("ALIBABA_CLOUD_SECURITY_TOKEN") == NULL);
+	ASSERT_EQ_STR(getenv("ALIBABA_CLOUD_ACCESS_KEY_ID"), "AKID_KEPT");
+	ASSERT_EQ_STR(getenv("HOME"), home);
+	ASSERT_EQ_INT(cred_scrub_environ(), 0);
+	unsetenv("ALIBABA_CLOUD_ACCESS_KEY_ID");
+}
+
 int main(void)
 {
 	data_dir = getenv("TEST_DATA");
@@ -254,6 +387,10 @@ int main(void)
 	RUN(test_cli_config);
 	RUN(test_ini_before_cli_and_fallthrough);
 	RUN(test_nothing_names_every_place);
+	RUN(test_dup_round_trips_on_the_ordinary_heap);
+	RUN(test_scrub_environ_zeroes_secret_values_in_place);
+	RUN(test_secure_heap_holds_credentials_and_wipes_them_on_free);
+	RUN(test_a_full_secure_heap_falls_back_to_the_ordinary_heap);
 	rm_rf_home();
 	return 0;
 }

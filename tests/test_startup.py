@@ -1,16 +1,22 @@
 # SPDX-License-Identifier: MIT
 """Start-up, options, credentials, TLS and shutdown of the swasfs daemon."""
 import os
+import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+import mount
 from emulator import make_test_ca
-from mount import AK_SECRET, Mount, credentials_env, run_swasfs
+from mount import AK_SECRET, Mount, credentials_env, have_tool, run_swasfs
+
+# An STS token for the tests that look for secrets in the daemon; like the secret it must never show up.
+TOKEN = "swasfs-test-token-" + "5e7a" * 32
 
 
 def free_port():
@@ -23,7 +29,7 @@ def test_help_lists_every_option(tmp_path):
     r = run_swasfs(["--help"], env=credentials_env(tmp_path))
     assert r.returncode == 0
     for opt in ["regions=", "endpoint=", "home_region=", "profile=", "cache_ttl=", "instance_ttl=", "cafile=",
-                "jobs=", "timeout=", "retry_budget=", "no_results", "verbose", "-f", "allow_other"]:
+                "jobs=", "timeout=", "retry_budget=", "no_results", "verbose", "dumpable", "-f", "allow_other"]:
         assert opt in r.stdout + r.stderr, opt
 
 
@@ -172,3 +178,154 @@ def test_without_f_it_daemonises_and_unmounts_cleanly(emulator, tmp_path):
             break
         time.sleep(0.1)
     assert not alive
+
+
+def daemon_pid(mnt):
+    """The pid of the one swasfs process serving @mnt (a unique temporary path)."""
+    out = subprocess.run(["pgrep", "-f", f"swasfs.*{mnt}"], capture_output=True, text=True).stdout.split()
+    assert len(out) == 1, out
+    return int(out[0])
+
+
+class Daemon:
+    """swasfs in the foreground (a Mount) or daemonised (run without -f, then found by its mount point)."""
+
+    def __init__(self, emulator, tmp_path, foreground, options=(), env=None):
+        self.foreground = foreground
+        self.mount = Mount(emulator, tmp_path, options=options, env=env)
+        self.output = ""
+        if not foreground:
+            self.mount.args.remove("-f")
+
+    def __enter__(self):
+        if self.foreground:
+            self.mount.start()
+            self.pid = self.mount.proc.pid
+        else:
+            # Output to a file, not a pipe: valgrind's log descriptor outlives the parent in the daemon.
+            with open(self.mount.log_path, "wb") as log:
+                r = subprocess.run(mount.daemon_command(self.mount.args), stdin=subprocess.DEVNULL, stdout=log,
+                                   stderr=subprocess.STDOUT, env=self.mount.env, timeout=120)
+            self.output = self.mount.log()
+            assert r.returncode == 0, self.output
+            assert os.path.ismount(self.mount.mnt)
+            self.pid = daemon_pid(self.mount.mnt)
+        return self
+
+    def __exit__(self, *exc):
+        if self.foreground:
+            self.mount.stop()
+            self.output = self.mount.log()
+        else:
+            subprocess.run(["fusermount3", "-u", str(self.mount.mnt)], check=True)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and os.path.exists(f"/proc/{self.pid}"):
+                time.sleep(0.05)
+            assert not os.path.exists(f"/proc/{self.pid}"), "the daemon outlived its mount"
+
+
+# Bigger mappings are a sanitizer's shadow memory, not the daemon's data (its RSS is tens of MiB).
+SCAN_MAX_MAPPING = 1 << 30
+SCAN_CHUNK = 16 << 20
+
+
+def scan_memory(pid, needle):
+    """Counts @needle in the daemon's memory, read through /proc/PID/mem as root: (inside mappings a
+    core dump leaves out, i.e. MADV_DONTDUMP ones; of those, inside locked ones; everywhere else)."""
+    inside = locked = outside = 0
+    smaps = Path(f"/proc/{pid}/smaps").read_text()
+    with open(f"/proc/{pid}/mem", "rb", buffering=0) as mem:
+        for block in re.split(r"\n(?=[0-9a-f]+-[0-9a-f]+ )", smaps):
+            start, end, perms = re.match(r"([0-9a-f]+)-([0-9a-f]+) (\S+)", block).groups()
+            start, end = int(start, 16), int(end, 16)
+            if perms[0] != "r" or "[vvar" in block.splitlines()[0] or end - start > SCAN_MAX_MAPPING:
+                continue
+            n, tail = 0, b""
+            try:
+                for pos in range(start, end, SCAN_CHUNK):
+                    mem.seek(pos)
+                    data = tail + mem.read(min(SCAN_CHUNK, end - pos))
+                    n += data.count(needle)
+                    tail = data[-(len(needle) - 1):]  # a match across chunks, counted once
+            except OSError:  # [vsyscall] and the like
+                continue
+            flags = re.search(r"^VmFlags:(.*)", block, re.MULTILINE).group(1).split()
+            if "dd" in flags:
+                inside += n
+                locked += n if "lo" in flags else 0
+            else:
+                outside += n
+    return inside, locked, outside
+
+
+# Under valgrind the process's environment block and memory are valgrind's, which copies both.
+not_under_valgrind = pytest.mark.skipif(mount.VALGRIND, reason="valgrind keeps its own copies")
+
+
+@not_under_valgrind
+@pytest.mark.parametrize("foreground", [True, False], ids=["foreground", "daemonised"])
+def test_secret_and_token_are_wiped_from_environ_and_in_no_cmdline_or_output(emulator_factory, tmp_path,
+                                                                             foreground):
+    emu = emulator_factory(sample=True, token=TOKEN)  # the pair only works with the token
+    env = credentials_env(tmp_path, token=TOKEN)
+    with Daemon(emu, tmp_path, foreground, options=["verbose"], env=env) as d:
+        # Every listing is signed by the client built from the credentials read before the wipe.
+        found = subprocess.run(["find", str(d.mount.mnt)], capture_output=True, text=True, check=True)
+        assert "/Finished/" in found.stdout
+        environ = Path(f"/proc/{d.pid}/environ").read_bytes()
+        cmdline = Path(f"/proc/{d.pid}/cmdline").read_bytes()
+    for secret in (AK_SECRET, TOKEN):
+        assert secret.encode() not in environ and secret.encode() not in cmdline
+        assert secret not in d.output
+    # Zeroed in place (what /proc/PID/environ shows is the block execve wrote, which unsetenv leaves
+    # alone); the AccessKey id and the other variables stay.
+    assert b"\0ALIBABA_CLOUD_ACCESS_KEY_SECRET=" + b"\0" * len(AK_SECRET) in environ
+    assert b"\0ALIBABA_CLOUD_SECURITY_TOKEN=" + b"\0" * len(TOKEN) in environ
+    assert b"\0ALIBABA_CLOUD_ACCESS_KEY_ID=testid\0" in environ
+    assert f"HOME={env['HOME']}".encode() in environ
+
+
+@not_under_valgrind
+@pytest.mark.parametrize("foreground", [True, False], ids=["foreground", "daemonised"])
+def test_the_secret_lies_only_in_memory_a_core_dump_leaves_out(emulator, tmp_path, foreground):
+    with Daemon(emulator, tmp_path, foreground) as d:
+        subprocess.run(["find", str(d.mount.mnt)], capture_output=True, check=True)
+        inside, locked, outside = scan_memory(d.pid, AK_SECRET.encode())
+        maps = Path(f"/proc/{d.pid}/maps").read_text()
+    if "libasan" in maps or "libtsan" in maps:
+        pytest.skip("the sanitizer runtime keeps a copy of /proc/self/environ")
+    # The client's copy (and nothing else) is in the secure heap, which is MADV_DONTDUMP, and locked in
+    # memory (root has no RLIMIT_MEMLOCK), in the daemonised child too, which inherits no lock.
+    assert inside >= 1
+    assert outside == 0
+    if os.geteuid() == 0:
+        assert locked == inside
+
+
+NO_PTRACE = ["setpriv", "--bounding-set=-sys_ptrace"]
+
+
+def memory_open_to_same_user(pid):
+    """Whether a process of the daemon's user without CAP_SYS_PTRACE may open /proc/PID/mem. The kernel
+    lets it (ptrace access mode READ) only if the target is dumpable and holds no capability the
+    caller lacks, so the daemon must run under NO_PTRACE as well."""
+    r = subprocess.run(NO_PTRACE + [sys.executable, "-c", "import sys; open(sys.argv[1], 'rb')",
+                                    f"/proc/{pid}/mem"], capture_output=True, text=True)
+    if r.returncode == 0:
+        return True
+    assert "PermissionError" in r.stderr, r.stderr
+    return False
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not have_tool("setpriv"), reason="needs root and setpriv")
+@pytest.mark.parametrize("foreground", [True, False], ids=["foreground", "daemonised"])
+@pytest.mark.parametrize("dumpable", [False, True], ids=["default", "dumpable"])
+def test_the_daemon_is_not_dumpable_unless_o_dumpable(emulator, tmp_path, monkeypatch, foreground, dumpable):
+    plain = mount.daemon_command
+    monkeypatch.setattr(mount, "daemon_command", lambda args: NO_PTRACE + plain(args))
+    options = ["dumpable"] if dumpable else []
+    with Daemon(emulator, tmp_path, foreground, options=options) as d:
+        assert os.listdir(d.mount.mnt)
+        assert memory_open_to_same_user(d.pid) == dumpable
+    if dumpable and foreground:
+        assert "-o dumpable: core dumps and debuggers can read the AccessKey secret" in d.output
