@@ -75,6 +75,9 @@ class _Control:
     def event(self, **kw):
         self._call("POST", "events", kw)
 
+    def clear_faults(self):
+        self._call("DELETE", "faults")
+
 
 @pytest.fixture
 def start_emulator(emulator_factory):
@@ -220,7 +223,7 @@ def test_invocation_landing_between_two_pages_is_neither_lost_nor_duplicated(sta
 
 # ---- retries ----
 
-@pytest.mark.parametrize("kind", ["5xx", "500", "throttle", "truncate", "malformed", "reset"])
+@pytest.mark.parametrize("kind", ["5xx", "500", "throttle", "truncate", "reset"])
 def test_injected_faults_are_retried_through(start_emulator, tmp_path, kind):
     url, ctl = start_emulator(generate="1:1:120", seed=3)
     reg, inst = first_instance(ctl.data(), 51)
@@ -239,6 +242,60 @@ def test_injected_faults_are_retried_through(start_emulator, tmp_path, kind):
         assert 1 <= s["retries"] <= 2
     else:
         assert s["retries"] == 2 and s["calls"] == pages(n) + 2
+
+
+@pytest.mark.parametrize("kind", ["malformed", "shape"])
+def test_a_whole_but_malformed_body_is_retried_once(start_emulator, tmp_path, kind):
+    url, ctl = start_emulator(generate="1:1:120", seed=3)
+    reg, inst = first_instance(ctl.data(), 51)
+    n = len(inst["invocations"])
+    ctl.reset_counters()
+    ctl.faults(kind, 1, action="DescribeInvocations")
+    objs, err, _, _ = walk(url, tmp_path, "invocations", reg["RegionId"], inst["InstanceId"])
+    assert sorted(o["InvokeId"] for o in objs) == sorted(i["InvokeId"] for i in inst["invocations"])
+    assert stats(err)["retries"] == 1
+    assert by_action(ctl, "DescribeInvocations") == pages(n) + 1
+
+    # Twice in a row for the same page: the server means it, so EIO after
+    # exactly one retry, not after the 30 s budget.
+    ctl.reset_counters()
+    ctl.faults(kind, 5, action="DescribeInvocations")
+    _, err, rc, elapsed = walk(url, tmp_path, "invocations", reg["RegionId"], inst["InstanceId"], check=False,
+                               options=["--retry-budget-ms", "30000"])
+    assert rc == 1
+    m = ERROR_LINE.search(err)
+    assert m and m.group(1) == "EIO" and m.group(5) == "200", err
+    assert by_action(ctl, "DescribeInvocations") == 2
+    assert stats(err)["retries"] == 1
+    assert elapsed < 10
+
+
+def test_cancel_ends_a_hung_request_at_once(start_emulator, tmp_path):
+    url, ctl = start_emulator(sample=True)
+    reg, inst = first_instance(ctl.data())
+    ctl.faults("hang", 1, action="DescribeInvocations")
+    _, err, rc, elapsed = walk(url, tmp_path, "invocations", reg["RegionId"], inst["InstanceId"], check=False,
+                               options=["--timeout", "60", "--retry-budget-ms", "120000", "--cancel-after-ms", "500"])
+    assert rc == 1
+    m = ERROR_LINE.search(err)
+    assert m and m.group(1) == "ECANCELED", err
+    # curl's progress callback runs about once a second while nothing arrives.
+    assert elapsed < 5
+    assert stats(err)["retries"] == 0
+
+
+def test_cancel_ends_a_limiter_wait_at_once(start_emulator, tmp_path):
+    # 12 regions: ListRegions, then 12 ListInstances; the 11th waits 6 s for
+    # the client-side limiter (10 a minute, burst 10).
+    url, ctl = start_emulator(generate="12:1:1", seed=5)
+    assert len(ctl.data()["regions"]) == 12
+    ctl.reset_counters()
+    _, err, rc, elapsed = walk(url, tmp_path, "walk", check=False, options=["--cancel-after-ms", "1500"])
+    assert rc == 1
+    m = ERROR_LINE.search(err)
+    assert m and m.group(1) == "ECANCELED", err
+    assert by_action(ctl, "ListInstances") == 10
+    assert elapsed < 5
 
 
 def test_a_hang_past_the_timeout_is_retried(start_emulator, tmp_path):
