@@ -4,8 +4,9 @@
     emu = Emulator()
     emu.start(tmp_path, sample=True)          # or data=PATH, generate="R:I:N", seed=S, tls=(cert, key)
     emu.url                                   # "http://127.0.0.1:PORT"
-    emu.counters(); emu.reset_counters(); emu.config(latency_ms=300)
+    emu.counters(); emu.reset_counters(); emu.in_flight(); emu.peak_in_flight(); emu.config(latency_ms=300)
     emu.faults("5xx", 2, action="DescribeInvocations"); emu.clear_faults()
+    emu.set_fault_mix({"5xx": 0.2, "throttle": 0.1}); emu.set_hostile("endless_pages"); emu.clear_hostile()
     emu.data(); emu.add_invocation(region, instance, {...}); emu.set_status(invoke_id, "Finished")
     emu.delete_instance(instance); emu.event(after_page=1, instance=ID, add={...})
     emu.stop()
@@ -52,6 +53,7 @@ class Emulator:
         """Spawns the emulator on port 0 and waits for its "listening on" line.
 
         @data: a path, or a dict written to tmp_path as JSON; @generate: "R:I:N"; else --sample if @sample.
+        @seed: seeds --generate (default 1) and the random faults (fault_rate, fault_mix).
         @tls: (cert, key) paths; @token: makes (ak_id, secret) an STS pair; @sts: (ak_id, secret, token),
         a second pair. @args: more command-line arguments. Returns self.
         """
@@ -66,9 +68,11 @@ class Emulator:
         if data is not None:
             cmd += ["--data", str(data)]
         elif generate is not None:
-            cmd += ["--generate", generate, "--seed", str(1 if seed is None else seed)]
+            cmd += ["--generate", generate]
         elif sample:
             cmd += ["--sample"]
+        if generate is not None or seed is not None:   # --seed also makes the random faults repeat
+            cmd += ["--seed", str(1 if seed is None else seed)]
         if tls is not None:
             cmd += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
             self._ssl = _client_context(tls[0])
@@ -141,18 +145,44 @@ class Emulator:
         return self.control("GET", "counters")
 
     def reset_counters(self):
+        """Zeroes the counters; the in-flight peaks restart from what is in flight now."""
         self.control("POST", "counters/reset", {})
 
+    def in_flight(self):
+        """{action: n}: API requests between their request line and their last answer byte, now."""
+        return self.counters()["in_flight"]
+
+    def peak_in_flight(self):
+        """{"total": n, action: n}: the most API requests in flight at once since start or reset."""
+        return self.counters()["peak_in_flight"]
+
     def config(self, **kw):
-        """latency_ms, fault_rate, fault_kind, enforce_qps, hang_s, retry_after_ms (partial updates)."""
+        """latency_ms, fault_rate, fault_kind, enforce_qps, hang_s, retry_after_ms, fault_mix, hostile,
+        hostile_actions, hostile_records, slow_bps, huge_bytes (partial updates); answers the settings."""
         return self.control("POST", "config", kw)
+
+    def get_config(self):
+        return self.control("GET", "config")
+
+    def set_fault_mix(self, mix):
+        """{kind: probability} (summing to at most 1): each API request but ListRegions draws at most
+        one of them; {} or None clears the mix. Answers the settings."""
+        return self.config(fault_mix=dict(mix or {}))
+
+    def set_hostile(self, mode, actions=None, **knobs):
+        """Answers @actions (None: ListInstances, DescribeInvocations, DescribeInvocationResult) in the
+        hostile @mode (None turns it off); @knobs: hostile_records=, slow_bps=, huge_bytes=."""
+        return self.config(hostile=mode, hostile_actions=None if actions is None else list(actions), **knobs)
+
+    def clear_hostile(self):
+        return self.config(hostile=None)
 
     def faults(self, kind, count=1, **kw):
         """The next @count API requests matching action=/instance= fail with @kind."""
         return self.control("POST", "faults", dict(kind=kind, count=count, **kw))
 
     def clear_faults(self):
-        """Drops queued faults and sets fault_rate to 0."""
+        """Drops queued faults, sets fault_rate to 0 and clears fault_mix."""
         self.control("DELETE", "faults")
 
     def add_invocation(self, region_id, instance_id, invocation):

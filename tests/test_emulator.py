@@ -7,7 +7,8 @@ independent signer.
 - A small V3/V1 signer written here from shared/api/README.md checks the §7
   vectors against the emulator's own functions, byte for byte, and then
   talks to a running emulator: paging, events between pages, every fault
-  kind, counters, the control API, TLS and hostile data.
+  kind, the fault mix, every hostile mode, counters and requests in flight,
+  the control API, TLS and hostile data.
 """
 import base64
 import hashlib
@@ -22,6 +23,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -734,6 +736,285 @@ def test_published_qps_limit_when_enforced(emulator_factory):
                for _ in range(15))
 
 
+def test_fault_mix_gives_the_asked_proportions_and_spares_list_regions(emulator_factory):
+    emu = emulator_factory(sample=True, quiet=True, seed=3)
+    reg, inst = first_instance(emu.data())
+    params = {"RegionId": reg, "InstanceId": inst["InstanceId"]}
+    mix = {"5xx": 0.2, "throttle": 0.1, "forbidden": 0.05}
+    assert emu.set_fault_mix(mix)["fault_mix"] == mix
+    assert emu.get_config()["fault_mix"] == mix
+    cli = Client(emu)
+    n = 400
+    statuses = [cli.v3("DescribeInvocations", params)[0] for _ in range(n)]
+    got = {s: statuses.count(s) for s in set(statuses)}
+    assert set(got) <= {200, 503, 400, 403}, got
+    # Binomial bounds, about 4 standard deviations wide.
+    for status, p in [(503, 0.2), (400, 0.1), (403, 0.05), (200, 0.65)]:
+        sd = (n * p * (1 - p)) ** 0.5
+        assert abs(got.get(status, 0) - n * p) <= 4 * sd, (status, got)
+    refused = emu.counters()["refused"]
+    assert refused == {"ServiceUnavailable": got[503], "Throttling.User": got[400], "Forbidden.RAM": got[403]}
+    # ListRegions is exempt, even from a mix that fails everything else.
+    emu.set_fault_mix({"5xx": 1.0})
+    assert [cli.v3("ListRegions")[0] for _ in range(20)] == [200] * 20
+    assert cli.v3("ListInstances", {"RegionId": reg})[0] == 503
+    # Queued faults come first; the old fault_rate still applies to ListRegions.
+    emu.faults("forbidden", 1)
+    assert [cli.v3("DescribeInvocations", params)[0] for _ in range(2)] == [403, 503]
+    emu.config(fault_rate=1.0, fault_kind="500")
+    assert cli.v3("ListRegions")[0] == 500
+    emu.config(fault_rate=0.0)
+    # {} clears the mix, and so does DELETE /_emulator/faults.
+    assert emu.set_fault_mix({})["fault_mix"] == {}
+    assert cli.v3("DescribeInvocations", params)[0] == 200
+    emu.set_fault_mix({"truncate": 1.0})
+    with pytest.raises(http.client.IncompleteRead):
+        cli.v3("DescribeInvocations", params)
+    emu.clear_faults()
+    assert emu.get_config()["fault_mix"] == {}
+    cli.connect()
+    assert cli.v3("DescribeInvocations", params)[0] == 200
+    for bad in [{"5xx": 0.7, "throttle": 0.5}, {"boom": 0.1}, {"5xx": -0.1}, {"5xx": "0.1"}, {"5xx": True},
+                [["5xx", 0.1]], "5xx=0.1"]:
+        with pytest.raises(Exception) as e:
+            emu.config(fault_mix=bad)
+        assert getattr(e.value, "status", None) == 400, bad
+    assert emu.get_config()["fault_mix"] == {}
+
+
+def test_fault_mix_repeats_with_a_seed_and_from_the_command_line(emulator_factory):
+    runs = []
+    for _ in range(2):
+        emu = emulator_factory("--fault-mix", "5xx=0.3,throttle=0.2", sample=True, quiet=True, seed=9)
+        assert emu.get_config()["fault_mix"] == {"5xx": 0.3, "throttle": 0.2}
+        cli = Client(emu)
+        runs.append([cli.v3("ListInstances", {"RegionId": "cn-hangzhou"})[0] for _ in range(60)])
+        assert Client(emu).v3("ListRegions")[0] == 200
+    assert runs[0] == runs[1] and {503, 400, 200} <= set(runs[0])
+
+
+def test_bad_fault_mix_and_hostile_arguments_exit_2(tmp_path):
+    for args, want in [(["--fault-mix", "5xx=0.7,throttle=0.5"], "more than 1"),
+                       (["--fault-mix", "boom=0.1"], "unknown fault kind"),
+                       (["--fault-mix", "5xx"], "not KIND=PROBABILITY"),
+                       (["--fault-mix", "5xx=much"], "not a number"),
+                       (["--hostile", "nice"], "--hostile"),
+                       (["--hostile-actions", "ListRegions,Nope"], "--hostile-actions"),
+                       (["--hostile-records", "-1"], "--hostile-records"),
+                       (["--slow-bps", "0"], "--slow-bps")]:
+        p = subprocess.run([sys.executable, str(EMULATOR), "--listen", "127.0.0.1:0", "--access-key-id", "a",
+                            "--sample", *args], capture_output=True, text=True, timeout=20,
+                           env=dict(os.environ, SWAS_EMULATOR_ACCESS_KEY_SECRET="s"))
+        assert p.returncode == 2 and want in p.stderr and not p.stdout, (args, p.stderr)
+
+
+# ---- hostile modes ----
+
+def raw_request(cli, action, params, timeout=10):
+    """A signed V3 request on a fresh socket; returns (socket, status line, {lowercase header: value},
+    body bytes already read past the head)."""
+    payload = hashlib.sha256(b"").hexdigest()
+    host = f"{cli.host}:{cli.port}"
+    headers = [("host", host), ("x-acs-action", action), ("x-acs-version", "2020-06-01"),
+               ("x-acs-date", now_iso()), ("x-acs-signature-nonce", uuid.uuid4().hex),
+               ("x-acs-content-sha256", payload)]
+    auth, _, _ = v3_sign("POST", params, headers, payload, cli.ak, cli.secret)
+    headers.append(("Authorization", auth))
+    path = "/?" + "&".join(f"{enc(k)}={enc(v)}" for k, v in sorted(params.items())) if params else "/"
+    req = f"POST {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "Content-Length: 0\r\n\r\n"
+    sock = socket.create_connection((cli.host, cli.port), timeout=timeout)
+    sock.sendall(req.encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        assert chunk, "closed before the head"
+        buf += chunk
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    hdrs = {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+    return sock, lines[0], hdrs, rest
+
+
+def rss_kib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+@pytest.fixture
+def hostile(emulator_factory):
+    emu = emulator_factory(sample=True, quiet=True)
+    reg, inst = first_instance(emu.data())
+    ids = {"RegionId": reg, "InstanceId": inst["InstanceId"]}
+    return emu, Client(emu), reg, ids, dict(ids, InvokeId=inst["invocations"][0]["InvokeId"])
+
+
+def test_hostile_oversized_page(hostile):
+    emu, cli, reg, ids, res = hostile
+    cfg = emu.set_hostile("oversized_page")
+    assert cfg["hostile"] == "oversized_page" and cfg["hostile_records"] == 100000
+    assert cfg["hostile_actions"] == ["ListInstances", "DescribeInvocations", "DescribeInvocationResult"]
+    st, r, body = cli.v3("DescribeInvocations", dict(ids, PageSize="10"))
+    assert st == 200 and body["TotalCount"] == 100000 and body["PageSize"] == 10
+    first = [i["InvokeId"] for i in body["Invocations"]]
+    assert len(first) == 100000 == len(set(first))
+    assert int(r.getheader("Content-Length")) > 100000 * 100
+    emu.set_hostile("oversized_page", hostile_records=2500)
+    st, _, body = cli.v3("DescribeInvocations", dict(ids, PageSize="10"))
+    again = [i["InvokeId"] for i in body["Invocations"]]
+    assert body["TotalCount"] == 2500 == len(set(again)) and not set(again) & set(first), "ids are fresh"
+    st, _, body = cli.v3("ListInstances", {"RegionId": reg, "PageSize": "5", "PageNumber": "3"})
+    assert st == 200 and body["TotalCount"] == 2500 and body["PageNumber"] == 3
+    insts = [i["InstanceId"] for i in body["Instances"]]
+    assert len(set(insts)) == 2500 and all(i["RegionId"] == reg for i in body["Instances"])
+    # DescribeInvocationResult and (unlisted) ListRegions are unaffected; refusals stay refusals.
+    st, _, body = cli.v3("DescribeInvocationResult", res)
+    assert st == 200 and body["InvocationResult"]["InvokeId"] == res["InvokeId"]
+    assert len(cli.v3("ListRegions")[2]["Regions"]) == 3
+    error_of(cli.v3("DescribeInvocations", dict(ids, PageSize="51")), 400, "InvalidParameter")
+    emu.clear_hostile()
+    assert cli.v3("DescribeInvocations", dict(ids, PageSize="10"))[2]["TotalCount"] == len(
+        emu.data()["regions"][0]["instances"][0]["invocations"])
+
+
+def test_hostile_endless_total(hostile):
+    emu, cli, reg, ids, res = hostile
+    emu.set_hostile("endless_total")
+    real = len(emu.data()["regions"][0]["instances"])
+    st, _, body = cli.v3("ListInstances", {"RegionId": reg})
+    assert st == 200 and body["TotalCount"] == 2 ** 62 and len(body["Instances"]) == real
+    st, _, body = cli.v3("DescribeInvocations", dict(ids, PageSize="50"))
+    assert body["TotalCount"] == 4611686018427387904 and body["Invocations"]
+    for page in ("2", "1000000"):   # past the real data: empty, as the real API answers
+        st, _, body = cli.v3("DescribeInvocations", dict(ids, PageSize="50", PageNumber=page))
+        assert st == 200 and body["Invocations"] == [] and body["TotalCount"] == 2 ** 62
+    assert "TotalCount" not in cli.v3("DescribeInvocationResult", res)[2]
+
+
+def test_hostile_endless_pages(hostile):
+    emu, cli, reg, ids, res = hostile
+    emu.set_hostile("endless_pages")
+    seen = set()
+    for page, size in [("1", "50"), ("2", "50"), ("1", "50"), ("123456789", "7")]:
+        st, _, body = cli.v3("DescribeInvocations", dict(ids, PageSize=size, PageNumber=page))
+        assert st == 200 and body["TotalCount"] == 2 ** 62 and body["PageNumber"] == int(page)
+        got = [i["InvokeId"] for i in body["Invocations"]]
+        assert len(got) == int(size) and not seen & set(got), "fresh, unique ids on every page and call"
+        seen |= set(got)
+    st, _, body = cli.v3("ListInstances", {"RegionId": reg, "PageSize": "100", "PageNumber": "99"})
+    assert len({i["InstanceId"] for i in body["Instances"]}) == 100 and body["TotalCount"] == 2 ** 62
+    assert cli.v3("DescribeInvocationResult", res)[0] == 200
+
+
+def test_hostile_deep_nesting(hostile):
+    emu, cli, reg, ids, res = hostile
+    emu.set_hostile("deep_nesting")
+    for action, params in [("ListInstances", {"RegionId": reg}), ("DescribeInvocations", ids),
+                           ("DescribeInvocationResult", res)]:
+        sock, status, hdrs, body = raw_request(cli, action, params)
+        with sock:
+            n = int(hdrs["content-length"])
+            while len(body) < n:
+                chunk = sock.recv(65536)
+                assert chunk
+                body += chunk
+        assert status.startswith("HTTP/1.1 200") and hdrs["content-type"].startswith("application/json")
+        depth = len(body) - len(body.lstrip(b"["))
+        assert depth == 100000 and body == b"[" * depth + b"]" * depth, action
+    assert cli.v3("ListRegions")[0] == 200, "not listed: unaffected"
+    emu.set_hostile("deep_nesting", actions=["ListRegions"])
+    with pytest.raises(RecursionError):
+        cli.v3("ListRegions")
+    assert cli.v3("ListInstances", {"RegionId": reg})[0] == 200
+
+
+def test_hostile_slow_body(hostile):
+    emu, cli, reg, ids, res = hostile
+    emu.set_hostile("slow_body", slow_bps=64)
+    t0 = time.monotonic()
+    sock, status, hdrs, body = raw_request(cli, "DescribeInvocations", dict(ids, PageSize="50"))
+    head_s = time.monotonic() - t0
+    with sock:
+        assert status.startswith("HTTP/1.1 200") and head_s < 2, "the head comes at once"
+        length = int(hdrs["content-length"])
+        assert length > 1000
+        sock.settimeout(0.5)
+        while time.monotonic() - t0 < 2.0:
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                continue
+            assert chunk
+            body += chunk
+        elapsed = time.monotonic() - t0
+    assert 0 < len(body) <= 64 * elapsed + 64, (len(body), elapsed)
+    assert len(body) < length and body.startswith(b'{"RequestId":')
+    # The client gave up; the server thread ends soon after.
+    wait_for(lambda: emu.in_flight() == {}, timeout=5)
+    # Faster, the whole normal answer arrives, still at the asked rate (written 1000 / 8 bytes at a time).
+    emu.set_hostile("slow_body", slow_bps=1000)
+    t0 = time.monotonic()
+    st, r, body = cli.v3("DescribeInvocationResult", res)
+    elapsed = time.monotonic() - t0
+    assert st == 200 and body["InvocationResult"]["InvokeId"] == res["InvokeId"]
+    assert elapsed >= (int(r.getheader("Content-Length")) - 125) / 1000 * 0.9, elapsed
+
+
+def test_hostile_huge_body_streams_until_the_client_leaves(hostile):
+    emu, cli, reg, ids, res = hostile
+    emu.set_hostile("huge_body")
+    rss0 = rss_kib(emu.proc.pid)
+    sock, status, hdrs, body = raw_request(cli, "DescribeInvocations", ids)
+    t0 = time.monotonic()
+    with sock:
+        assert status.startswith("HTTP/1.1 200") and int(hdrs["content-length"]) == 1 << 30
+        assert body.startswith(b'{"RequestId":"')
+        got = len(body)
+        while got < 8 << 20 and time.monotonic() - t0 < 30:
+            chunk = sock.recv(1 << 20)
+            assert chunk
+            got += len(chunk)
+        assert got >= 8 << 20
+    wait_for(lambda: emu.in_flight() == {}, timeout=5)
+    assert rss_kib(emu.proc.pid) - rss0 < 32 * 1024, "the body was not built in memory"
+    emu.clear_hostile()
+    assert Client(emu).v3("DescribeInvocations", ids)[0] == 200, "the server survives"
+    # Endless and chunked.
+    emu.set_hostile("huge_body", huge_bytes=0)
+    t0 = time.monotonic()
+    sock, status, hdrs, body = raw_request(cli, "ListInstances", {"RegionId": reg})
+    with sock:
+        assert hdrs.get("transfer-encoding") == "chunked" and "content-length" not in hdrs
+        got = len(body)
+        while got < 8 << 20 and time.monotonic() - t0 < 30:
+            chunk = sock.recv(1 << 20)
+            assert chunk
+            got += len(chunk)
+        assert got >= 8 << 20
+    wait_for(lambda: emu.in_flight() == {}, timeout=5)
+    # A small size: the whole of it is one valid JSON object.
+    emu.set_hostile("huge_body", huge_bytes=200000)
+    st, r, body = Client(emu).v3("DescribeInvocationResult", res)
+    assert st == 200 and int(r.getheader("Content-Length")) == 200000 and set(body["Padding"]) == {"x"}
+
+
+def test_hostile_config_is_checked(hostile):
+    emu, cli, reg, ids, res = hostile
+    for bad in [{"hostile": "nice"}, {"hostile_actions": ["Nope"]}, {"hostile_actions": "ListRegions"},
+                {"hostile_records": -1}, {"hostile_records": 10 ** 8}, {"hostile_records": 1.5},
+                {"slow_bps": 0}, {"slow_bps": True}, {"huge_bytes": 10}]:
+        with pytest.raises(Exception) as e:
+            emu.config(**bad)
+        assert getattr(e.value, "status", None) == 400, bad
+    assert emu.get_config()["hostile"] is None
+    assert emu.set_hostile("endless_total", actions=[])["hostile_actions"] == []
+    assert cli.v3("ListInstances", {"RegionId": reg})[2]["TotalCount"] < 100, "no action listed"
+    assert emu.config(hostile="")["hostile"] is None
+    assert emu.set_hostile(None)["hostile_actions"] == ["ListInstances", "DescribeInvocations",
+                                                        "DescribeInvocationResult"]
+
+
 # ---- counters and the control API ----
 
 def test_counters_count_every_api_request(emulator_factory):
@@ -760,6 +1041,80 @@ def test_counters_count_every_api_request(emulator_factory):
     assert c["refused"] == {"SignatureDoesNotMatch": 1}
     emu.reset_counters()
     assert emu.counters()["total"] == 0 and emu.counters()["by_action"] == {}
+
+
+def run_threads(n, fn, timeout=30):
+    """Runs fn(i) in @n threads at once; returns their results (an exception counts as a result)."""
+    out = [None] * n
+    start = threading.Barrier(n)
+
+    def one(i):
+        start.wait(timeout)
+        try:
+            out[i] = fn(i)
+        except Exception as e:   # noqa: BLE001 - handed to the test
+            out[i] = e
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    assert not any(t.is_alive() for t in threads), "threads still running"
+    return out
+
+
+def wait_for(cond, timeout=10, step=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    raise AssertionError("timed out waiting")
+
+
+def test_peak_in_flight_counts_requests_held_at_once(emulator_factory):
+    emu = emulator_factory(sample=True, quiet=True)
+    reg, inst = first_instance(emu.data())
+    params = {"RegionId": reg, "InstanceId": inst["InstanceId"]}
+    assert emu.in_flight() == {} and emu.peak_in_flight() == {"total": 0}
+    emu.config(latency_ms=1000)   # long enough for six threads to be in at once on a busy machine
+    codes = run_threads(6, lambda i: Client(emu).v3("DescribeInvocations", params)[0])
+    assert codes == [200] * 6
+    assert emu.peak_in_flight() == {"total": 6, "DescribeInvocations": 6}
+    assert emu.in_flight() == {}, "every answer was sent"
+    # Mixed actions: each has its own peak, the total is over all of them.
+    codes = run_threads(4, lambda i: Client(emu).v3("ListRegions" if i % 2 else "ListInstances",
+                                                    {} if i % 2 else {"RegionId": reg})[0])
+    assert codes == [200] * 4
+    peak = emu.peak_in_flight()
+    assert peak["total"] == 6 and peak["ListRegions"] == 2 and peak["ListInstances"] == 2
+    emu.reset_counters()
+    assert emu.peak_in_flight() == {"total": 0}
+    # A reset while requests are held restarts the peaks from them; a hung request is in flight.
+    emu.config(latency_ms=0)
+    emu.faults("hang", 3, hang_s=3, action="ListRegions")
+    holders = [threading.Thread(target=lambda: Client(emu).v3("ListRegions"), daemon=True) for _ in range(3)]
+    for t in holders:
+        t.start()
+    wait_for(lambda: emu.in_flight().get("ListRegions") == 3)
+    emu.reset_counters()
+    assert emu.peak_in_flight() == {"total": 3, "ListRegions": 3}
+    assert Client(emu).v3("ListInstances", {"RegionId": reg})[0] == 200
+    assert emu.peak_in_flight() == {"total": 4, "ListRegions": 3, "ListInstances": 1}
+    for t in holders:
+        t.join(10)
+    assert not any(t.is_alive() for t in holders)
+    assert emu.in_flight() == {}
+    # A client gone mid-request leaves nothing in flight once its thread is done.
+    emu.faults("hang", 1, hang_s=0.5)
+    gone = Client(emu)
+    gone.connect(timeout=0.2)
+    with pytest.raises(socket.timeout):
+        gone.v3("ListRegions")
+    gone.conn.close()
+    wait_for(lambda: emu.in_flight() == {})
 
 
 def test_control_changes_the_data_at_run_time(emulator_factory):
