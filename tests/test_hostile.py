@@ -16,6 +16,7 @@ The shutdown tests block readers on a hung API or on the client-side limiter
 and send SIGTERM: the daemon must exit 0 within SHUTDOWN_BOUND seconds, the
 readers must get an error instead of hanging, and the mount must be gone.
 """
+import base64
 import errno
 import os
 import signal
@@ -261,3 +262,29 @@ def test_sigterm_ends_a_limiter_wait(emulator_factory, tmp_path):
         assert len(waiting) >= 20 - 1  # those that had no slot (one may have just got one)
         check_readers_failed(waiting)
         assert not os.path.ismount(m.mnt)
+
+
+# ---- unmounting (README "Unmounting") ----
+
+def test_busy_unmount_is_refused_and_a_lazy_one_serves_open_files_until_closed(emulator_factory, tmp_path):
+    emu = emulator_factory(sample=True)
+    data = emu.data()
+    reg = data["regions"][0]
+    inst = next(i for i in reg["instances"] if any(v["InvokeStatus"] == "Finished" for v in i["invocations"]))
+    inv = next(v for v in inst["invocations"] if v["InvokeStatus"] == "Finished")
+    m = Mount(emu, tmp_path)
+    m.start()
+    try:
+        f = open(m.path(reg["RegionId"], inst["InstanceId"], "Finished", inv["InvokeId"], "command"), "rb")
+        p = subprocess.run(["fusermount3", "-u", str(m.mnt)], capture_output=True, text=True)
+        assert p.returncode != 0 and "busy" in p.stderr, p.stderr
+        assert os.path.ismount(m.mnt)
+        subprocess.run(["fusermount3", "-uz", str(m.mnt)], check=True)
+        assert not os.path.ismount(m.mnt)
+        time.sleep(0.5)
+        assert m.proc.poll() is None, "the daemon left while a file was open"
+        assert f.read() == base64.b64decode(inv["CommandContent"])
+        f.close()
+        assert m.proc.wait(timeout=SHUTDOWN_BOUND) == 0
+    finally:
+        m.stop()
