@@ -25,9 +25,12 @@ import time
 
 import pytest
 
-from mount import Mount, safe_sleep
+from mount import SWASFS, VALGRIND, Mount, safe_sleep
 
 RSS_BOUND_KIB = 300 * 1024  # generous: a normal mount of these data sets stays near 10 MiB
+# Under ASan (quarantine, redzones) or valgrind the RSS says nothing about
+# swasfs's own bounds: it is measured and printed, not checked.
+SANITIZED = VALGRIND or "asan" in str(SWASFS)
 LS_BOUND = 90  # seconds; generous "does not hang"
 SHUTDOWN_BOUND = 15
 MAX_INVOCATION_PAGES = 2000  # API_MAX_INVOCATION_PAGES
@@ -125,7 +128,7 @@ def test_hostile_mode_is_bounded_and_the_mount_recovers(emulator_factory, tmp_pa
               f"{'EIO' if got == errno.EIO else str(len(got)) + ' entries'}")
 
         assert elapsed < LS_BOUND
-        assert hwm < RSS_BOUND_KIB, f"peak RSS {hwm} KiB"
+        assert SANITIZED or hwm < RSS_BOUND_KIB, f"peak RSS {hwm} KiB"
         if action == "ListInstances":
             assert pages <= MAX_INSTANCE_PAGES
         else:
@@ -157,7 +160,7 @@ def test_hostile_mode_is_bounded_and_the_mount_recovers(emulator_factory, tmp_pa
         emu.config(hostile=None)
         safe_sleep(TTL + 1)
         assert sorted(os.listdir(target)) == want
-        assert vm_hwm_kib(m.proc.pid) < RSS_BOUND_KIB
+        assert SANITIZED or vm_hwm_kib(m.proc.pid) < RSS_BOUND_KIB
 
 
 def test_hostile_result_bodies_give_eio_and_the_mount_recovers(emulator_factory, tmp_path):
@@ -179,7 +182,7 @@ def test_hostile_result_bodies_give_eio_and_the_mount_recovers(emulator_factory,
             assert time.monotonic() - t0 < LS_BOUND
         emu.config(hostile=None)
         (d / "output").read_bytes()  # failures are not cached
-        assert vm_hwm_kib(m.proc.pid) < RSS_BOUND_KIB
+        assert SANITIZED or vm_hwm_kib(m.proc.pid) < RSS_BOUND_KIB
 
 
 # ---- shutdown ----
