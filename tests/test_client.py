@@ -298,6 +298,35 @@ def test_cancel_ends_a_limiter_wait_at_once(start_emulator, tmp_path):
     assert elapsed < 5
 
 
+# ---- a hostile server (the emulator's hostile modes) ----
+
+def test_endless_pages_stop_at_the_page_cap_and_say_truncated(start_emulator, tmp_path):
+    url, ctl = start_emulator(generate="1:1:3", seed=3)
+    reg, inst = first_instance(ctl.data())
+    ctl.reset_counters()
+    ctl.config(hostile="endless_pages", hostile_actions=["DescribeInvocations", "ListInstances"])
+    objs, err, _, _ = walk(url, tmp_path, "invocations", reg["RegionId"], inst["InstanceId"])
+    assert len(objs) == len({o["InvokeId"] for o in objs}) == 100000
+    assert "truncated: invocations 100000" in err
+    assert by_action(ctl, "DescribeInvocations") == 2000
+    objs, err, _, _ = walk(url, tmp_path, "instances", reg["RegionId"])
+    assert len(objs) == 500 and "truncated: instances 500" in err
+    assert by_action(ctl, "ListInstances") == 5
+
+
+def test_endless_total_count_stops_at_the_first_short_page(start_emulator, tmp_path):
+    url, ctl = start_emulator(generate="1:1:120", seed=3)
+    reg, inst = first_instance(ctl.data(), 51)
+    ctl.reset_counters()
+    ctl.config(hostile="endless_total", hostile_actions=["DescribeInvocations"])
+    objs, err, _, _ = walk(url, tmp_path, "invocations", reg["RegionId"], inst["InstanceId"], options=["--jobs", "4"])
+    assert sorted(o["InvokeId"] for o in objs) == sorted(i["InvokeId"] for i in inst["invocations"])
+    assert "truncated" not in err
+    # Pages 1-3 hold the data; at most one page per other worker is already
+    # asked for when page 3 comes back short.
+    assert 3 <= by_action(ctl, "DescribeInvocations") <= 3 + 4
+
+
 def test_a_hang_past_the_timeout_is_retried(start_emulator, tmp_path):
     url, ctl = start_emulator(sample=True)
     reg, inst = first_instance(ctl.data())
