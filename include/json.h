@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * json: the only module that touches cJSON. It turns API response bodies
- * (shared/api/README.md §3, §5) and the aliyun CLI config into plain structs
+ * (ListRegions, ListInstances, DescribeInvocations, DescribeInvocationResult
+ * and error bodies) and the aliyun CLI config into plain structs
  * and renders the JSON files users read (metadata.json, parameters.json,
  * result.json). No cJSON tree outlives a call.
  *

@@ -2,9 +2,9 @@
 /*
  * ratelimit: the client-side limiter for the published per-account API
  * limits, shared by every thread of a mount, so that a tree walk slows down
- * instead of being throttled (INTERFACE.md "Caching").
+ * instead of being throttled (README "Caching").
  *
- * Limits (shared/api/README.md §3): ListRegions and ListInstances, 10 calls a
+ * Limits (SWAS "QPS limits"): ListRegions and ListInstances, 10 calls a
  * minute per account, burst 10. Every other action is unlimited here.
  *
  * Each limited action is a token bucket kept as a GCRA "theoretical arrival

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_json: response bodies shaped like shared/api/README.md §3 and §5
+ * test_json: response bodies shaped like the API documents them
  * (ListRegions, ListInstances, DescribeInvocations plain and wrapped,
  * DescribeInvocationResult, error bodies) and hostile ones: truncated,
  * garbage, deep nesting, wrong types, huge numbers, the \u0000 escape (per
