@@ -314,6 +314,24 @@ def test_endless_pages_stop_at_the_page_cap_and_say_truncated(start_emulator, tm
     assert by_action(ctl, "ListInstances") == 5
 
 
+def test_body_cap_follows_the_page_size_asked(start_emulator, tmp_path):
+    # A 5 MiB answer: over a 50-record DescribeInvocations page's cap
+    # (64 KiB a record + 64 KiB = 3,342,336 bytes), under a 100-record
+    # ListInstances page's; read to the end it is valid JSON with no list.
+    url, ctl = start_emulator(sample=True)
+    reg, inst = first_instance(ctl.data())
+    ctl.config(hostile="huge_body", hostile_actions=["DescribeInvocations", "ListInstances"],
+               huge_bytes=5 << 20)
+    ctl.reset_counters()
+    _, err, rc, _ = walk(url, tmp_path, "invocations", reg["RegionId"], inst["InstanceId"], check=False)
+    assert rc == 1
+    m = ERROR_LINE.search(err)
+    assert m and m.group(1) == "EIO" and "larger than 3342336 bytes" in m.group(3), err
+    assert by_action(ctl, "DescribeInvocations") == 1  # over the cap: not asked again
+    objs, _, _, _ = walk(url, tmp_path, "instances", reg["RegionId"])
+    assert objs == []
+
+
 def test_endless_total_count_stops_at_the_first_short_page(start_emulator, tmp_path):
     url, ctl = start_emulator(generate="1:1:120", seed=3)
     reg, inst = first_instance(ctl.data(), 51)
