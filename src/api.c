@@ -1220,7 +1220,8 @@ int api_list_invocations(struct api *api, const char *region_id, const char *ins
 		goto out_free_pages;
 	/* Then workers for as long as the pager hands out pages (a worker still
 	 * running picks up pages a later TotalCount adds; a new round only if
-	 * they all stopped first). */
+	 * they all stopped first). No worker runs between rounds, so the pager
+	 * is read here without the lock. */
 	while (api_pager_more(&pass.pager) && fetch_round(&pass))
 		;
 	if (pass.error) {
