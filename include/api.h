@@ -5,9 +5,13 @@
  * Every call is signed with ACS3-HMAC-SHA256 (a fresh date, nonce and signature
  * on every attempt), sent through the shared HTTP pool, retried with exponential
  * backoff and full jitter on throttling, 5xx, network errors, timeouts and
- * truncated or malformed bodies (honouring x-acs-retry-after) within
+ * truncated bodies (honouring x-acs-retry-after) within
  * api_config.retry_budget_ms, and never retried on credential, permission or
- * parameter errors. A client-side limiter shared by all threads holds the
+ * parameter errors. A body that arrived whole (its Content-Length met or its
+ * chunked end seen) but does not parse, or is not shaped as documented (a
+ * page with more records than the PageSize asked for, say), is retried once:
+ * the server meant it, and asking again for the whole budget would only
+ * repeat it. A client-side limiter shared by all threads holds the
  * published per-action limits (ListRegions, ListInstances: 10 calls a minute
  * per account), and at most api_config.jobs requests are in flight at once.
  *
@@ -19,6 +23,7 @@
  *            (codes ending in ".NotFound", InvalidInstanceId.*, InvalidInvokeId.*);
  *   -EINVAL  the API refused a parameter (MissingParameter, InvalidParameter*);
  *   -EIO     retries exhausted (network, timeout, 5xx, throttling, bad body);
+ *   -ECANCELED  api_cancel() was called (the daemon is shutting down);
  *   -ENOMEM.
  * Whenever a call fails, *err (if non-NULL) says why: the API's Code, Message
  * and RequestId and the HTTP status, or curl's error text in message with an
@@ -27,8 +32,18 @@
  * Ownership: result structs are filled only on success and owned by the caller,
  * who releases them with the matching *_done() function.
  *
+ * Bounds the server cannot move: every response body is capped as it arrives
+ * (API_BODY_CAP of the records asked for); a page holding more records than
+ * its PageSize is a bad body; paging stops at the first short or empty page,
+ * and TotalCount only says how many pages to fetch in parallel, within
+ * API_MAX_INVOCATION_PAGES, API_MAX_INVOCATIONS and API_MAX_PASS_BYTES for a
+ * DescribeInvocations pass and API_MAX_INSTANCE_PAGES for ListInstances. A
+ * pass that reaches a cap keeps what arrived and succeeds with .truncated set;
+ * this layer does not log it, the caller does.
+ *
  * Thread-safety: a struct api may be used by any number of threads at once
- * after api_new() returns; api_free() must not race with calls.
+ * after api_new() returns; api_free() must not race with calls. api_cancel()
+ * may be called from any thread or a signal handler.
  */
 #ifndef SWASFS_API_H
 #define SWASFS_API_H
@@ -44,9 +59,28 @@ struct cred;
 #define API_INSTANCES_PAGE_SIZE	  100	 /* ListInstances: PageSize max 100 */
 #define API_INVOCATIONS_PAGE_SIZE 50	 /* DescribeInvocations: PageSize max 50 */
 #define API_MAX_INVOCATIONS	  100000 /* retention: "up to 100,000 entries" */
-#define API_MAX_INSTANCES	  10000	 /* far beyond any SWAS account quota */
-#define API_MAX_REGIONS		  256
-#define API_MAX_BODY_BYTES	  (64u << 20) /* one response; 50 records of 16 KiB base64 fit easily */
+/* One pass: the pages API_MAX_INVOCATIONS fill at 50 a page. */
+#define API_MAX_INVOCATION_PAGES (API_MAX_INVOCATIONS / API_INVOCATIONS_PAGE_SIZE)
+/* One pass's records in memory (commands, rendered JSON), counted as pages
+ * arrive: typical records take 1-2 KiB, so 100,000 of them fit; a server
+ * sending 64 KiB records cannot make one pass hold gigabytes. */
+#define API_MAX_PASS_BYTES ((size_t)256u << 20)
+/* ListInstances: 500 instances a region, far beyond a SWAS account's quota
+ * of servers; a server that keeps paging past it is not telling the truth. */
+#define API_MAX_INSTANCE_PAGES 5u
+#define API_MAX_INSTANCES      (API_MAX_INSTANCE_PAGES * API_INSTANCES_PAGE_SIZE)
+#define API_MAX_REGIONS	       256
+/* Response bodies, capped while they arrive: a record's CommandContent is at
+ * most 16 KiB of base64 (SWAS's command size limit), and Parameters, names
+ * and JSON escaping (\uXXXX is 6 bytes a character) can add as much again
+ * twice over, so 64 KiB a record; the fixed part holds the envelope and
+ * whitespace. A 50-record page may thus be 3.2 MiB, a ListInstances page
+ * 6.3 MiB. */
+#define API_BODY_RECORD_BYTES ((size_t)64u << 10)
+#define API_BODY_FIXED_BYTES  ((size_t)64u << 10)
+#define API_BODY_CAP(records) (API_BODY_FIXED_BYTES + (size_t)(records)*API_BODY_RECORD_BYTES)
+/* The largest body any call may have (a full ListInstances page). */
+#define API_MAX_BODY_BYTES API_BODY_CAP(API_INSTANCES_PAGE_SIZE)
 
 struct api_config {
 	const char *endpoint; /* template, "{region}" replaced, e.g. "https://swas.{region}.aliyuncs.com" */
@@ -88,6 +122,7 @@ struct swas_instance {
 struct swas_instance_list {
 	struct swas_instance *items;
 	size_t count;
+	bool truncated; /* paging stopped at API_MAX_INSTANCE_PAGES though the server had more */
 };
 
 struct swas_invocation {
@@ -110,6 +145,8 @@ struct swas_invocation {
 struct swas_invocation_list {
 	struct swas_invocation *items; /* deduplicated by invoke_id, in the API's order */
 	size_t count;
+	bool truncated; /* the pass stopped at a cap (pages, records or bytes) though the
+			   server had more: items holds what arrived */
 };
 
 struct swas_result {
@@ -130,16 +167,23 @@ int api_new(const struct api_config *cfg, struct cred *cred, struct api **ret_ap
 /* Accepts NULL. */
 void api_free(struct api *api);
 
+/* Cancels every call, now and later, for good: requests in flight abort
+ * (within about a second, curl's progress-callback period), limiter waits and
+ * backoff sleeps end at once, and every call returns -ECANCELED.
+ * Async-signal-safe and thread-safe. */
+void api_cancel(struct api *api);
+
 /* ListRegions against home_region's endpoint. */
 int api_list_regions(struct api *api, struct swas_region_list *ret, struct api_error *err);
 
-/* Every instance of @region_id (all pages). */
+/* Every instance of @region_id (all pages, up to API_MAX_INSTANCE_PAGES). */
 int api_list_instances(struct api *api, const char *region_id, struct swas_instance_list *ret,
 		       struct api_error *err);
 
 /* Every invocation of one instance: one pass without a status filter, page 1
- * first, the rest in parallel (up to jobs), more pages if TotalCount grew
- * meanwhile, deduplicated by InvokeId. */
+ * first, then the pages TotalCount announces in parallel (up to jobs), more
+ * if a later page announces more, until a page comes back short or empty or
+ * a cap is reached (see the top of this file); deduplicated by InvokeId. */
 int api_list_invocations(struct api *api, const char *region_id, const char *instance_id,
 			 struct swas_invocation_list *ret, struct api_error *err);
 

@@ -6,8 +6,13 @@
  * The only module that includes libcurl. TLS verification is always on
  * (cafile, if set, replaces the system CA store); CURLOPT_NOSIGNAL is set so
  * timeouts work in a threaded daemon; only http and https are allowed and
- * redirects are not followed. A response body is capped: the write callback
- * aborts past http_config.max_body. curl's default "Content-Type" and
+ * redirects are not followed. A response body is capped as it arrives: the
+ * write callback aborts past the request's max_body (at most the pool's
+ * http_config.max_body), so a server cannot make us hold more than that for
+ * one response, however long it streams. A cancel switch (cancel.h) given
+ * in http_config aborts every exchange in flight from curl's progress
+ * callback, which curl calls at least about once a second even while
+ * nothing arrives. curl's default "Content-Type" and
  * "Expect" headers are suppressed because they would change what the V3
  * signature covers.
  *
@@ -21,16 +26,19 @@
 #ifndef SWASFS_HTTP_H
 #define SWASFS_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
+struct cancel;
 struct http;
 
 #define HTTP_MAX_CONNECT_MS 10000 /* connect timeout: min(request timeout, 10 s) */
 
 struct http_config {
-	const char *cafile; /* NULL: the system store; copied */
-	size_t max_body;    /* bytes, > 0 */
-	size_t max_handles; /* handles kept for reuse (one per concurrent request), > 0 */
+	const char *cafile;    /* NULL: the system store; copied */
+	size_t max_body;       /* bytes, > 0 */
+	size_t max_handles;    /* handles kept for reuse (one per concurrent request), > 0 */
+	struct cancel *cancel; /* borrowed, may be NULL; must outlive the pool */
 };
 
 struct http_request {
@@ -39,6 +47,8 @@ struct http_request {
 	const char *const *headers; /* "name: value" lines, borrowed */
 	size_t header_count;
 	unsigned long timeout_ms; /* whole exchange, connection included, > 0 */
+	size_t max_body;	  /* body bytes this response may have; 0 or more than the
+				     pool's max_body: the pool's */
 };
 
 struct http_response {
@@ -48,6 +58,9 @@ struct http_response {
 	char content_type[128]; /* "" if absent */
 	char retry_after[32];	/* x-acs-retry-after, "" if absent */
 	char request_id[128];	/* x-acs-request-id, "" if absent */
+	bool framed;		/* the server announced where the body ends (Content-Length or
+			chunked encoding) and curl saw that end: the body arrived whole, so
+			if it does not parse, the server sent it that way */
 };
 
 /* Returns 0 and *ret (free with http_free()), -EINVAL or -ENOMEM. */
@@ -64,7 +77,8 @@ void http_free(struct http *h);
  *   -ECONNRESET    the connection broke (reset, nothing received, send/recv error);
  *   -EPROTO        truncated body (Content-Length mismatch, curl error 18) or
  *                  a garbled HTTP exchange;
- *   -EFBIG         the body exceeded max_body (not worth retrying);
+ *   -EFBIG         the body exceeded the request's max_body (not worth retrying);
+ *   -ECANCELED     the pool's cancel switch is set (checked before sending too);
  *   -EKEYREJECTED  TLS verification failed (not worth retrying);
  *   -EINVAL        bad URL or unsupported scheme;
  *   -ENOMEM, -EIO  anything else.

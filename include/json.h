@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * json: the only module that touches cJSON. It turns API response bodies
- * (shared/api/README.md §3, §5) and the aliyun CLI config into plain structs
+ * (ListRegions, ListInstances, DescribeInvocations, DescribeInvocationResult
+ * and error bodies) and the aliyun CLI config into plain structs
  * and renders the JSON files users read (metadata.json, parameters.json,
  * result.json). No cJSON tree outlives a call.
  *
  * Robustness rules, for bodies from a server we do not control:
- *   - a body that is not complete JSON (truncated, garbage, nesting deeper
- *     than cJSON's limit of 1000) gives -EBADMSG: the api layer retries it;
+ *   - a body that is not complete JSON (truncated, garbage), or that nests
+ *     deeper than 64 levels or holds more than 262,144 values, gives
+ *     -EBADMSG; the bounds are checked by one flat scan before cJSON (whose
+ *     own limit is 1000 levels, handled recursively) sees the text;
  *   - a body that is JSON but not the expected shape (not an object, the list
- *     is neither an array nor {"Invocation":[...]}, more items than the API_MAX_*
- *     caps) gives -EPROTO; items of a list that are not objects are skipped;
+ *     is neither an array nor {"Invocation":[...]}, more items than the
+ *     caller's max_items, i.e. the PageSize asked for) gives -EPROTO; items of
+ *     a list that are not objects are skipped (but count against max_items);
  *   - a string containing U+0000 (the JSON escape \u0000) cannot be held in
  *     our NUL-terminated fields, and cutting it there could turn a hostile
  *     name into a different, valid-looking one. So, per field: in the plain
@@ -59,15 +63,16 @@ void json_peek_request_id(const char *body, size_t len, char *out, size_t out_si
 /* ListRegions. */
 int json_parse_regions(const char *body, size_t len, struct swas_region_list *ret, struct json_meta *meta);
 
-/* One ListInstances page; appends to @list (which must be valid, possibly empty). */
-int json_parse_instances(const char *body, size_t len, struct swas_instance_list *list,
+/* One ListInstances page of at most @max_items items; appends to @list (which
+ * must be valid, possibly empty; left as it was on failure). */
+int json_parse_instances(const char *body, size_t len, size_t max_items, struct swas_instance_list *list,
 			 struct json_meta *meta);
 
-/* One DescribeInvocations page; fills *ret with this page's records (plain
- * "Invocations" array or the wrapped {"Invocation":[...]} form), rendering
- * each metadata.json with @region_id and @instance_id added. */
+/* One DescribeInvocations page of at most @max_items records; fills *ret with
+ * them (plain "Invocations" array or the wrapped {"Invocation":[...]} form),
+ * rendering each metadata.json with @region_id and @instance_id added. */
 int json_parse_invocations(const char *body, size_t len, const char *region_id, const char *instance_id,
-			   struct swas_invocation_list *ret, struct json_meta *meta);
+			   size_t max_items, struct swas_invocation_list *ret, struct json_meta *meta);
 
 /* DescribeInvocationResult. */
 int json_parse_result(const char *body, size_t len, struct swas_result *ret, struct json_meta *meta);

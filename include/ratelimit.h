@@ -2,9 +2,9 @@
 /*
  * ratelimit: the client-side limiter for the published per-account API
  * limits, shared by every thread of a mount, so that a tree walk slows down
- * instead of being throttled (INTERFACE.md "Caching").
+ * instead of being throttled (README "Caching").
  *
- * Limits (shared/api/README.md §3): ListRegions and ListInstances, 10 calls a
+ * Limits (SWAS "QPS limits"): ListRegions and ListInstances, 10 calls a
  * minute per account, burst 10. Every other action is unlimited here.
  *
  * Each limited action is a token bucket kept as a GCRA "theoretical arrival
@@ -13,7 +13,8 @@
  * nobody holds the lock while waiting.
  *
  * The clock is injectable (struct ratelimit_clock) so unit tests move time by
- * hand; the default is CLOCK_MONOTONIC and nanosleep.
+ * hand; the default is CLOCK_MONOTONIC and a sleep that a cancel switch
+ * (cancel.h) ends at once: a wait here can last minutes, and shutdown must not.
  *
  * Ownership: ratelimit_new() returns an object freed with ratelimit_free().
  * Thread-safety: every function but ratelimit_free() may be called from any
@@ -24,6 +25,7 @@
 
 #include <stdint.h>
 
+struct cancel;
 struct ratelimit;
 
 #define RATELIMIT_LIST_PER_MINUTE 10 /* ListRegions, ListInstances: "10 calls per minute" */
@@ -35,9 +37,11 @@ struct ratelimit_clock {
 	void *ctx;
 };
 
-/* @clock is copied; NULL means CLOCK_MONOTONIC and nanosleep.
- * Returns 0 and *ret (free with ratelimit_free()) or -ENOMEM. */
-int ratelimit_new(const struct ratelimit_clock *clock, struct ratelimit **ret);
+/* @clock is copied; NULL means CLOCK_MONOTONIC and a sleep on @cancel.
+ * @cancel (borrowed, may be NULL, must outlive the limiter) makes waiting
+ * acquires return -ECANCELED; with an injected clock it is checked each time
+ * sleep_ms returns. Returns 0 and *ret (free with ratelimit_free()) or -ENOMEM. */
+int ratelimit_new(const struct ratelimit_clock *clock, struct cancel *cancel, struct ratelimit **ret);
 /* Accepts NULL. */
 void ratelimit_free(struct ratelimit *rl);
 
@@ -50,7 +54,8 @@ uint64_t ratelimit_now_ms(struct ratelimit *rl);
  * -ETIMEDOUT is returned with the wait it would have needed. */
 int ratelimit_reserve(struct ratelimit *rl, const char *action, uint64_t deadline_ms, uint64_t *ret_wait_ms);
 
-/* ratelimit_reserve(), then sleeps until the slot. Returns 0 or -ETIMEDOUT. */
+/* ratelimit_reserve(), then sleeps until the slot. Returns 0, -ETIMEDOUT, or
+ * -ECANCELED as soon as the cancel switch is set (before or while waiting). */
 int ratelimit_acquire(struct ratelimit *rl, const char *action, uint64_t deadline_ms);
 
 #endif

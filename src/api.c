@@ -10,13 +10,17 @@
  * (transport, 5xx, Throttling*, ServiceUnavailable, InternalError, truncated
  * or malformed body). Retries back off exponentially with full jitter,
  * honour x-acs-retry-after, and never sleep past the retry budget, which
- * starts when the limiter lets the first attempt go.
+ * starts when the limiter lets the first attempt go. A malformed body that
+ * arrived whole gets one retry only (API_MAX_BAD_BODY_RETRIES). The cancel
+ * switch (cancel.h) is shared with http and ratelimit and checked before
+ * every attempt; every sleep here is taken on it.
  *
- * api_list_invocations fetches page 1, then the other pages on up to `jobs`
- * worker threads, then any pages a grown TotalCount asks for, and merges them
- * in page order without duplicate InvokeIds.
+ * api_list_invocations fetches page 1, then the pages a pager (api_i.h)
+ * hands out on up to `jobs` worker threads, and merges them in page order
+ * without duplicate InvokeIds.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -27,7 +31,9 @@
 #include <time.h>
 
 #include "api.h"
+#include "api_i.h"
 #include "buf.h"
+#include "cancel.h"
 #include "config.h"
 #include "credentials.h"
 #include "http.h"
@@ -47,9 +53,10 @@
 /* The first attempt waits for the limiter at most this long (ListInstances
  * for every region of a large account at 10 a minute). */
 #define API_MAX_LIMITER_WAIT_MS (10u * 60u * 1000u)
-/* Pages: enough for API_MAX_INVOCATIONS at 50 a page. */
-#define API_MAX_INVOCATION_PAGES (API_MAX_INVOCATIONS / API_INVOCATIONS_PAGE_SIZE)
-#define API_MAX_INSTANCE_PAGES	 (API_MAX_INSTANCES / API_INSTANCES_PAGE_SIZE + 1)
+/* A body that arrived whole but does not parse: the server sent it that way,
+ * so asking again for the whole budget would only repeat it; one retry
+ * covers a server that was mid-deploy. */
+#define API_MAX_BAD_BODY_RETRIES 1u
 /* Headers we send: host, 6 x-acs-*, two STS, two retry, accept, user-agent, authorization. */
 #define API_MAX_HEADERS 16
 /* Region ids go into the endpoint's host name: keep them to DNS label characters. */
@@ -65,6 +72,7 @@ struct api {
 	struct cred *cred;
 	struct http *http;
 	struct ratelimit *rl;
+	struct cancel *cancel; /* set by api_cancel(); shared with http and rl */
 
 	pthread_mutex_t jobs_lock;
 	pthread_cond_t jobs_cond;
@@ -84,6 +92,7 @@ struct call {
 	size_t param_count;
 	int (*parse)(const char *body, size_t len, void *ctx, struct json_meta *meta);
 	void *ctx;
+	size_t max_body; /* API_BODY_CAP of the records asked for */
 };
 
 /* The outcome of one attempt. */
@@ -99,14 +108,6 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(uint64_t ms)
-{
-	struct timespec ts = { (time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
 }
 
 time_t api_parse_time(const char *s)
@@ -237,19 +238,25 @@ int api_new(const struct api_config *cfg, struct cred *cred, struct api **ret_ap
 		goto out_free_api;
 	if (pthread_cond_init(&api->jobs_cond, NULL) != 0)
 		goto out_destroy_mutex;
+	r = cancel_new(&api->cancel);
+	if (r < 0)
+		goto out_destroy_cond;
 	hc.cafile = cfg->cafile;
 	hc.max_body = API_MAX_BODY_BYTES;
 	hc.max_handles = cfg->jobs;
+	hc.cancel = api->cancel;
 	r = http_new(&hc, &api->http);
 	if (r < 0)
-		goto out_destroy_cond;
-	r = ratelimit_new(NULL, &api->rl);
+		goto out_free_cancel;
+	r = ratelimit_new(NULL, api->cancel, &api->rl);
 	if (r < 0)
 		goto out_free_http;
 	*ret_api = api;
 	return 0;
 out_free_http:
 	http_free(api->http);
+out_free_cancel:
+	cancel_free(api->cancel);
 out_destroy_cond:
 	pthread_cond_destroy(&api->jobs_cond);
 out_destroy_mutex:
@@ -269,12 +276,19 @@ void api_free(struct api *api)
 		return;
 	ratelimit_free(api->rl);
 	http_free(api->http);
+	cancel_free(api->cancel);
 	pthread_cond_destroy(&api->jobs_cond);
 	pthread_mutex_destroy(&api->jobs_lock);
 	cred_free(api->cred);
 	free(api->endpoint);
 	free(api->home_region);
 	free(api);
+}
+
+void api_cancel(struct api *api)
+{
+	if (api)
+		cancel_set(api->cancel);
 }
 
 void api_get_stats(struct api *api, struct api_stats *ret)
@@ -482,6 +496,7 @@ static int send_attempt(struct api *api, const struct call *c, unsigned attempt,
 		.headers = (const char *const *)h.lines,
 		.header_count = h.count,
 		.timeout_ms = timeout_ms,
+		.max_body = c->max_body,
 	};
 	atomic_fetch_add(&api->calls, 1);
 	r = http_send(api->http, &hreq, resp, errbuf, errsize);
@@ -514,10 +529,11 @@ static void error_set(struct api_error *err, int http_status, const char *code, 
 	snprintf(err->request_id, sizeof(err->request_id), "%s", request_id);
 }
 
-/* Looks at one completed exchange: parses success, classifies failure. */
+/* Looks at one completed exchange: parses success, classifies failure.
+ * *ret_bad_body says a 2xx body did not parse or had the wrong shape. */
 static enum verdict judge_response(const struct call *c, const struct http_response *resp,
 				   struct api_error *err, int *ret_errno, char *ret_request_id,
-				   size_t rid_size)
+				   size_t rid_size, bool *ret_bad_body)
 {
 	struct api_error e = { 0 };
 	struct json_meta meta = { 0 };
@@ -544,8 +560,9 @@ static enum verdict judge_response(const struct call *c, const struct http_respo
 			  r == -EBADMSG ? "malformed or truncated response body"
 					: "response body is not shaped as documented",
 			  e.request_id);
-		/* Truncated, garbled or wrongly shaped: a proxy or server hiccup as
-		 * far as we can tell, so retried within the budget like a 5xx. */
+		/* Garbled or wrongly shaped: a proxy or server hiccup as far as we
+		 * can tell, retried (api_call limits how often if it arrived whole). */
+		*ret_bad_body = true;
 		return VERDICT_RETRY;
 	}
 
@@ -574,6 +591,9 @@ static enum verdict judge_transport(int rc, const char *errbuf, struct api_error
 	switch (rc) {
 	case -ENOMEM:
 		*ret_errno = -ENOMEM;
+		return VERDICT_FAIL;
+	case -ECANCELED:
+		*ret_errno = -ECANCELED;
 		return VERDICT_FAIL;
 	case -EFBIG:
 	case -EKEYREJECTED:
@@ -625,12 +645,13 @@ static int api_call(struct api *api, const struct call *c, struct api_error *err
 {
 	char errbuf[256], request_id[128], retry_after[32];
 	uint64_t start = 0, deadline = 0, t0, last_delay = 0;
-	unsigned attempt;
+	unsigned attempt, bad_bodies = 0;
 	int r = -EIO, rc;
 
 	for (attempt = 0;; attempt++) {
 		struct http_response resp = { 0 };
 		unsigned long timeout_ms = api->timeout_s * 1000ul;
+		bool bad_body = false;
 		enum verdict v;
 
 		if (attempt == 0) {
@@ -645,6 +666,11 @@ static int api_call(struct api *api, const struct call *c, struct api_error *err
 				break;
 			rc = ratelimit_acquire(api->rl, c->action,
 					       ratelimit_now_ms(api->rl) + (deadline - now));
+		}
+		if (rc == -ECANCELED) {
+			error_set(err, 0, "", "cancelled: shutting down", "");
+			r = -ECANCELED;
+			break;
 		}
 		if (rc < 0) {
 			if (attempt == 0)
@@ -673,7 +699,10 @@ static int api_call(struct api *api, const struct call *c, struct api_error *err
 		request_id[0] = '\0';
 		if (rc == 0) {
 			snprintf(retry_after, sizeof(retry_after), "%s", resp.retry_after);
-			v = judge_response(c, &resp, err, &r, request_id, sizeof(request_id));
+			v = judge_response(c, &resp, err, &r, request_id, sizeof(request_id), &bad_body);
+			/* Whole but unreadable: the server meant it (see the top). */
+			if (bad_body && resp.framed && bad_bodies++ >= API_MAX_BAD_BODY_RETRIES)
+				v = VERDICT_FAIL;
 			log_attempt(api, c, attempt, resp.status, now_ms() - t0, request_id, NULL);
 			http_response_done(&resp);
 		} else if (rc == -ENOMEM || rc == -EINVAL) {
@@ -701,7 +730,11 @@ static int api_call(struct api *api, const struct call *c, struct api_error *err
 				break;
 		}
 		atomic_fetch_add(&api->retries, 1);
-		sleep_ms(last_delay);
+		if (cancel_sleep_ms(api->cancel, last_delay) < 0) {
+			error_set(err, 0, "", "cancelled: shutting down", "");
+			r = -ECANCELED;
+			break;
+		}
 	}
 	atomic_fetch_add(&api->failures, 1);
 	return r;
@@ -722,6 +755,8 @@ int api_list_regions(struct api *api, struct swas_region_list *ret, struct api_e
 		.region = api->home_region,
 		.parse = parse_regions,
 		.ctx = &l,
+		/* 256 regions of about 100 bytes each: the room of 4 records. */
+		.max_body = API_BODY_CAP(4),
 	};
 	int r;
 
@@ -732,54 +767,99 @@ int api_list_regions(struct api *api, struct swas_region_list *ret, struct api_e
 	return 0;
 }
 
-/* ---- a set of seen ids, for deduplication ---- */
+/* ---- paging and deduplication (api_i.h) ---- */
 
-struct idset {
-	const char **slots;
-	size_t mask;
+void api_pager_init(struct api_pager *p, unsigned page_size, unsigned max_pages, size_t max_records,
+		    size_t max_bytes)
+{
+	memset(p, 0, sizeof(*p));
+	p->page_size = page_size;
+	p->max_pages = max_pages;
+	p->max_records = max_records;
+	p->max_bytes = max_bytes;
+	p->next = 1;
+}
+
+unsigned api_pager_next(struct api_pager *p)
+{
+	/* Nothing after a short or empty page: the data ends there. */
+	if (p->end != 0 && p->next > p->end)
+		return 0;
+	/* Page 1 always; later ones only while the hint asks for them. */
+	if (p->next > 1 && p->next > p->hint_pages)
+		return 0;
+	if (p->next > p->max_pages || p->records >= p->max_records || p->bytes >= p->max_bytes) {
+		p->capped = true;
+		return 0;
+	}
+	return p->next++;
+}
+
+void api_pager_done(struct api_pager *p, unsigned n, size_t count, long long total, size_t bytes)
+{
+	unsigned long long hint;
+
+	p->records += count;
+	p->bytes += bytes;
+	if (count < p->page_size && (p->end == 0 || n < p->end))
+		p->end = n;
+	if (total >= 0)
+		hint = ((unsigned long long)total + p->page_size - 1) / p->page_size;
+	else
+		hint = count >= p->page_size ? (unsigned long long)n + 1 : n;
+	if (hint > UINT_MAX)
+		hint = UINT_MAX;
+	if (hint > p->hint_pages)
+		p->hint_pages = (unsigned)hint;
+}
+
+bool api_pager_more(struct api_pager *p)
+{
+	unsigned n = api_pager_next(p);
+
+	if (n != 0)
+		p->next = n; /* not handed out after all */
+	return n != 0;
+}
+
+bool api_pager_truncated(const struct api_pager *p)
+{
+	/* A short page means every page before it was handed out: complete. */
+	return p->capped && p->end == 0;
+}
+
+struct id_pos {
+	const char *id;
+	size_t pos;
 };
 
-static uint64_t hash_str(const char *s)
+static int cmp_id_pos(const void *a, const void *b)
 {
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	const struct id_pos *x = a, *y = b;
+	int c = strcmp(x->id, y->id);
 
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
+	if (c != 0)
+		return c;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
-static int idset_init(struct idset *set, size_t expected)
+int api_dedup_first(const char *const *ids, size_t n, bool *keep)
 {
-	size_t n = 16;
+	struct id_pos *v;
+	size_t i;
 
-	while (n < expected * 2)
-		n *= 2;
-	set->slots = calloc(n, sizeof(*set->slots));
-	if (!set->slots)
+	if (n == 0)
+		return 0;
+	v = calloc(n, sizeof(*v));
+	if (!v)
 		return -ENOMEM;
-	set->mask = n - 1;
+	for (i = 0; i < n; i++)
+		v[i] = (struct id_pos){ ids[i], i };
+	qsort(v, n, sizeof(*v), cmp_id_pos);
+	for (i = 0; i < n; i++)
+		keep[v[i].pos] = i == 0 || strcmp(v[i].id, v[i - 1].id) != 0;
+	free(v);
 	return 0;
-}
-
-/* Adds @id (borrowed); false if it was already there. Capacity is fixed at
- * init to twice the most ids ever added, so a free slot always exists. */
-static bool idset_add(struct idset *set, const char *id)
-{
-	size_t i = (size_t)hash_str(id) & set->mask;
-
-	while (set->slots[i]) {
-		if (strcmp(set->slots[i], id) == 0)
-			return false;
-		i = (i + 1) & set->mask;
-	}
-	set->slots[i] = id;
-	return true;
-}
-
-static void idset_done(struct idset *set)
-{
-	free(set->slots);
-	set->slots = NULL;
 }
 
 /* ---- ListInstances ---- */
@@ -792,7 +872,7 @@ struct instances_ctx {
 static int parse_instances(const char *body, size_t len, void *ctx, struct json_meta *meta)
 {
 	struct instances_ctx *ic = ctx;
-	int r = json_parse_instances(body, len, ic->list, meta);
+	int r = json_parse_instances(body, len, API_INSTANCES_PAGE_SIZE, ic->list, meta);
 
 	if (r == 0)
 		ic->meta = *meta;
@@ -811,22 +891,33 @@ static void instance_free_fields(struct swas_instance *in)
 /* Keeps the first of each InstanceId, in order. */
 static int dedup_instances(struct swas_instance_list *l)
 {
-	struct idset seen;
+	const char **ids;
+	bool *keep;
 	size_t i, kept = 0;
-	int r;
+	int r = -ENOMEM;
 
-	r = idset_init(&seen, l->count);
+	if (l->count < 2)
+		return 0;
+	ids = calloc(l->count, sizeof(*ids));
+	keep = calloc(l->count, sizeof(*keep));
+	if (!ids || !keep)
+		goto out_free;
+	for (i = 0; i < l->count; i++)
+		ids[i] = l->items[i].instance_id;
+	r = api_dedup_first(ids, l->count, keep);
 	if (r < 0)
-		return r;
+		goto out_free;
 	for (i = 0; i < l->count; i++) {
-		if (idset_add(&seen, l->items[i].instance_id))
+		if (keep[i])
 			l->items[kept++] = l->items[i];
 		else
 			instance_free_fields(&l->items[i]);
 	}
 	l->count = kept;
-	idset_done(&seen);
-	return 0;
+out_free:
+	free(keep);
+	free(ids);
+	return r;
 }
 
 int api_list_instances(struct api *api, const char *region_id, struct swas_instance_list *ret,
@@ -834,6 +925,7 @@ int api_list_instances(struct api *api, const char *region_id, struct swas_insta
 {
 	struct swas_instance_list l = { 0 };
 	struct instances_ctx ic = { .list = &l };
+	struct api_pager pager;
 	char page[24], size[24];
 	struct sign_param params[] = {
 		{ "RegionId", region_id },
@@ -847,27 +939,27 @@ int api_list_instances(struct api *api, const char *region_id, struct swas_insta
 		.param_count = sizeof(params) / sizeof(params[0]),
 		.parse = parse_instances,
 		.ctx = &ic,
+		.max_body = API_BODY_CAP(API_INSTANCES_PAGE_SIZE),
 	};
 	unsigned n;
 	int r = 0;
 
+	/* One page at a time: the limiter allows 10 a minute anyway. */
+	api_pager_init(&pager, API_INSTANCES_PAGE_SIZE, API_MAX_INSTANCE_PAGES, API_MAX_INSTANCES, SIZE_MAX);
 	snprintf(size, sizeof(size), "%d", API_INSTANCES_PAGE_SIZE);
-	for (n = 1; n <= API_MAX_INSTANCE_PAGES; n++) {
+	while ((n = api_pager_next(&pager)) != 0) {
 		size_t before = l.count;
 
 		snprintf(page, sizeof(page), "%u", n);
 		r = api_call(api, &c, err);
 		if (r < 0)
 			goto out_free;
-		/* "keep fetching while PageNumber*PageSize < TotalCount" (README §3);
-		 * an empty page ends it whatever TotalCount says. */
-		if (l.count == before || ic.meta.total_count < 0 ||
-		    (long long)n * API_INSTANCES_PAGE_SIZE >= ic.meta.total_count)
-			break;
+		api_pager_done(&pager, n, l.count - before, ic.meta.total_count, 0);
 	}
 	r = dedup_instances(&l);
 	if (r < 0)
 		goto out_free;
+	l.truncated = api_pager_truncated(&pager);
 	*ret = l;
 	return 0;
 out_free:
@@ -880,27 +972,32 @@ out_free:
 /* One page's worth of a listing pass. */
 struct inv_page {
 	struct swas_invocation_list list;
-	long long total_count;
-	bool done;
 };
 
+/*
+ * One pass. Pages are kept in page order and merged at the end; what they
+ * may hold is bounded as they arrive, by the pager's caps (at most
+ * API_MAX_INVOCATION_PAGES pages of at most a PageSize of records each,
+ * API_MAX_INVOCATIONS records, API_MAX_PASS_BYTES bytes), plus the pages in
+ * flight when a cap is reached (at most jobs of them).
+ */
 struct inv_pass {
 	struct api *api;
 	const char *region_id;
 	const char *instance_id;
-	struct inv_page *pages; /* [0] is page 1 */
-	unsigned page_count;	/* pages allocated */
 
 	pthread_mutex_t lock;
-	unsigned next_page;   /* protected by lock: next page number to fetch */
-	unsigned last_page;   /* protected by lock: fetch up to this page */
-	int error;	      /* protected by lock: first failure, stops the workers */
-	struct api_error err; /* protected by lock */
+	struct inv_page *pages; /* protected by lock: [0] is page 1 */
+	unsigned page_count;	/* protected by lock: pages allocated */
+	struct api_pager pager; /* protected by lock */
+	int error;		/* protected by lock: first failure, stops the workers */
+	struct api_error err;	/* protected by lock */
 };
 
 struct inv_page_ctx {
 	struct inv_pass *pass;
-	struct inv_page *page;
+	struct swas_invocation_list list; /* this page's records until stored */
+	long long total_count;
 };
 
 static int parse_invocations(const char *body, size_t len, void *ctx, struct json_meta *meta)
@@ -908,125 +1005,11 @@ static int parse_invocations(const char *body, size_t len, void *ctx, struct jso
 	struct inv_page_ctx *pc = ctx;
 	int r;
 
-	r = json_parse_invocations(body, len, pc->pass->region_id, pc->pass->instance_id, &pc->page->list,
-				   meta);
+	r = json_parse_invocations(body, len, pc->pass->region_id, pc->pass->instance_id,
+				   API_INVOCATIONS_PAGE_SIZE, &pc->list, meta);
 	if (r == 0)
-		pc->page->total_count = meta->total_count;
+		pc->total_count = meta->total_count;
 	return r;
-}
-
-static int fetch_invocation_page(struct inv_pass *pass, unsigned n, struct api_error *err)
-{
-	struct inv_page_ctx pc = { pass, &pass->pages[n - 1] };
-	char page[24], size[24];
-	struct sign_param params[] = {
-		{ "RegionId", pass->region_id },
-		{ "InstanceId", pass->instance_id },
-		{ "PageNumber", page },
-		{ "PageSize", size },
-	};
-	struct call c = {
-		.action = "DescribeInvocations",
-		.region = pass->region_id,
-		.params = params,
-		.param_count = sizeof(params) / sizeof(params[0]),
-		.parse = parse_invocations,
-		.ctx = &pc,
-	};
-	int r;
-
-	snprintf(page, sizeof(page), "%u", n);
-	snprintf(size, sizeof(size), "%d", API_INVOCATIONS_PAGE_SIZE);
-	r = api_call(pass->api, &c, err);
-	if (r == 0)
-		pc.page->done = true;
-	return r;
-}
-
-static void *inv_worker(void *arg)
-{
-	struct inv_pass *pass = arg;
-
-	for (;;) {
-		struct api_error err = { 0 };
-		unsigned n;
-		int r;
-
-		pthread_mutex_lock(&pass->lock);
-		if (pass->error || pass->next_page > pass->last_page) {
-			pthread_mutex_unlock(&pass->lock);
-			return NULL;
-		}
-		n = pass->next_page++;
-		pthread_mutex_unlock(&pass->lock);
-
-		r = fetch_invocation_page(pass, n, &err);
-		if (r < 0) {
-			pthread_mutex_lock(&pass->lock);
-			if (!pass->error) {
-				pass->error = r;
-				pass->err = err;
-			}
-			pthread_mutex_unlock(&pass->lock);
-			return NULL;
-		}
-	}
-}
-
-static unsigned pages_for(long long total)
-{
-	long long n;
-
-	if (total <= 0)
-		return 1;
-	n = (total + API_INVOCATIONS_PAGE_SIZE - 1) / API_INVOCATIONS_PAGE_SIZE;
-	return n > API_MAX_INVOCATION_PAGES ? API_MAX_INVOCATION_PAGES : (unsigned)n;
-}
-
-/* Fetches pages first..last, in parallel when more than one. */
-static int fetch_pages(struct inv_pass *pass, unsigned first, unsigned last, struct api_error *err)
-{
-	pthread_t threads[64];
-	unsigned want, started = 0, i;
-
-	pass->next_page = first;
-	pass->last_page = last;
-	want = last - first + 1;
-	if (want > pass->api->jobs)
-		want = pass->api->jobs;
-	if (want > sizeof(threads) / sizeof(threads[0]))
-		want = sizeof(threads) / sizeof(threads[0]);
-	/* One page, or threads unavailable: this thread does the work. */
-	for (i = 0; want > 1 && i < want; i++) {
-		if (pthread_create(&threads[i], NULL, inv_worker, pass) != 0)
-			break;
-		started++;
-	}
-	if (started == 0)
-		inv_worker(pass);
-	for (i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
-	if (pass->error) {
-		if (err)
-			*err = pass->err;
-		return pass->error;
-	}
-	return 0;
-}
-
-static int pass_grow(struct inv_pass *pass, unsigned pages)
-{
-	struct inv_page *p;
-
-	if (pages <= pass->page_count)
-		return 0;
-	p = realloc(pass->pages, pages * sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	memset(p + pass->page_count, 0, (pages - pass->page_count) * sizeof(*p));
-	pass->pages = p;
-	pass->page_count = pages;
-	return 0;
 }
 
 void swas_invocation_done(struct swas_invocation *inv)
@@ -1042,45 +1025,176 @@ void swas_invocation_done(struct swas_invocation *inv)
 	free(inv->metadata_json);
 }
 
-/* Moves every page's records into @ret in page order, first InvokeId wins. */
-static int merge_pages(struct inv_pass *pass, unsigned pages, struct swas_invocation_list *ret)
+/* What one record costs in memory, roughly: its strings and files. */
+static size_t invocation_bytes(const struct swas_invocation *inv)
 {
-	struct swas_invocation_list out = { 0 };
-	struct idset seen;
-	size_t total = 0;
-	unsigned p;
-	size_t i;
+	return sizeof(*inv) + strlen(inv->invoke_id) + strlen(inv->invoke_status) +
+	       strlen(inv->invocation_status) + strlen(inv->command_name) + strlen(inv->command_type) +
+	       strlen(inv->creation_time) + inv->command_len + inv->parameters_json_len +
+	       inv->metadata_json_len;
+}
+
+/* Grows pass->pages to hold page @n. Called with pass->lock held. */
+static int pass_grow(struct inv_pass *pass, unsigned n)
+{
+	struct inv_page *p;
+	unsigned want = pass->page_count ? pass->page_count : 8;
+
+	if (n <= pass->page_count)
+		return 0;
+	while (want < n)
+		want *= 2;
+	if (want > API_MAX_INVOCATION_PAGES)
+		want = API_MAX_INVOCATION_PAGES;
+	if (want < n)
+		return -EINVAL;
+	p = realloc(pass->pages, want * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	memset(p + pass->page_count, 0, (want - pass->page_count) * sizeof(*p));
+	pass->pages = p;
+	pass->page_count = want;
+	return 0;
+}
+
+/* Fetches page @n and files its records in the pass. */
+static int fetch_invocation_page(struct inv_pass *pass, unsigned n, struct api_error *err)
+{
+	struct inv_page_ctx pc = { .pass = pass, .total_count = -1 };
+	char page[24], size[24];
+	struct sign_param params[] = {
+		{ "RegionId", pass->region_id },
+		{ "InstanceId", pass->instance_id },
+		{ "PageNumber", page },
+		{ "PageSize", size },
+	};
+	struct call c = {
+		.action = "DescribeInvocations",
+		.region = pass->region_id,
+		.params = params,
+		.param_count = sizeof(params) / sizeof(params[0]),
+		.parse = parse_invocations,
+		.ctx = &pc,
+		.max_body = API_BODY_CAP(API_INVOCATIONS_PAGE_SIZE),
+	};
+	size_t bytes = 0, i;
 	int r;
 
-	for (p = 0; p < pages; p++)
-		total += pass->pages[p].list.count;
-	if (total > API_MAX_INVOCATIONS)
-		total = API_MAX_INVOCATIONS;
-	r = idset_init(&seen, total);
+	snprintf(page, sizeof(page), "%u", n);
+	snprintf(size, sizeof(size), "%d", API_INVOCATIONS_PAGE_SIZE);
+	r = api_call(pass->api, &c, err);
 	if (r < 0)
 		return r;
-	out.items = calloc(total ? total : 1, sizeof(*out.items));
-	if (!out.items) {
-		idset_done(&seen);
-		return -ENOMEM;
+	for (i = 0; i < pc.list.count; i++)
+		bytes += invocation_bytes(&pc.list.items[i]);
+
+	pthread_mutex_lock(&pass->lock);
+	r = pass_grow(pass, n);
+	if (r == 0) {
+		pass->pages[n - 1].list = pc.list;
+		pc.list = (struct swas_invocation_list){ 0 };
+		api_pager_done(&pass->pager, n, pass->pages[n - 1].list.count, pc.total_count, bytes);
 	}
-	for (p = 0; p < pages; p++) {
+	pthread_mutex_unlock(&pass->lock);
+	swas_invocation_list_done(&pc.list);
+	if (r < 0)
+		error_set(err, 0, "", strerror(-r), "");
+	return r;
+}
+
+static void *inv_worker(void *arg)
+{
+	struct inv_pass *pass = arg;
+
+	for (;;) {
+		struct api_error err = { 0 };
+		unsigned n;
+		int r;
+
+		pthread_mutex_lock(&pass->lock);
+		n = pass->error ? 0 : api_pager_next(&pass->pager);
+		pthread_mutex_unlock(&pass->lock);
+		if (n == 0)
+			return NULL;
+
+		r = fetch_invocation_page(pass, n, &err);
+		if (r < 0) {
+			pthread_mutex_lock(&pass->lock);
+			if (!pass->error) {
+				pass->error = r;
+				pass->err = err;
+			}
+			pthread_mutex_unlock(&pass->lock);
+			return NULL;
+		}
+	}
+}
+
+/* Runs workers (jobs of them, or this thread alone if one) until the pager
+ * has no page to hand out. False if a page failed. */
+static bool fetch_round(struct inv_pass *pass)
+{
+	pthread_t threads[64];
+	unsigned want = pass->api->jobs, started = 0, i;
+
+	if (want > sizeof(threads) / sizeof(threads[0]))
+		want = sizeof(threads) / sizeof(threads[0]);
+	for (i = 0; want > 1 && i < want; i++) {
+		if (pthread_create(&threads[i], NULL, inv_worker, pass) != 0)
+			break;
+		started++;
+	}
+	if (started == 0)
+		inv_worker(pass);
+	for (i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	return !pass->error;
+}
+
+/* Moves every page's records into @ret in page order, first InvokeId wins. */
+static int merge_pages(struct inv_pass *pass, struct swas_invocation_list *ret)
+{
+	struct swas_invocation_list out = { 0 };
+	const char **ids = NULL;
+	bool *keep = NULL;
+	size_t total = 0, k = 0, i;
+	unsigned p;
+	int r = -ENOMEM;
+
+	for (p = 0; p < pass->page_count; p++)
+		total += pass->pages[p].list.count;
+	out.items = calloc(total ? total : 1, sizeof(*out.items));
+	ids = calloc(total ? total : 1, sizeof(*ids));
+	keep = calloc(total ? total : 1, sizeof(*keep));
+	if (!out.items || !ids || !keep)
+		goto out_free;
+	for (p = 0; p < pass->page_count; p++)
+		for (i = 0; i < pass->pages[p].list.count; i++)
+			ids[k++] = pass->pages[p].list.items[i].invoke_id;
+	r = api_dedup_first(ids, total, keep);
+	if (r < 0)
+		goto out_free;
+	k = 0;
+	for (p = 0; p < pass->page_count; p++) {
 		struct swas_invocation_list *l = &pass->pages[p].list;
 
-		for (i = 0; i < l->count; i++) {
-			if (out.count < total && idset_add(&seen, l->items[i].invoke_id)) {
+		for (i = 0; i < l->count; i++, k++) {
+			if (keep[k])
 				out.items[out.count++] = l->items[i];
-				continue;
-			}
-			swas_invocation_done(&l->items[i]);
+			else
+				swas_invocation_done(&l->items[i]);
 		}
 		free(l->items);
 		l->items = NULL;
 		l->count = 0;
 	}
-	idset_done(&seen);
 	*ret = out;
-	return 0;
+	out.items = NULL;
+out_free:
+	free(out.items);
+	free(keep);
+	free(ids);
+	return r;
 }
 
 int api_list_invocations(struct api *api, const char *region_id, const char *instance_id,
@@ -1091,45 +1205,42 @@ int api_list_invocations(struct api *api, const char *region_id, const char *ins
 		.region_id = region_id,
 		.instance_id = instance_id,
 	};
-	unsigned fetched, want, p;
-	long long total;
+	unsigned p;
+	bool truncated;
 	int r;
 
 	if (pthread_mutex_init(&pass.lock, NULL) != 0)
 		return -ENOMEM;
-	r = pass_grow(&pass, 1);
-	if (r < 0)
-		goto out_destroy;
-	r = fetch_pages(&pass, 1, 1, err);
+	api_pager_init(&pass.pager, API_INVOCATIONS_PAGE_SIZE, API_MAX_INVOCATION_PAGES, API_MAX_INVOCATIONS,
+		       API_MAX_PASS_BYTES);
+	/* Page 1 alone: its TotalCount says how wide to go. */
+	p = api_pager_next(&pass.pager);
+	r = fetch_invocation_page(&pass, p, err);
 	if (r < 0)
 		goto out_free_pages;
-	fetched = 1;
-	total = pass.pages[0].total_count;
-
-	/* Keep going while the largest TotalCount any page reported is not
-	 * covered (an invocation that lands mid-pass pushes one record onto a
-	 * new page) and the last page was not empty. */
-	for (;;) {
-		want = pages_for(total);
-		if (want <= fetched || pass.pages[fetched - 1].list.count == 0)
-			break;
-		r = pass_grow(&pass, want);
-		if (r < 0)
-			goto out_free_pages;
-		r = fetch_pages(&pass, fetched + 1, want, err);
-		if (r < 0)
-			goto out_free_pages;
-		for (p = fetched; p < want; p++)
-			if (pass.pages[p].total_count > total)
-				total = pass.pages[p].total_count;
-		fetched = want;
+	/* Then workers for as long as the pager hands out pages (a worker still
+	 * running picks up pages a later TotalCount adds; a new round only if
+	 * they all stopped first). No worker runs between rounds, so the pager
+	 * is read here without the lock. */
+	while (api_pager_more(&pass.pager) && fetch_round(&pass))
+		;
+	if (pass.error) {
+		r = pass.error;
+		if (err)
+			*err = pass.err;
+		goto out_free_pages;
 	}
-	r = merge_pages(&pass, fetched, ret);
+	truncated = api_pager_truncated(&pass.pager);
+	r = merge_pages(&pass, ret);
+	if (r == 0)
+		ret->truncated = truncated;
+	if (r == 0 && log_enabled(LOG_LEVEL_DEBUG))
+		log_debug("api: DescribeInvocations %s: %zu records from %u pages%s", instance_id, ret->count,
+			  pass.pager.next - 1, truncated ? ", truncated at a cap" : "");
 out_free_pages:
 	for (p = 0; p < pass.page_count; p++)
 		swas_invocation_list_done(&pass.pages[p].list);
 	free(pass.pages);
-out_destroy:
 	pthread_mutex_destroy(&pass.lock);
 	return r;
 }
@@ -1157,6 +1268,8 @@ int api_get_result(struct api *api, const char *region_id, const char *instance_
 		.param_count = sizeof(params) / sizeof(params[0]),
 		.parse = parse_result,
 		.ctx = &res,
+		/* One record, but Output can be long: as much as a full page. */
+		.max_body = API_BODY_CAP(API_INVOCATIONS_PAGE_SIZE),
 	};
 	int r;
 

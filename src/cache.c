@@ -908,6 +908,10 @@ static int fetch_instances(struct cache *c, const struct fetch_ctx *ctx, struct 
 	r = api_list_instances(c->api, ctx->region, &list, err);
 	if (r < 0)
 		return r;
+	if (list.truncated)
+		log_warn(
+			"%s: the API announced more pages than swasfs reads; listing the first %zu instances",
+			ctx->what, list.count);
 	r = -ENOMEM;
 	l = snap_alloc(sizeof(*l), SNAP_INSTANCES);
 	if (l == NULL)
@@ -1145,6 +1149,11 @@ static int fetch_invocations(struct cache *c, const struct fetch_ctx *ctx, struc
 	r = api_list_invocations(c->api, ctx->region, ctx->inst->id, &list, err);
 	if (r < 0)
 		return r;
+	if (list.truncated)
+		log_warn("%s: the API announced more than swasfs keeps from one listing; showing the first "
+			 "%zu "
+			 "invocations",
+			 ctx->what, list.count);
 	r = -ENOMEM;
 	l = snap_alloc(sizeof(*l), SNAP_INVOCATIONS);
 	if (l == NULL)

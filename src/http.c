@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 
 #include "buf.h"
+#include "cancel.h"
 #include "http.h"
 
 struct http {
@@ -26,13 +27,16 @@ struct http {
 	size_t max_handles;
 	size_t max_body;
 	char *cafile;
+	struct cancel *cancel; /* borrowed, may be NULL */
 };
 
 /* What the callbacks of one exchange write into. */
 struct exchange {
 	struct buf body;
 	bool too_big;
+	bool chunked; /* Transfer-Encoding: chunked in the final response */
 	struct http_response *resp;
+	struct cancel *cancel;
 };
 
 int http_new(const struct http_config *cfg, struct http **ret)
@@ -56,6 +60,7 @@ int http_new(const struct http_config *cfg, struct http **ret)
 		goto out_free;
 	h->max_handles = cfg->max_handles;
 	h->max_body = cfg->max_body;
+	h->cancel = cfg->cancel;
 	*ret = h;
 	return 0;
 out_free:
@@ -146,7 +151,14 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *userdata)
 		resp->content_type[0] = '\0';
 		resp->retry_after[0] = '\0';
 		resp->request_id[0] = '\0';
+		ex->chunked = false;
 		return len;
+	}
+	if (len > 18 && strncasecmp(data, "transfer-encoding:", 18) == 0) {
+		char te[64] = "";
+
+		header_value(data, len, "transfer-encoding", te, sizeof(te));
+		ex->chunked = strcasestr(te, "chunked") != NULL;
 	}
 	header_value(data, len, "content-type", resp->content_type, sizeof(resp->content_type));
 	header_value(data, len, "x-acs-retry-after", resp->retry_after, sizeof(resp->retry_after));
@@ -185,9 +197,22 @@ static int errno_of(CURLcode rc, bool too_big)
 		return -EINVAL;
 	case CURLE_OUT_OF_MEMORY:
 		return -ENOMEM;
+	case CURLE_ABORTED_BY_CALLBACK:
+		return -ECANCELED;
 	default:
 		return -EIO;
 	}
+}
+
+/* curl's progress callback: a non-zero return aborts the transfer with
+ * CURLE_ABORTED_BY_CALLBACK. curl calls it often while data moves and about
+ * once a second while it waits, which bounds how long a cancel takes. */
+static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	const struct exchange *ex = userdata;
+
+	return cancel_is_set(ex->cancel) ? 1 : 0;
 }
 
 /* Sets every option of one exchange; false if curl refused one. */
@@ -214,6 +239,9 @@ static bool set_options(struct http *h, CURL *c, const struct http_request *req,
 	ok &= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_HEADERDATA, ex) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_XFERINFODATA, ex) == CURLE_OK;
 	if (strcmp(req->method, "POST") == 0) {
 		/* An empty body, sent as Content-Length: 0 (the SDK's wire form). */
 		ok &= curl_easy_setopt(c, CURLOPT_POST, 1L) == CURLE_OK;
@@ -232,15 +260,22 @@ int http_send(struct http *h, const struct http_request *req, struct http_respon
 	static const char *const suppressed[] = { "Content-Type:", "Expect:" };
 	char curl_err[CURL_ERROR_SIZE] = "";
 	struct http_response resp = { 0 };
-	struct exchange ex = { .resp = &resp };
+	struct exchange ex = { .resp = &resp, .cancel = h->cancel };
 	struct curl_slist *headers = NULL, *tmp;
+	size_t max_body = req->max_body && req->max_body < h->max_body ? req->max_body : h->max_body;
+	curl_off_t content_length = -1;
 	size_t i;
 	CURL *c;
 	CURLcode rc;
 	int r = -ENOMEM;
 
 	errbuf[0] = '\0';
-	buf_init(&ex.body, h->max_body);
+	buf_init(&ex.body, max_body);
+	if (cancel_is_set(h->cancel)) {
+		snprintf(errbuf, errsize, "cancelled");
+		buf_done(&ex.body);
+		return -ECANCELED;
+	}
 	for (i = 0; i < sizeof(suppressed) / sizeof(suppressed[0]); i++) {
 		tmp = curl_slist_append(headers, suppressed[i]);
 		if (!tmp)
@@ -266,12 +301,20 @@ int http_send(struct http *h, const struct http_request *req, struct http_respon
 	if (rc != CURLE_OK) {
 		r = errno_of(rc, ex.too_big);
 		if (ex.too_big)
-			snprintf(errbuf, errsize, "response body larger than %zu bytes", h->max_body);
+			snprintf(errbuf, errsize, "response body larger than %zu bytes", max_body);
+		else if (r == -ECANCELED)
+			snprintf(errbuf, errsize, "cancelled");
 		else
 			snprintf(errbuf, errsize, "%s", curl_err[0] ? curl_err : curl_easy_strerror(rc));
 		goto out_put_handle;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
+	/* curl fails the transfer (CURLE_PARTIAL_FILE and kin) when a declared
+	 * length or the chunked terminator is not met, so reaching here with
+	 * either means the whole body arrived. */
+	if (curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &content_length) != CURLE_OK)
+		content_length = -1;
+	resp.framed = content_length >= 0 || ex.chunked;
 	resp.body = buf_steal(&ex.body, &resp.body_len);
 	if (!resp.body)
 		goto out_put_handle;

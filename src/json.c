@@ -24,6 +24,17 @@
 /* Bodies are capped by the HTTP layer (API_MAX_BODY_BYTES); this guards the
  * direct callers (config files, tests) as well. */
 #define JSON_MAX_INPUT_BYTES API_MAX_BODY_BYTES
+/* Nesting: our deepest legitimate document is a DescribeInvocations record's
+ * Parameters inside the record inside the list inside the body, about 5
+ * levels. cJSON 1.7.15 (Debian 12) refuses only past 1000 levels and parses,
+ * duplicates, prints and frees its trees recursively, so a far lower bound is
+ * checked before cJSON ever sees the text. */
+#define JSON_MAX_DEPTH 64
+/* Values in one document: a full page is 50 records of about 20 values plus
+ * their Parameters. cJSON spends about 80 bytes on each value (node and
+ * malloc overhead), so "[0,0,0,...]" would turn a 4 MiB body into 160 MiB of
+ * tree; this bounds a tree at about 20 MiB whatever the body holds. */
+#define JSON_MAX_VALUES (256u * 1024u)
 
 /* The marker a U+0000 becomes while parsing (see json.h): U+001F, used only
  * for bodies that contain no U+001F of their own. */
@@ -85,8 +96,53 @@ static void unmark_json(char *s, size_t len)
 		each_escape(s, len, "001f", escape_to_nul);
 }
 
+/* One pass over the text, no recursion, no allocation: false if it nests
+ * deeper than JSON_MAX_DEPTH or holds more than JSON_MAX_VALUES values
+ * (counted as separators and openers outside strings, an upper bound). */
+static bool is_within_bounds(const char *body, size_t len)
+{
+	bool in_string = false;
+	size_t depth = 0, values = 1, i;
+
+	for (i = 0; i < len; i++) {
+		char c = body[i];
+
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+			continue;
+		}
+		switch (c) {
+		case '"':
+			in_string = true;
+			break;
+		case '[':
+		case '{':
+			if (++depth > JSON_MAX_DEPTH)
+				return false;
+			values++;
+			break;
+		case ']':
+		case '}':
+			if (depth > 0)
+				depth--;
+			break;
+		case ',':
+			if (++values > JSON_MAX_VALUES)
+				return false;
+			break;
+		default:
+			break;
+		}
+	}
+	return true;
+}
+
 /* Parses a complete JSON document. -EBADMSG: not JSON (truncated, trailing
- * garbage, raw NUL, too deep); -EPROTO: holds U+0000 and U+001F both.
+ * garbage, raw NUL, too deep or too many values, see is_within_bounds);
+ * -EPROTO: holds U+0000 and U+001F both.
  * *ret_marked says U+0000 was parsed as NUL_MARK (json.h). */
 static int parse(const char *body, size_t len, cJSON **ret, bool *ret_marked)
 {
@@ -99,6 +155,8 @@ static int parse(const char *body, size_t len, cJSON **ret, bool *ret_marked)
 		return -EBADMSG;
 	/* A raw NUL would end cJSON's strings early. */
 	if (memchr(body, '\0', len))
+		return -EBADMSG;
+	if (!is_within_bounds(body, len))
 		return -EBADMSG;
 	if (each_escape((char *)body, len, "0000", NULL)) {
 		if (memchr(body, NUL_MARK, len) || each_escape((char *)body, len, "001f", NULL))
@@ -507,7 +565,7 @@ out_delete:
 	return r;
 }
 
-int json_parse_instances(const char *body, size_t len, struct swas_instance_list *list,
+int json_parse_instances(const char *body, size_t len, size_t max_items, struct swas_instance_list *list,
 			 struct json_meta *meta)
 {
 	const cJSON *arr, *item;
@@ -517,8 +575,7 @@ int json_parse_instances(const char *body, size_t len, struct swas_instance_list
 	bool marked = false;
 	int n, r;
 
-	n = r = open_list(body, len, "Instances", "Instance", API_MAX_INSTANCES - list->count, meta, &root,
-			  &arr, &marked);
+	n = r = open_list(body, len, "Instances", "Instance", max_items, meta, &root, &arr, &marked);
 	if (r < 0)
 		goto out_delete;
 	if (n == 0) {
@@ -555,7 +612,8 @@ int json_parse_instances(const char *body, size_t len, struct swas_instance_list
 out_undo:
 	/* Leave @list as it was: free what this page added. */
 	{
-		struct swas_instance_list added = { list->items + start, list->count - start };
+		struct swas_instance_list added = { .items = list->items + start,
+						    .count = list->count - start };
 		size_t i;
 
 		for (i = 0; i < added.count; i++) {
@@ -605,7 +663,7 @@ static int invocation_fill(const cJSON *item, const char *region_id, const char 
 }
 
 int json_parse_invocations(const char *body, size_t len, const char *region_id, const char *instance_id,
-			   struct swas_invocation_list *ret, struct json_meta *meta)
+			   size_t max_items, struct swas_invocation_list *ret, struct json_meta *meta)
 {
 	struct swas_invocation_list l = { 0 };
 	const cJSON *arr, *item;
@@ -613,8 +671,7 @@ int json_parse_invocations(const char *body, size_t len, const char *region_id, 
 	bool marked = false;
 	int n, r;
 
-	n = r = open_list(body, len, "Invocations", "Invocation", API_MAX_INVOCATIONS, meta, &root, &arr,
-			  &marked);
+	n = r = open_list(body, len, "Invocations", "Invocation", max_items, meta, &root, &arr, &marked);
 	if (r < 0)
 		goto out_delete;
 	r = -ENOMEM;
@@ -710,7 +767,7 @@ out_delete:
 }
 
 /* Overwrites every string in the tree (the CLI config holds secrets). The
- * depth is bounded by cJSON's nesting limit. */
+ * depth is bounded by JSON_MAX_DEPTH. */
 static void wipe_strings(cJSON *item)
 {
 	for (; item; item = item->next) {

@@ -295,6 +295,63 @@ static int run_session(struct fuse_session *se, const struct fuse_cmdline_opts *
 	return r;
 }
 
+/* What the exit-signal handler touches, set before it is installed. */
+static struct fuse_session *volatile signal_session;
+static struct api *volatile signal_api;
+
+/*
+ * SIGTERM, SIGINT, SIGHUP. libfuse's own handler only ends the loop, and the
+ * loop then joins its workers, which may be waiting minutes for the API (a
+ * hung server, the ListInstances limiter). So first cancel the client: every
+ * request in flight, backoff and limiter wait ends with ECANCELED, the
+ * readers behind them get EIO, and the workers come back. Both calls are
+ * async-signal-safe: api_cancel is an atomic exchange and a write(2), and
+ * fuse_session_exit sets a flag (libfuse's handler calls it the same way).
+ * libfuse blocks these signals in its worker threads, so the main thread,
+ * waiting for the loop, is the one interrupted.
+ */
+static void on_exit_signal(int sig)
+{
+	(void)sig;
+	api_cancel(signal_api);
+	fuse_session_exit(signal_session);
+}
+
+static const int exit_signals[] = { SIGTERM, SIGINT, SIGHUP };
+
+/* Installs on_exit_signal for exit_signals and ignores SIGPIPE (a reader
+ * gone is not our death), as fuse_set_signal_handlers does. */
+static int signals_install(struct fuse_session *se, struct api *api)
+{
+	struct sigaction sa = { 0 };
+
+	signal_session = se;
+	signal_api = api;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: the loop's wait must return EINTR to see the exit flag. */
+	sa.sa_handler = on_exit_signal;
+	for (size_t i = 0; i < sizeof(exit_signals) / sizeof(exit_signals[0]); i++)
+		if (sigaction(exit_signals[i], &sa, NULL) != 0)
+			return -errno;
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) != 0)
+		return -errno;
+	return 0;
+}
+
+static void signals_remove(void)
+{
+	struct sigaction sa = { 0 };
+
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_DFL;
+	for (size_t i = 0; i < sizeof(exit_signals) / sizeof(exit_signals[0]); i++)
+		sigaction(exit_signals[i], &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	signal_session = NULL;
+	signal_api = NULL;
+}
+
 /* libfuse logs some messages in pieces; ours are whole lines. */
 static void fuse_log_to_ours(enum fuse_log_level level, const char *fmt, va_list ap)
 {
@@ -412,8 +469,8 @@ int main(int argc, char *argv[])
 	fs_set_session(fs, se);
 	if (check_api(&o, cred, &regions) < 0 || seed_regions(cache, &o, &regions) < 0)
 		goto out_session;
-	if (fuse_set_signal_handlers(se) != 0)
-		goto out_session;
+	if (signals_install(se, api) < 0)
+		goto out_signals;
 	if (fuse_session_mount(se, opts.mountpoint) != 0)
 		goto out_signals;
 	if (fuse_daemonize(opts.foreground) != 0)
@@ -426,13 +483,14 @@ int main(int argc, char *argv[])
 			log_debug("cannot lock the credentials in memory: %s", strerror(-r));
 	}
 	ret = run_session(se, &opts);
-	/* The loop reports the signal that ended it; that is a clean exit. */
+	/* An exit signal ends the loop with 0 (libfuse's own handler would have
+	 * reported the signal number); either is a clean exit. */
 	ret = ret == 0 || ret == SIGINT || ret == SIGTERM || ret == SIGHUP ? 0 : 1;
 
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:
-	fuse_remove_signal_handlers(se);
+	signals_remove();
 out_session:
 	fuse_session_destroy(se);
 out_fs:

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cancel.h"
 #include "ratelimit.h"
 
 struct bucket {
@@ -34,6 +35,7 @@ static const struct bucket limits[] = {
 struct ratelimit {
 	pthread_mutex_t lock;
 	struct ratelimit_clock clock;
+	struct cancel *cancel;		/* borrowed, may be NULL */
 	struct bucket buckets[BUCKETS]; /* tat/started protected by lock */
 };
 
@@ -46,15 +48,15 @@ static uint64_t mono_now_ms(void *ctx)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* @ctx is the limiter: its cancel switch ends the sleep at once. */
 static void mono_sleep_ms(void *ctx, uint64_t ms)
 {
-	struct timespec ts = { (time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L };
+	struct ratelimit *rl = ctx;
 
-	(void)ctx;
-	nanosleep(&ts, NULL);
+	(void)cancel_sleep_ms(rl->cancel, ms);
 }
 
-int ratelimit_new(const struct ratelimit_clock *clock, struct ratelimit **ret)
+int ratelimit_new(const struct ratelimit_clock *clock, struct cancel *cancel, struct ratelimit **ret)
 {
 	struct ratelimit *rl = calloc(1, sizeof(*rl));
 
@@ -69,7 +71,9 @@ int ratelimit_new(const struct ratelimit_clock *clock, struct ratelimit **ret)
 	} else {
 		rl->clock.now_ms = mono_now_ms;
 		rl->clock.sleep_ms = mono_sleep_ms;
+		rl->clock.ctx = rl;
 	}
+	rl->cancel = cancel;
 	memcpy(rl->buckets, limits, sizeof(limits));
 	*ret = rl;
 	return 0;
@@ -130,12 +134,18 @@ int ratelimit_acquire(struct ratelimit *rl, const char *action, uint64_t deadlin
 	uint64_t wait = 0, until, now;
 	int r;
 
+	if (cancel_is_set(rl->cancel))
+		return -ECANCELED;
 	r = ratelimit_reserve(rl, action, deadline_ms, &wait);
 	if (r < 0 || wait == 0)
 		return r;
 	until = ratelimit_now_ms(rl) + wait;
-	/* The slot is ours; sleep (unlocked) until it, however often woken. */
-	while ((now = ratelimit_now_ms(rl)) < until)
+	/* The slot is ours; sleep (unlocked) until it, however often woken.
+	 * A cancelled wait leaves the slot reserved: nothing will use it. */
+	while ((now = ratelimit_now_ms(rl)) < until) {
+		if (cancel_is_set(rl->cancel))
+			return -ECANCELED;
 		rl->clock.sleep_ms(rl->clock.ctx, until - now);
-	return 0;
+	}
+	return cancel_is_set(rl->cancel) ? -ECANCELED : 0;
 }

@@ -8,19 +8,25 @@
  * rendered files are embedded as JSON values. On failure it prints
  *   error: <errno name> code=<Code> message=<Message> request_id=<RequestId> http=<status>
  * on stderr and exits 1. Counters go to stderr as "stats: calls=N retries=N
- * failures=N" so tests can see retries without asking the emulator.
+ * failures=N" so tests can see retries without asking the emulator. A listing
+ * stopped at a cap prints "truncated: invocations N" (or "instances") on
+ * stderr. --cancel-after-ms calls api_cancel() from another thread after
+ * that long, as the daemon's signal handler would.
  *
  * Usage: api_walk --endpoint URL --home-region R [--cafile F] [--jobs N]
- *        [--timeout S] [--retry-budget-ms MS] [--verbose] COMMAND [ARGS]
+ *        [--timeout S] [--retry-budget-ms MS] [--cancel-after-ms MS]
+ *        [--verbose] COMMAND [ARGS]
  *   regions | instances REGION | invocations REGION INSTANCE |
  *   result REGION INSTANCE INVOKEID | walk
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -168,6 +174,8 @@ static int cmd_invocations(struct api *api, const char *region, const char *inst
 	r = api_list_invocations(api, region, instance, &l, err);
 	if (r < 0)
 		return r;
+	if (l.truncated)
+		fprintf(stderr, "truncated: invocations %zu\n", l.count);
 	for (i = 0; i < l.count; i++)
 		print_invocation(region, instance, &l.items[i]);
 	swas_invocation_list_done(&l);
@@ -217,6 +225,8 @@ static int run(struct api *api, int argc, char **argv, struct api_error *err)
 		struct swas_instance_list l = { 0 };
 
 		r = api_list_instances(api, argv[1], &l, err);
+		if (r == 0 && l.truncated)
+			fprintf(stderr, "truncated: instances %zu\n", l.count);
 		for (i = 0; r == 0 && i < l.count; i++)
 			print_instance(&l.items[i]);
 		swas_instance_list_done(&l);
@@ -252,11 +262,27 @@ static unsigned long number(const char *s, const char *what)
 	return v;
 }
 
+struct canceller {
+	struct api *api;
+	unsigned long after_ms;
+};
+
+static void *cancel_later(void *arg)
+{
+	struct canceller *cl = arg;
+	struct timespec ts = { (time_t)(cl->after_ms / 1000), (long)(cl->after_ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	api_cancel(cl->api);
+	return NULL;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: api_walk --endpoint URL --home-region R [--cafile F] [--jobs N] [--timeout S]\n"
-		"                [--retry-budget-ms MS] [--verbose] COMMAND [ARGS]\n"
+		"                [--retry-budget-ms MS] [--cancel-after-ms MS] [--verbose] COMMAND [ARGS]\n"
 		"  regions | instances REGION | invocations REGION INSTANCE |\n"
 		"  result REGION INSTANCE INVOKEID | walk\n");
 	exit(2);
@@ -271,6 +297,7 @@ int main(int argc, char **argv)
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "retry-budget-ms", required_argument, NULL, 'b' },
+		{ "cancel-after-ms", required_argument, NULL, 'x' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -280,6 +307,9 @@ int main(int argc, char **argv)
 	struct api_stats st;
 	struct cred *cred = NULL;
 	struct api *api = NULL;
+	struct canceller cl = { 0 };
+	pthread_t canceller;
+	bool cancelling = false;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -301,6 +331,10 @@ int main(int argc, char **argv)
 			break;
 		case 'b':
 			cfg.retry_budget_ms = (unsigned)number(optarg, "--retry-budget-ms");
+			break;
+		case 'x':
+			cl.after_ms = number(optarg, "--cancel-after-ms");
+			cancelling = true;
 			break;
 		case 'v':
 			cfg.verbose = true;
@@ -331,7 +365,14 @@ int main(int argc, char **argv)
 		curl_global_cleanup();
 		return 2;
 	}
+	cl.api = api;
+	if (cancelling && pthread_create(&canceller, NULL, cancel_later, &cl) != 0) {
+		fprintf(stderr, "api_walk: cannot start the cancelling thread\n");
+		cancelling = false;
+	}
 	r = run(api, argc - optind, argv + optind, &err);
+	if (cancelling)
+		pthread_join(canceller, NULL);
 	fflush(stdout);
 	api_get_stats(api, &st);
 	fprintf(stderr, "stats: calls=%lu retries=%lu failures=%lu\n", st.calls, st.retries, st.failures);

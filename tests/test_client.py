@@ -75,6 +75,9 @@ class _Control:
     def event(self, **kw):
         self._call("POST", "events", kw)
 
+    def clear_faults(self):
+        self._call("DELETE", "faults")
+
 
 @pytest.fixture
 def start_emulator(emulator_factory):
@@ -220,7 +223,7 @@ def test_invocation_landing_between_two_pages_is_neither_lost_nor_duplicated(sta
 
 # ---- retries ----
 
-@pytest.mark.parametrize("kind", ["5xx", "500", "throttle", "truncate", "malformed", "reset"])
+@pytest.mark.parametrize("kind", ["5xx", "500", "throttle", "truncate", "reset"])
 def test_injected_faults_are_retried_through(start_emulator, tmp_path, kind):
     url, ctl = start_emulator(generate="1:1:120", seed=3)
     reg, inst = first_instance(ctl.data(), 51)
@@ -239,6 +242,107 @@ def test_injected_faults_are_retried_through(start_emulator, tmp_path, kind):
         assert 1 <= s["retries"] <= 2
     else:
         assert s["retries"] == 2 and s["calls"] == pages(n) + 2
+
+
+@pytest.mark.parametrize("kind", ["malformed", "shape"])
+def test_a_whole_but_malformed_body_is_retried_once(start_emulator, tmp_path, kind):
+    url, ctl = start_emulator(generate="1:1:120", seed=3)
+    reg, inst = first_instance(ctl.data(), 51)
+    n = len(inst["invocations"])
+    ctl.reset_counters()
+    ctl.faults(kind, 1, action="DescribeInvocations")
+    objs, err, _, _ = walk(url, tmp_path, "invocations", reg["RegionId"], inst["InstanceId"])
+    assert sorted(o["InvokeId"] for o in objs) == sorted(i["InvokeId"] for i in inst["invocations"])
+    assert stats(err)["retries"] == 1
+    assert by_action(ctl, "DescribeInvocations") == pages(n) + 1
+
+    # Twice in a row for the same page: the server means it, so EIO after
+    # exactly one retry, not after the 30 s budget.
+    ctl.reset_counters()
+    ctl.faults(kind, 5, action="DescribeInvocations")
+    _, err, rc, elapsed = walk(url, tmp_path, "invocations", reg["RegionId"], inst["InstanceId"], check=False,
+                               options=["--retry-budget-ms", "30000"])
+    assert rc == 1
+    m = ERROR_LINE.search(err)
+    assert m and m.group(1) == "EIO" and m.group(5) == "200", err
+    assert by_action(ctl, "DescribeInvocations") == 2
+    assert stats(err)["retries"] == 1
+    assert elapsed < 10
+
+
+def test_cancel_ends_a_hung_request_at_once(start_emulator, tmp_path):
+    url, ctl = start_emulator(sample=True)
+    reg, inst = first_instance(ctl.data())
+    ctl.faults("hang", 1, action="DescribeInvocations")
+    _, err, rc, elapsed = walk(url, tmp_path, "invocations", reg["RegionId"], inst["InstanceId"], check=False,
+                               options=["--timeout", "60", "--retry-budget-ms", "120000", "--cancel-after-ms", "500"])
+    assert rc == 1
+    m = ERROR_LINE.search(err)
+    assert m and m.group(1) == "ECANCELED", err
+    # curl's progress callback runs about once a second while nothing arrives.
+    assert elapsed < 5
+    assert stats(err)["retries"] == 0
+
+
+def test_cancel_ends_a_limiter_wait_at_once(start_emulator, tmp_path):
+    # 12 regions: ListRegions, then 12 ListInstances; the 11th waits 6 s for
+    # the client-side limiter (10 a minute, burst 10).
+    url, ctl = start_emulator(generate="12:1:1", seed=5)
+    assert len(ctl.data()["regions"]) == 12
+    ctl.reset_counters()
+    _, err, rc, elapsed = walk(url, tmp_path, "walk", check=False, options=["--cancel-after-ms", "1500"])
+    assert rc == 1
+    m = ERROR_LINE.search(err)
+    assert m and m.group(1) == "ECANCELED", err
+    assert by_action(ctl, "ListInstances") == 10
+    assert elapsed < 5
+
+
+# ---- a hostile server (the emulator's hostile modes) ----
+
+def test_endless_pages_stop_at_the_page_cap_and_say_truncated(start_emulator, tmp_path):
+    url, ctl = start_emulator(generate="1:1:3", seed=3)
+    reg, inst = first_instance(ctl.data())
+    ctl.reset_counters()
+    ctl.config(hostile="endless_pages", hostile_actions=["DescribeInvocations", "ListInstances"])
+    objs, err, _, _ = walk(url, tmp_path, "invocations", reg["RegionId"], inst["InstanceId"])
+    assert len(objs) == len({o["InvokeId"] for o in objs}) == 100000
+    assert "truncated: invocations 100000" in err
+    assert by_action(ctl, "DescribeInvocations") == 2000
+    objs, err, _, _ = walk(url, tmp_path, "instances", reg["RegionId"])
+    assert len(objs) == 500 and "truncated: instances 500" in err
+    assert by_action(ctl, "ListInstances") == 5
+
+
+def test_body_cap_follows_the_page_size_asked(start_emulator, tmp_path):
+    # A 5 MiB answer: over a 50-record DescribeInvocations page's cap
+    # (64 KiB a record + 64 KiB = 3,342,336 bytes), under a 100-record
+    # ListInstances page's; read to the end it is valid JSON with no list.
+    url, ctl = start_emulator(sample=True)
+    reg, inst = first_instance(ctl.data())
+    ctl.config(hostile="huge_body", hostile_actions=["DescribeInvocations", "ListInstances"],
+               huge_bytes=5 << 20)
+    ctl.reset_counters()
+    _, err, rc, _ = walk(url, tmp_path, "invocations", reg["RegionId"], inst["InstanceId"], check=False)
+    assert rc == 1
+    m = ERROR_LINE.search(err)
+    assert m and m.group(1) == "EIO" and "larger than 3342336 bytes" in m.group(3), err
+    assert by_action(ctl, "DescribeInvocations") == 1  # over the cap: not asked again
+    objs, _, _, _ = walk(url, tmp_path, "instances", reg["RegionId"])
+    assert objs == []
+
+
+def test_endless_total_count_stops_at_the_first_short_page(start_emulator, tmp_path):
+    url, ctl = start_emulator(generate="1:1:120", seed=3)
+    reg, inst = first_instance(ctl.data(), 51)
+    ctl.reset_counters()
+    ctl.config(hostile="endless_total", hostile_actions=["DescribeInvocations"])
+    objs, err, _, _ = walk(url, tmp_path, "invocations", reg["RegionId"], inst["InstanceId"], options=["--jobs", "4"])
+    assert sorted(o["InvokeId"] for o in objs) == sorted(i["InvokeId"] for i in inst["invocations"])
+    assert "truncated" not in err
+    # Pages 1-3 hold the data; at most one page per other worker is already
+    # asked for when page 3 comes back short.
+    assert 3 <= by_action(ctl, "DescribeInvocations") <= 3 + 4
 
 
 def test_a_hang_past_the_timeout_is_retried(start_emulator, tmp_path):

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_json: response bodies shaped like shared/api/README.md §3 and §5
+ * test_json: response bodies shaped like the API documents them
  * (ListRegions, ListInstances, DescribeInvocations plain and wrapped,
  * DescribeInvocationResult, error bodies) and hostile ones: truncated,
  * garbage, deep nesting, wrong types, huge numbers, the \u0000 escape (per
@@ -59,7 +59,7 @@ static void test_instances_pages_append(void)
 			  "\"Instances\":[{\"InstanceId\":\"i-1\",\"InstanceName\":\"web\",\"Status\":"
 			  "\"Running\",\"RegionId\":\"cn-hangzhou\",\"CreationTime\":\"2024-01-02T03:04:"
 			  "05Z\",\"ResourceSpec\":{\"Cpu\":2},\"Combination\":false}]}"),
-			&l, &m),
+			API_INSTANCES_PAGE_SIZE, &l, &m),
 		0);
 	ASSERT_EQ_INT(m.page_number, 1);
 	ASSERT_EQ_INT(m.page_size, 100);
@@ -67,7 +67,7 @@ static void test_instances_pages_append(void)
 	ASSERT_EQ_INT(json_parse_instances(
 			      S("{\"TotalCount\":\"2\",\"Instances\":{\"Instance\":[{\"InstanceId\":\"i-2\","
 				"\"CreationTime\":\"garbage\"}]}}"),
-			      &l, &m),
+			      API_INSTANCES_PAGE_SIZE, &l, &m),
 		      0);
 	ASSERT_EQ_INT(m.total_count, 2);
 	ASSERT_EQ_INT(l.count, 2);
@@ -77,7 +77,9 @@ static void test_instances_pages_append(void)
 	ASSERT_EQ_STR(l.items[1].status, "");
 	ASSERT_EQ_INT(l.items[1].ctime, 0);
 	/* A bad page leaves the list as it was. */
-	ASSERT_EQ_INT(json_parse_instances(S("{\"Instances\":[{\"InstanceId\":\"i-3\"}"), &l, &m), -EBADMSG);
+	ASSERT_EQ_INT(json_parse_instances(S("{\"Instances\":[{\"InstanceId\":\"i-3\"}"),
+					   API_INSTANCES_PAGE_SIZE, &l, &m),
+		      -EBADMSG);
 	ASSERT_EQ_INT(l.count, 2);
 	swas_instance_list_done(&l);
 }
@@ -100,7 +102,7 @@ static void test_invocations(void)
 	struct json_meta m;
 
 	ASSERT_EQ_INT(json_parse_invocations(invocations_body, strlen(invocations_body), "cn-hangzhou", "i-1",
-					     &l, &m),
+					     API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		      0);
 	ASSERT_EQ_STR(m.request_id, "30637AD6-D977-4833-A54C-CC89483E****");
 	ASSERT_EQ_INT(m.total_count, 2);
@@ -141,7 +143,7 @@ static void test_invocations_wrapped_and_empty(void)
 	ASSERT_EQ_INT(json_parse_invocations(
 			      S("{\"TotalCount\":1,\"Invocations\":{\"Invocation\":[{\"InvokeId\":\"t-w\","
 				"\"Parameters\":\"{\\\"a\\\":1}\"}]}}"),
-			      "r", "i", &l, &m),
+			      "r", "i", API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		      0);
 	ASSERT_EQ_INT(l.count, 1);
 	ASSERT_EQ_STR(l.items[0].invoke_id, "t-w");
@@ -149,19 +151,23 @@ static void test_invocations_wrapped_and_empty(void)
 	ASSERT_EQ_STR(l.items[0].parameters_json, "{\n\t\"a\":\t1\n}\n");
 	swas_invocation_list_done(&l);
 
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"TotalCount\":0,\"Invocations\":[]}"), "r", "i", &l, &m),
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"TotalCount\":0,\"Invocations\":[]}"), "r", "i",
+					     API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		      0);
 	ASSERT_EQ_INT(l.count, 0);
 	swas_invocation_list_done(&l);
 	ASSERT_EQ_INT(json_parse_invocations(S("{\"TotalCount\":0,\"Invocations\":{\"Invocation\":[]}}"), "r",
-					     "i", &l, &m),
+					     "i", API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		      0);
 	ASSERT_EQ_INT(l.count, 0);
 	swas_invocation_list_done(&l);
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":null}"), "r", "i", &l, &m), 0);
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":null}"), "r", "i", API_INVOCATIONS_PAGE_SIZE,
+					     &l, &m),
+		      0);
 	ASSERT_EQ_INT(m.total_count, -1);
 	swas_invocation_list_done(&l);
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":{\"Invocation\":7}}"), "r", "i", &l, &m),
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":{\"Invocation\":7}}"), "r", "i",
+					     API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		      -EPROTO);
 }
 
@@ -173,13 +179,23 @@ static void test_truncated_and_garbage(void)
 
 	/* Every proper prefix of a real body is rejected as malformed. */
 	for (cut = 0; cut < strlen(invocations_body); cut++)
-		ASSERT_EQ_INT(json_parse_invocations(invocations_body, cut, "r", "i", &l, &m), -EBADMSG);
-	ASSERT_EQ_INT(json_parse_invocations(S("<html>502 Bad Gateway</html>"), "r", "i", &l, &m), -EBADMSG);
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[]} trailing"), "r", "i", &l, &m), -EBADMSG);
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[]}\n"), "r", "i", &l, &m), 0);
+		ASSERT_EQ_INT(json_parse_invocations(invocations_body, cut, "r", "i",
+						     API_INVOCATIONS_PAGE_SIZE, &l, &m),
+			      -EBADMSG);
+	ASSERT_EQ_INT(json_parse_invocations(S("<html>502 Bad Gateway</html>"), "r", "i",
+					     API_INVOCATIONS_PAGE_SIZE, &l, &m),
+		      -EBADMSG);
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[]} trailing"), "r", "i",
+					     API_INVOCATIONS_PAGE_SIZE, &l, &m),
+		      -EBADMSG);
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[]}\n"), "r", "i", API_INVOCATIONS_PAGE_SIZE,
+					     &l, &m),
+		      0);
 	swas_invocation_list_done(&l);
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[]}\0{}"), "r", "i", &l, &m), -EBADMSG);
-	ASSERT_EQ_INT(json_parse_invocations(NULL, 0, "r", "i", &l, &m), -EBADMSG);
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[]}\0{}"), "r", "i",
+					     API_INVOCATIONS_PAGE_SIZE, &l, &m),
+		      -EBADMSG);
+	ASSERT_EQ_INT(json_parse_invocations(NULL, 0, "r", "i", API_INVOCATIONS_PAGE_SIZE, &l, &m), -EBADMSG);
 }
 
 static void test_deep_nesting_fails_cleanly(void)
@@ -197,17 +213,76 @@ static void test_deep_nesting_fails_cleanly(void)
 	for (i = 0; i < depth; i++)
 		body[n++] = ']';
 	body[n++] = '}';
-	ASSERT_EQ_INT(json_parse_invocations(body, n, "r", "i", &l, &m), -EBADMSG);
+	ASSERT_EQ_INT(json_parse_invocations(body, n, "r", "i", API_INVOCATIONS_PAGE_SIZE, &l, &m), -EBADMSG);
 	free(body);
 
 	/* Moderately deep Parameters are fine and rendered. */
 	ASSERT_EQ_INT(
 		json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"t\",\"Parameters\":{\"a\":{\"b\":"
 					 "{\"c\":[[[{}]]]}}}}]}"),
-				       "r", "i", &l, &m),
+				       "r", "i", API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		0);
 	ASSERT_TRUE(strstr(l.items[0].parameters_json, "\"c\"") != NULL);
 	swas_invocation_list_done(&l);
+}
+
+/* A bound checked before cJSON: 65 levels are refused, 64 parse; a flat array
+ * of more values than a body could legitimately hold is refused too. */
+static void test_nesting_and_value_bounds(void)
+{
+	struct swas_invocation_list l = { 0 };
+	struct json_meta m;
+	size_t i, n, count = 300000;
+	char *body = malloc(2 * count + 64);
+
+	ASSERT_TRUE(body != NULL);
+	for (int depth = 63; depth <= 64; depth++) {
+		/* The body object is one level, Invocations' array another. */
+		n = (size_t)snprintf(body, 64, "{\"Invocations\":");
+		for (i = 0; i < (size_t)depth; i++)
+			body[n++] = '[';
+		for (i = 0; i < (size_t)depth; i++)
+			body[n++] = ']';
+		body[n++] = '}';
+		ASSERT_EQ_INT(json_parse_invocations(body, n, "r", "i", API_INVOCATIONS_PAGE_SIZE, &l, &m),
+			      depth == 63 ? 0 : -EBADMSG);
+		swas_invocation_list_done(&l);
+	}
+	n = (size_t)snprintf(body, 64, "{\"Invocations\":[");
+	for (i = 0; i < count; i++) {
+		body[n++] = '0';
+		body[n++] = ',';
+	}
+	body[n - 1] = ']';
+	body[n++] = '}';
+	ASSERT_EQ_INT(json_parse_invocations(body, n, "r", "i", API_INVOCATIONS_PAGE_SIZE, &l, &m), -EBADMSG);
+	free(body);
+}
+
+/* More records than the PageSize asked for: the page is malformed. */
+static void test_page_over_page_size_is_refused(void)
+{
+	struct swas_invocation_list l = { 0 };
+	struct swas_instance_list il = { 0 };
+	struct json_meta m;
+	char body[4096];
+	size_t n;
+	int i;
+
+	n = (size_t)snprintf(body, sizeof(body), "{\"TotalCount\":3,\"Invocations\":[");
+	for (i = 0; i < 3; i++)
+		n += (size_t)snprintf(body + n, sizeof(body) - n, "%s{\"InvokeId\":\"t-%d\"}", i ? "," : "",
+				      i);
+	n += (size_t)snprintf(body + n, sizeof(body) - n, "]}");
+	ASSERT_EQ_INT(json_parse_invocations(body, n, "r", "i", 2, &l, &m), -EPROTO);
+	ASSERT_EQ_INT(json_parse_invocations(body, n, "r", "i", 3, &l, &m), 0);
+	ASSERT_EQ_INT(l.count, 3);
+	swas_invocation_list_done(&l);
+	ASSERT_EQ_INT(
+		json_parse_instances(S("{\"Instances\":[{\"InstanceId\":\"a\"},{\"InstanceId\":\"b\"}]}"), 1,
+				     &il, &m),
+		-EPROTO);
+	ASSERT_EQ_INT(il.count, 0);
 }
 
 static void test_wrong_types_are_coerced(void)
@@ -221,7 +296,7 @@ static void test_wrong_types_are_coerced(void)
 				"\"CommandType\":true,\"CreationTime\":null,\"InvokeStatus\":[\"Running\"],"
 				"\"CommandContent\":\"not base64!\",\"InvocationStatus\":1.5},"
 				"42, \"str\", null]}"),
-			      "r", "i", &l, &m),
+			      "r", "i", API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		      0);
 	ASSERT_EQ_STR(m.request_id, "12");
 	ASSERT_EQ_INT(m.total_count, 1000000000);
@@ -239,7 +314,7 @@ static void test_wrong_types_are_coerced(void)
 
 	ASSERT_EQ_INT(
 		json_parse_invocations(S("{\"TotalCount\":-99999999999999999999999,\"Invocations\":[]}"), "r",
-				       "i", &l, &m),
+				       "i", API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		0);
 	ASSERT_EQ_INT(m.total_count, 0);
 	swas_invocation_list_done(&l);
@@ -258,7 +333,7 @@ static void test_nul_in_strings(void)
 			      S("{\"Invocations\":[{\"InvokeId\":\"t-1\\u0000x\",\"CommandName\":"
 				"\"n\\u0000\",\"CommandContent\":\"a\\u0000b\",\"Parameters\":{\"k\":"
 				"\"v\\u0000\"}},{\"InvokeId\":\"t-2\"}]}"),
-			      "r", "i", &l, &m),
+			      "r", "i", API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		      0);
 	ASSERT_EQ_INT(l.count, 2);
 	ASSERT_EQ_STR(l.items[0].invoke_id, "t-1/x");
@@ -282,18 +357,18 @@ static void test_nul_in_strings(void)
 
 	/* U+0000 and U+001F in one body cannot be told apart afterwards: rejected. */
 	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"\\u0000\\u001F\"}]}"), "r",
-					     "i", &l, &m),
+					     "i", API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		      -EPROTO);
 	/* A lone U+001F is an ordinary character. */
 	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"a\\u001fb\"}]}"), "r", "i",
-					     &l, &m),
+					     API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		      0);
 	ASSERT_EQ_STR(l.items[0].invoke_id, "a\x1f"
 					    "b");
 	swas_invocation_list_done(&l);
 	/* An escaped backslash followed by "u0000" is an ordinary string. */
 	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"a\\\\u0000\"}]}"), "r", "i",
-					     &l, &m),
+					     API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		      0);
 	ASSERT_EQ_STR(l.items[0].invoke_id, "a\\u0000");
 	swas_invocation_list_done(&l);
@@ -301,7 +376,7 @@ static void test_nul_in_strings(void)
 	ASSERT_EQ_INT(
 		json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"../..\"},{\"InvokeId\":\"a/b\"},"
 					 "{\"InvokeId\":\"\"}]}"),
-				       "r", "i", &l, &m),
+				       "r", "i", API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		0);
 	ASSERT_EQ_INT(l.count, 3);
 	ASSERT_EQ_STR(l.items[0].invoke_id, "../..");
@@ -421,6 +496,8 @@ int main(void)
 	RUN(test_invocations);
 	RUN(test_invocations_wrapped_and_empty);
 	RUN(test_truncated_and_garbage);
+	RUN(test_nesting_and_value_bounds);
+	RUN(test_page_over_page_size_is_refused);
 	RUN(test_deep_nesting_fails_cleanly);
 	RUN(test_wrong_types_are_coerced);
 	RUN(test_nul_in_strings);

@@ -2,12 +2,15 @@
 /*
  * test_ratelimit: with a fake clock, ListInstances gets a burst of 10 and
  * then one call every 6 s, reservations queue in order, deadlines reserve
- * nothing, unlimited actions never wait, and buckets refill while idle.
+ * nothing, unlimited actions never wait, and buckets refill while idle. With
+ * the real clock, a cancel switch ends a wait of several seconds at once.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 
+#include "cancel.h"
 #include "ratelimit.h"
 #include "test.h"
 
@@ -34,7 +37,7 @@ static struct ratelimit *make(struct fake_clock *fc)
 	struct ratelimit_clock clock = { fake_now, fake_sleep, fc };
 	struct ratelimit *rl = NULL;
 
-	ASSERT_EQ_INT(ratelimit_new(&clock, &rl), 0);
+	ASSERT_EQ_INT(ratelimit_new(&clock, NULL, &rl), 0);
 	return rl;
 }
 
@@ -160,7 +163,7 @@ static void test_threads_share_one_bucket(void)
 	unsigned zero = 0;
 	int i, j;
 
-	ASSERT_EQ_INT(ratelimit_new(NULL, &rl), 0);
+	ASSERT_EQ_INT(ratelimit_new(NULL, NULL, &rl), 0);
 	for (i = 0; i < 5; i++) {
 		rc[i].rl = rl;
 		ASSERT_EQ_INT(pthread_create(&t[i], NULL, reserver, &rc[i]), 0);
@@ -175,6 +178,79 @@ static void test_threads_share_one_bucket(void)
 	ratelimit_free(rl);
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+struct canceller {
+	struct cancel *cancel;
+	unsigned after_ms;
+};
+
+static void *cancel_later(void *arg)
+{
+	struct canceller *cl = arg;
+	struct timespec ts = { 0, (long)cl->after_ms * 1000000L };
+
+	nanosleep(&ts, NULL);
+	cancel_set(cl->cancel);
+	return NULL;
+}
+
+/* The 11th ListInstances call would wait 6 s; a cancel 200 ms in ends it. */
+static void test_cancel_ends_a_wait_at_once(void)
+{
+	struct canceller cl = { NULL, 200 };
+	struct ratelimit *rl = NULL;
+	uint64_t t0, took;
+	pthread_t t;
+	int i;
+
+	ASSERT_EQ_INT(cancel_new(&cl.cancel), 0);
+	ASSERT_EQ_INT(ratelimit_new(NULL, cl.cancel, &rl), 0);
+	for (i = 0; i < RATELIMIT_LIST_BURST; i++)
+		ASSERT_EQ_INT(ratelimit_acquire(rl, "ListInstances", 0), 0);
+	t0 = mono_ms();
+	ASSERT_EQ_INT(pthread_create(&t, NULL, cancel_later, &cl), 0);
+	ASSERT_EQ_INT(ratelimit_acquire(rl, "ListInstances", 0), -ECANCELED);
+	took = mono_ms() - t0;
+	pthread_join(t, NULL);
+	/* Generous: the point is "not the 6 s the slot was away". */
+	ASSERT_TRUE(took >= 150 && took < 3000);
+	/* Once set, every acquire fails at once, even one that would not wait. */
+	ASSERT_EQ_INT(ratelimit_acquire(rl, "DescribeInvocations", 0), -ECANCELED);
+	ASSERT_EQ_INT(cancel_sleep_ms(cl.cancel, 60000), -ECANCELED);
+	ratelimit_free(rl);
+	cancel_free(cl.cancel);
+}
+
+/* An injected clock's sleep is followed by a check of the switch. */
+static void test_cancel_with_fake_clock(void)
+{
+	struct fake_clock fc = { 1000000, 0 };
+	struct ratelimit_clock clock = { fake_now, fake_sleep, &fc };
+	struct ratelimit *rl = NULL;
+	struct cancel *cancel = NULL;
+	int i;
+
+	ASSERT_EQ_INT(cancel_new(&cancel), 0);
+	ASSERT_EQ_INT(ratelimit_new(&clock, cancel, &rl), 0);
+	for (i = 0; i < RATELIMIT_LIST_BURST; i++)
+		ASSERT_EQ_INT(ratelimit_acquire(rl, "ListInstances", 0), 0);
+	ASSERT_EQ_INT(ratelimit_acquire(rl, "ListInstances", 0), 0);
+	ASSERT_EQ_INT(fc.sleeps, 1);
+	cancel_set(cancel);
+	cancel_set(cancel); /* idempotent */
+	ASSERT_EQ_INT(ratelimit_acquire(rl, "ListInstances", 0), -ECANCELED);
+	ASSERT_EQ_INT(fc.sleeps, 1);
+	ratelimit_free(rl);
+	cancel_free(cancel);
+}
+
 int main(void)
 {
 	RUN(test_burst_then_one_per_six_seconds);
@@ -183,5 +259,7 @@ int main(void)
 	RUN(test_acquire_sleeps_until_slot);
 	RUN(test_idle_refills_up_to_burst);
 	RUN(test_threads_share_one_bucket);
+	RUN(test_cancel_ends_a_wait_at_once);
+	RUN(test_cancel_with_fake_clock);
 	return 0;
 }
