@@ -486,6 +486,10 @@ int main(int argc, char *argv[])
 	/* An exit signal ends the loop with 0 (libfuse's own handler would have
 	 * reported the signal number); either is a clean exit. */
 	ret = ret == 0 || ret == SIGINT || ret == SIGTERM || ret == SIGHUP ? 0 : 1;
+	/* No reader is left: refreshes still running in the background stop
+	 * now instead of spending their retry budget (cache_free waits for
+	 * them). */
+	api_cancel(api);
 
 out_unmount:
 	fuse_session_unmount(se);
