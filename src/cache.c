@@ -119,7 +119,7 @@ struct cache {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct table slots;	  /* protected by lock */
-	struct table logged;	  /* names already reported as unusable; protected by lock */
+	struct table logged;	  /* what was logged once already (first_time); protected by lock */
 	struct table endpoints;	  /* struct endpoint; protected by lock */
 	uint64_t next_generation; /* protected by lock */
 	unsigned refreshing;	  /* refresh threads running; protected by lock */
@@ -337,18 +337,19 @@ static void *snap_alloc(size_t size, enum snap_kind kind)
 	return s;
 }
 
-/* Reports an unusable name once per mount. Called without c->lock. */
-static void log_bad_name_once(struct cache *c, const char *what, const char *name)
+/* True the first time @key is seen in this mount: for log lines that would
+ * otherwise repeat at every refresh. Called without c->lock. */
+static bool first_time(struct cache *c, const char *key)
 {
-	size_t len = strlen(name);
-	uint64_t h = hash_bytes(name, len);
+	size_t len = strlen(key);
+	uint64_t h = hash_bytes(key, len);
 	struct entry *e;
 	bool first = false;
 
 	pthread_mutex_lock(&c->lock);
-	if (table_find(&c->logged, name, len, h) == NULL) {
+	if (table_find(&c->logged, key, len, h) == NULL) {
 		e = malloc(sizeof(*e));
-		if (e != NULL && entry_init(e, name, len) == 0) {
+		if (e != NULL && entry_init(e, key, len) == 0) {
 			table_insert(&c->logged, e);
 			first = true;
 		} else {
@@ -356,8 +357,15 @@ static void log_bad_name_once(struct cache *c, const char *what, const char *nam
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
-	if (first)
-		log_warn("skipping %s \"%.64s\" (%zu bytes): not usable as a file name", what, name, len);
+	return first;
+}
+
+/* Reports an unusable name once per mount. */
+static void log_bad_name_once(struct cache *c, const char *what, const char *name)
+{
+	if (first_time(c, name))
+		log_warn("skipping %s \"%.64s\" (%zu bytes): not usable as a file name", what, name,
+			 strlen(name));
 }
 
 /* ---- the generic get: fresh snapshot, or one fetch for all waiters ---- */
@@ -908,7 +916,7 @@ static int fetch_instances(struct cache *c, const struct fetch_ctx *ctx, struct 
 	r = api_list_instances(c->api, ctx->region, &list, err);
 	if (r < 0)
 		return r;
-	if (list.truncated)
+	if (list.truncated && first_time(c, ctx->what))
 		log_warn(
 			"%s: the API announced more pages than swasfs reads; listing the first %zu instances",
 			ctx->what, list.count);
@@ -1149,7 +1157,7 @@ static int fetch_invocations(struct cache *c, const struct fetch_ctx *ctx, struc
 	r = api_list_invocations(c->api, ctx->region, ctx->inst->id, &list, err);
 	if (r < 0)
 		return r;
-	if (list.truncated)
+	if (list.truncated && first_time(c, ctx->what))
 		log_warn("%s: the API announced more than swasfs keeps from one listing; showing the first "
 			 "%zu "
 			 "invocations",
