@@ -4,7 +4,7 @@
     emu = Emulator()
     emu.start(tmp_path, sample=True)          # or data=PATH, generate="R:I:N", seed=S, tls=(cert, key)
     emu.url                                   # "http://127.0.0.1:PORT"
-    emu.counters(); emu.reset_counters(); emu.config(latency_ms=300)
+    emu.counters(); emu.reset_counters(); emu.in_flight(); emu.peak_in_flight(); emu.config(latency_ms=300)
     emu.faults("5xx", 2, action="DescribeInvocations"); emu.clear_faults()
     emu.data(); emu.add_invocation(region, instance, {...}); emu.set_status(invoke_id, "Finished")
     emu.delete_instance(instance); emu.event(after_page=1, instance=ID, add={...})
@@ -141,7 +141,16 @@ class Emulator:
         return self.control("GET", "counters")
 
     def reset_counters(self):
+        """Zeroes the counters; the in-flight peaks restart from what is in flight now."""
         self.control("POST", "counters/reset", {})
+
+    def in_flight(self):
+        """{action: n}: API requests between their request line and their last answer byte, now."""
+        return self.counters()["in_flight"]
+
+    def peak_in_flight(self):
+        """{"total": n, action: n}: the most API requests in flight at once since start or reset."""
+        return self.counters()["peak_in_flight"]
 
     def config(self, **kw):
         """latency_ms, fault_rate, fault_kind, enforce_qps, hang_s, retry_after_ms (partial updates)."""

@@ -22,6 +22,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -760,6 +761,80 @@ def test_counters_count_every_api_request(emulator_factory):
     assert c["refused"] == {"SignatureDoesNotMatch": 1}
     emu.reset_counters()
     assert emu.counters()["total"] == 0 and emu.counters()["by_action"] == {}
+
+
+def run_threads(n, fn, timeout=30):
+    """Runs fn(i) in @n threads at once; returns their results (an exception counts as a result)."""
+    out = [None] * n
+    start = threading.Barrier(n)
+
+    def one(i):
+        start.wait(timeout)
+        try:
+            out[i] = fn(i)
+        except Exception as e:   # noqa: BLE001 - handed to the test
+            out[i] = e
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    assert not any(t.is_alive() for t in threads), "threads still running"
+    return out
+
+
+def wait_for(cond, timeout=10, step=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    raise AssertionError("timed out waiting")
+
+
+def test_peak_in_flight_counts_requests_held_at_once(emulator_factory):
+    emu = emulator_factory(sample=True, quiet=True)
+    reg, inst = first_instance(emu.data())
+    params = {"RegionId": reg, "InstanceId": inst["InstanceId"]}
+    assert emu.in_flight() == {} and emu.peak_in_flight() == {"total": 0}
+    emu.config(latency_ms=500)
+    codes = run_threads(6, lambda i: Client(emu).v3("DescribeInvocations", params)[0])
+    assert codes == [200] * 6
+    assert emu.peak_in_flight() == {"total": 6, "DescribeInvocations": 6}
+    assert emu.in_flight() == {}, "every answer was sent"
+    # Mixed actions: each has its own peak, the total is over all of them.
+    codes = run_threads(4, lambda i: Client(emu).v3("ListRegions" if i % 2 else "ListInstances",
+                                                    {} if i % 2 else {"RegionId": reg})[0])
+    assert codes == [200] * 4
+    peak = emu.peak_in_flight()
+    assert peak["total"] == 6 and peak["ListRegions"] == 2 and peak["ListInstances"] == 2
+    emu.reset_counters()
+    assert emu.peak_in_flight() == {"total": 0}
+    # A reset while requests are held restarts the peaks from them; a hung request is in flight.
+    emu.config(latency_ms=0)
+    emu.faults("hang", 3, hang_s=1.5, action="ListRegions")
+    holders = [threading.Thread(target=lambda: Client(emu).v3("ListRegions"), daemon=True) for _ in range(3)]
+    for t in holders:
+        t.start()
+    wait_for(lambda: emu.in_flight().get("ListRegions") == 3)
+    emu.reset_counters()
+    assert emu.peak_in_flight() == {"total": 3, "ListRegions": 3}
+    assert Client(emu).v3("ListInstances", {"RegionId": reg})[0] == 200
+    assert emu.peak_in_flight() == {"total": 4, "ListRegions": 3, "ListInstances": 1}
+    for t in holders:
+        t.join(10)
+    assert not any(t.is_alive() for t in holders)
+    assert emu.in_flight() == {}
+    # A client gone mid-request leaves nothing in flight once its thread is done.
+    emu.faults("hang", 1, hang_s=0.5)
+    gone = Client(emu)
+    gone.connect(timeout=0.2)
+    with pytest.raises(socket.timeout):
+        gone.v3("ListRegions")
+    gone.conn.close()
+    wait_for(lambda: emu.in_flight() == {})
 
 
 def test_control_changes_the_data_at_run_time(emulator_factory):
