@@ -79,6 +79,45 @@ def run_threads(target, args_list, timeout=60):
     return errors
 
 
+# ---- requests in flight ----
+
+@pytest.mark.parametrize("jobs", [1, 3])
+def test_requests_in_flight_reach_jobs_on_a_multi_page_pass_and_never_exceed_it(emulator_factory, tmp_path, jobs):
+    region, instance, n = "cn-hangzhou", "i-jobs00000000000000000000001", 300
+    invs = [datasets.invocation(f"t-job{i:05d}", created=f"2026-11-20T{8 + i // 60:02d}:{i % 60:02d}:00Z")
+            for i in range(n)]
+    emu = emulator_factory(data=datasets.dataset({region: [datasets.instance(instance, invs)]}))
+    with Mount(emu, tmp_path, options=[f"jobs={jobs}"]) as m:
+        # Pages 2..6 overlap only if each takes a while.
+        emu.config(latency_ms=300)
+        emu.reset_counters()
+        assert len(os.listdir(m.path(region, instance, "Finished"))) == n
+        assert describe_invocations(emu, instance) == pages(n)
+        assert emu.peak_in_flight()["total"] == jobs
+
+
+def test_readers_of_many_results_never_have_more_than_jobs_requests_in_flight(emulator_factory, tmp_path):
+    """One reader per invocation, each costing one DescribeInvocationResult:
+    more readers than jobs, so only the limit keeps the peak at jobs."""
+    region, instance, n, jobs = "cn-hangzhou", "i-jobs00000000000000000000002", 8, 3
+    invs = [datasets.invocation(f"t-out{i:05d}", output=f"out {i}\n".encode(), created=f"2026-11-20T08:00:{i:02d}Z")
+            for i in range(n)]
+    emu = emulator_factory(data=datasets.dataset({region: [datasets.instance(instance, invs)]}))
+    with Mount(emu, tmp_path, options=[f"jobs={jobs}"]) as m:
+        assert len(os.listdir(m.path(region, instance, "Finished"))) == n
+        emu.config(latency_ms=500)
+        emu.reset_counters()
+
+        def reader(i):
+            assert m.path(region, instance, "Finished", f"t-out{i:05d}", "output").read_bytes() == f"out {i}\n".encode()
+
+        errors = run_threads(reader, [(i,) for i in range(n)])
+        emu.config(latency_ms=0)
+        assert not errors, errors
+        assert len(results_by_invocation(emu)) == n
+        assert emu.peak_in_flight()["total"] == jobs
+
+
 # ---- sizes ----
 
 def edge_data(tmp_path):
