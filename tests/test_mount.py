@@ -336,6 +336,10 @@ def test_large_listing_is_complete_with_one_pass_per_instance(emulator_factory, 
 
 
 def test_many_concurrent_readers_cause_one_pass(emulator_factory, tmp_path):
+    # Readers of one directory on a fresh mount: the kernel itself lets one
+    # LOOKUP through and makes the others wait, so this shows consistent
+    # answers, not the cache's single-flight; test_mount_pins.py drives
+    # concurrent requests for one stale listing into the daemon.
     emu = emulator_factory(generate="1:2:120", seed=3)
     reg = emu.data()["regions"][0]
     inst = reg["instances"][0]

@@ -138,7 +138,7 @@ def test_env(tree, bdir):
 
 
 def check(tree, m, log, timeout):
-    """Builds the mutated tree and runs m's selection: 'killed', 'survived' or 'build failed'."""
+    """Builds the (mutated) tree and runs m's selection: 'killed', 'survived' or 'build failed'."""
     bdir = setup_build(tree, m.build, log)
     rc, _ = run(["meson", "compile", "-C", str(bdir)], tree, log=log, timeout=timeout)
     if rc != 0:
@@ -158,9 +158,25 @@ def check(tree, m, log, timeout):
             return "killed (timeout)"
         if rc == 5:
             return "no tests selected"
-        if rc != 0:
+        if rc != 0 and rc != 1:
+            # 2 interrupted, 3 internal error, 4 bad arguments (a file that is not there)
+            return f"pytest error (exit {rc})"
+        if rc == 1:
             return "killed"
     return "survived"
+
+
+def not_applicable(tree, m):
+    """Why @m cannot be applied to @tree, or None if its anchor is there exactly once."""
+    try:
+        hits = (tree / m.file).read_text().count(m.find)
+    except FileNotFoundError:
+        return "does not apply (no such file)"
+    if hits == 0:
+        return "does not apply (anchor not found)"
+    if hits > 1:
+        return f"does not apply (anchor found {hits} times)"
+    return None
 
 
 def main():
@@ -171,6 +187,8 @@ def main():
     ap.add_argument("--source", default=str(ROOT), help="tree to copy (default: this checkout, as it is on disk)")
     ap.add_argument("--workdir", help="scratch directory to use and keep (default: a temporary one, removed)")
     ap.add_argument("--timeout", type=int, default=1200, help="seconds for one build or one test run")
+    ap.add_argument("--no-baseline", action="store_true",
+                    help="skip checking that every selection passes on the unmutated tree first")
     args = ap.parse_args()
 
     muts = parse(args.mutations)
@@ -203,23 +221,33 @@ def main():
 
     rows = []
     try:
+        # Baseline: every selection must pass on the unmutated tree, or a
+        # "kill" would mean nothing.
+        broken = {m.name: why for m in muts if (why := not_applicable(tree, m))}
+        if not args.no_baseline:
+            seen = {}
+            for m in muts:
+                if m.name in broken:
+                    continue
+                key = (m.build, tuple(m.meson), tuple(m.pytest))
+                if key not in seen:
+                    with open(logs / f"baseline-{len(seen)}.log", "w") as log:
+                        seen[key] = check(tree, m, log, args.timeout), log.name
+                outcome, log_name = seen[key]
+                if outcome != "survived":
+                    broken[m.name] = f"baseline fails ({outcome}; {Path(log_name).name})"
+            failing = len({v for v in broken.values() if v.startswith("baseline")})
+            print(f"baseline: {len(seen)} selections, {failing} failing", flush=True)
         for m in muts:
+            if m.name in broken:
+                rows.append((m, broken[m.name], 0.0))
+                print(f"{m.name}: {broken[m.name]}", flush=True)
+                continue
             t0 = time.monotonic()
             target = tree / m.file
             log_path = logs / f"{m.name}.log"
             with open(log_path, "w") as log:
-                try:
-                    original = target.read_text()
-                except FileNotFoundError:
-                    rows.append((m, "does not apply (no such file)", 0.0))
-                    print(f"{m.name}: does not apply (no such file {m.file})", flush=True)
-                    continue
-                hits = original.count(m.find)
-                if hits != 1:
-                    why = "anchor not found" if hits == 0 else f"anchor found {hits} times"
-                    rows.append((m, f"does not apply ({why})", 0.0))
-                    print(f"{m.name}: does not apply ({why})", flush=True)
-                    continue
+                original = target.read_text()
                 target.write_text(original.replace(m.find, m.replace))
                 try:
                     log.write(f"# {m.name}: {m.why}\n# {m.file}\n")
@@ -237,13 +265,13 @@ def main():
             shutil.rmtree(tmp, ignore_errors=True)
 
     print()
-    print(f"{'mutation':36} {'file':14} {'result':30} {'s':>5}  tests")
+    print(f"{'mutation':36} {'file':14} {'result':40} {'s':>5}  tests")
     for m, outcome, secs in rows:
         sel = " ".join(([f"meson:{','.join(m.meson)}"] if m.meson else []) +
                        ([f"pytest:{' '.join(shlex.quote(a) for a in m.pytest)}"] if m.pytest else []))
         if m.build == "asan":
             sel = "[asan] " + sel
-        print(f"{m.name:36} {m.file:14} {outcome:30} {secs:5.0f}  {sel}")
+        print(f"{m.name:36} {m.file:14} {outcome:40} {secs:5.0f}  {sel}")
     counts = {}
     for _, outcome, _ in rows:
         key = re.sub(r" \(.*", "", outcome)
