@@ -66,6 +66,13 @@ def eventually(predicate, timeout=10.0, what="the condition"):
         time.sleep(0.2)
 
 
+@pytest.fixture
+def sample(emulator_factory, tmp_path):
+    emu = emulator_factory(sample=True)
+    with Mount(emu, tmp_path) as m:
+        yield emu, m
+
+
 def run_threads(target, args_list, timeout=60):
     """Runs target(*args) on one thread each, started together; returns the errors.
     Fails if any thread is still running after @timeout seconds."""
@@ -268,9 +275,3 @@ def test_instances_added_or_deleted_show_after_instance_ttl(emulator_factory, tm
         assert e.value.errno == errno.ENOENT
         assert m.path(rid, new, "Finished", "t-added0000001", "command").read_bytes() == b"echo hi\n"
 
-
-@pytest.fixture
-def sample(emulator_factory, tmp_path):
-    emu = emulator_factory(sample=True)
-    with Mount(emu, tmp_path) as m:
-        yield emu, m
