@@ -84,3 +84,88 @@ def edge_cases():
         "../escape": [instance("i-escape", [])],
         "": [],
     })
+
+
+# ---- the bytes swasfs shows, predicted from the emulator's data ----
+#
+# The three JSON files are the API's objects printed as cJSON prints them
+# (tab-indented, "key":<TAB>value, arrays inline with ", ", an empty object
+# "{\n}", strings raw UTF-8 with only '"', '\\' and control characters
+# escaped), then "\n". Sizes depend on none of the key order.
+
+def _cjson_number(d):
+    if d != d or d in (float("inf"), float("-inf")):
+        return "null"
+    if isinstance(d, bool):
+        return "true" if d else "false"
+    f = float(d)
+    if f == int(f) and -2**31 <= f < 2**31:
+        return str(int(f))
+    s = "%1.15g" % f
+    if float(s) != f:
+        s = "%1.17g" % f
+    return s
+
+
+_ESC = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _cjson_string(s):
+    out = []
+    for ch in s:
+        if ch in _ESC:
+            out.append(_ESC[ch])
+        elif ord(ch) < 0x20:
+            out.append("\\u%04x" % ord(ch))
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def cjson_print(v, depth=0):
+    """@v as cJSON_Print prints it (a str; encode as UTF-8 for bytes)."""
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, (int, float)):
+        return _cjson_number(v)
+    if isinstance(v, str):
+        return _cjson_string(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(cjson_print(x, depth + 1) for x in v) + "]"
+    if isinstance(v, dict):
+        inner = ",\n".join("\t" * (depth + 1) + _cjson_string(k) + ":\t" + cjson_print(x, depth + 1)
+                           for k, x in v.items())
+        return "{\n" + (inner + "\n" if inner else "") + "\t" * depth + "}"
+    raise TypeError(type(v))
+
+
+def served_record(inv):
+    """The DescribeInvocations record the emulator serves for a /_emulator/data invocation."""
+    return {k: v for k, v in inv.items() if k != "Result" and not k.startswith("_")}
+
+
+def expected_files(region_id, instance_id, inv):
+    """{file name: bytes} of one invocation directory, from a /_emulator/data invocation."""
+    rec = served_record(inv)
+    meta = dict(rec)
+    meta.setdefault("InstanceId", instance_id)
+    meta.setdefault("RegionId", region_id)
+    params = rec.get("Parameters")
+    if isinstance(params, str) and params.strip():
+        params = json.loads(params)
+    if params in (None, "") or (isinstance(params, str) and not params.strip()):
+        params = {}
+    res = {"InvokeId": rec["InvokeId"], "InstanceId": instance_id}
+    res.update(inv["Result"])
+    output = base64.b64decode(res.pop("Output", "") or "")
+    return {
+        "command": base64.b64decode(rec.get("CommandContent", "")),
+        "parameters.json": (cjson_print(params) + "\n").encode(),
+        "metadata.json": (cjson_print(meta) + "\n").encode(),
+        "output": output,
+        "result.json": (cjson_print(res) + "\n").encode(),
+    }

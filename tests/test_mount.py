@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import datasets
-from mount import AK_SECRET, Mount, credentials_env, have_tool, safe_sleep
+from mount import AK_SECRET, VALGRIND, Mount, credentials_env, have_tool, safe_sleep
 
 FIXED = ["Failed", "Finished", "Running", "Stopped"]
 
@@ -54,6 +54,26 @@ def walk_data(data):
 
 def calls(emulator, action):
     return emulator.counters()["by_action"].get(action, 0)
+
+
+# Every wait is bounded: a tool run over the mount, a thread, a TTL.
+TOOL_TIMEOUT = 300 if VALGRIND else 120
+# Tests that need two steps inside one TTL use this one: room on a loaded machine.
+TTL = 5
+
+
+def tool(cmd, **kw):
+    """Runs a command-line tool over the mount, bounded in time; output captured."""
+    kw.setdefault("capture_output", True)
+    kw.setdefault("timeout", TOOL_TIMEOUT)
+    return subprocess.run(cmd, **kw)
+
+
+def join_all(threads, timeout=TOOL_TIMEOUT):
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    assert not any(t.is_alive() for t in threads), f"threads still running after {timeout} s"
 
 
 @pytest.fixture
@@ -136,8 +156,10 @@ def test_byte_exact_binary_utf8_crlf_empty_and_16k_commands(edge):
     emu, m = edge
     base = m.path("cn-hangzhou", "i-edge000000000000000000000001", "Finished")
     for invoke_id, content in datasets.COMMANDS.items():
+        # st_size first: a read stops there, so it must be right before any read.
+        assert os.stat(base / invoke_id / "command").st_size == len(content), invoke_id
+        assert os.stat(base / invoke_id / "output").st_size == len(content), invoke_id
         assert (base / invoke_id / "command").read_bytes() == content, invoke_id
-        assert os.stat(base / invoke_id / "command").st_size == len(content)
         assert (base / invoke_id / "output").read_bytes() == content, invoke_id
     assert json.loads((base / "t-params00006" / "parameters.json").read_text()) == {
         "name": "web", "port": 8080, "tags": ["a", "b"]}
@@ -159,14 +181,14 @@ def test_hostile_names_are_never_shown_and_logged_once(edge):
         for name in os.listdir(idir / st):
             assert name.startswith("t-") and "/" not in name and len(name) <= 255
     # Nothing escapes: the only paths are inside the mount, and no "evil".
-    out = subprocess.run(["find", str(m.mnt)], capture_output=True, text=True, check=True).stdout
+    out = tool(["find", str(m.mnt)], capture_output=True, text=True, check=True).stdout
     assert "evil" not in out and "escape" not in out and "etc" not in out
     for missing in ["..evil", "x" * 256]:
         with pytest.raises(OSError) as e:
             os.stat(idir / "Finished" / missing)
         assert e.value.errno in (errno.ENOENT, errno.ENAMETOOLONG)
     # Walk twice; each unusable name is reported once.
-    subprocess.run(["find", str(m.mnt)], capture_output=True, check=True)
+    tool(["find", str(m.mnt)], capture_output=True, check=True)
     skipped = [line for line in m.log().splitlines() if "skipping" in line]
     assert len(skipped) == len(set(skipped))
     assert any("../evil" in line for line in skipped)
@@ -182,18 +204,29 @@ def test_attributes_modes_owner_sizes_and_times(edge):
     d = os.stat(inv_dir)
     assert oct(d.st_mode & 0o7777) == oct(0o555)
     assert d.st_mtime == iso("2026-11-20T12:00:00Z")
+    inv = next(i for _, _, i in walk_data(emu.data()) if i["InvokeId"] == "t-failed00009")
+    # Sizes from the first stat, before any read (the kernel stops a read at
+    # st_size, so comparing with what was read back would prove nothing).
+    want = datasets.expected_files("cn-hangzhou", "i-edge000000000000000000000001", inv)
     for name in ["command", "parameters.json", "metadata.json"]:
         f = os.stat(inv_dir / name)
         assert oct(f.st_mode & 0o7777) == oct(0o444)
         assert f.st_mtime == f.st_ctime == f.st_atime == iso("2026-11-20T12:00:00Z")
-        assert f.st_size == len((inv_dir / name).read_bytes())
+        assert f.st_size == len(want[name]), name
     # output and result.json: exact size on the very first stat, mtime FinishedTime.
     out = os.stat(inv_dir / "output")
-    assert out.st_size == len(b"boom\n")
+    assert out.st_size == len(b"boom\n") == len(want["output"])
     assert out.st_mtime == iso("2026-11-20T12:00:09Z")
     res = os.stat(inv_dir / "result.json")
-    assert res.st_size == len((inv_dir / "result.json").read_bytes())
-    # A status directory carries its newest invocation's time.
+    assert res.st_size == len(want["result.json"])
+    assert res.st_mtime == iso("2026-11-20T12:00:09Z")
+    for name in want:
+        assert (inv_dir / name).read_bytes() == want[name], name
+    # A status directory carries its newest invocation's time (in its whole
+    # seconds): directories of several invocations, newest != oldest.
+    idir = inv_dir.parent.parent
+    assert int(os.stat(idir / "Finished").st_mtime) == iso("2026-11-20T09:00:00Z")
+    assert int(os.stat(idir / "Running").st_mtime) == iso("2026-11-20T11:30:00Z")
     assert int(os.stat(inv_dir.parent).st_mtime) == iso("2026-11-20T12:00:00Z")
     # An empty status directory carries the instance's CreationTime.
     empty = m.path("cn-shanghai", "i-sh0000000000000000000000001", "Failed")
@@ -236,7 +269,7 @@ def test_grep_r_finds_commands(sample):
     data = emu.data()
     reg, inst, inv = next(walk_data(data))
     needle = base64.b64decode(inv["CommandContent"]).decode(errors="replace").split("\n")[0][:20]
-    out = subprocess.run(["grep", "-rlF", "--include=command", needle, str(m.mnt)], capture_output=True,
+    out = tool(["grep", "-rlF", "--include=command", needle, str(m.mnt)], capture_output=True,
                          text=True, check=True).stdout.split()
     assert str(m.path(reg["RegionId"], inst["InstanceId"], inv["InvokeStatus"], inv["InvokeId"], "command")) in out
 
@@ -247,7 +280,7 @@ def test_jq_reads_metadata(sample):
     emu, m = sample
     reg, inst, inv = next(walk_data(emu.data()))
     f = m.path(reg["RegionId"], inst["InstanceId"], inv["InvokeStatus"], inv["InvokeId"], "metadata.json")
-    out = subprocess.run(["jq", "-r", ".InvokeId", str(f)], capture_output=True, text=True, check=True)
+    out = tool(["jq", "-r", ".InvokeId", str(f)], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == inv["InvokeId"]
 
 
@@ -256,12 +289,12 @@ def test_rsync_a_a_second_time_copies_nothing(sample, tmp_path):
         pytest.skip("rsync is not installed")
     emu, m = sample
     dest = tmp_path / "backup"
-    subprocess.run(["rsync", "-a", f"{m.mnt}/", str(dest)], check=True)
+    tool(["rsync", "-a", f"{m.mnt}/", str(dest)], check=True)
     for p in m.mnt.rglob("*"):
         q = dest / p.relative_to(m.mnt)
         if p.is_file():
             assert q.read_bytes() == p.read_bytes()
-    out = subprocess.run(["rsync", "-a", "--itemize-changes", f"{m.mnt}/", str(dest)], check=True,
+    out = tool(["rsync", "-a", "--itemize-changes", f"{m.mnt}/", str(dest)], check=True,
                          capture_output=True, text=True).stdout
     assert out.strip() == "", out
 
@@ -269,7 +302,7 @@ def test_rsync_a_a_second_time_copies_nothing(sample, tmp_path):
 def test_find_lists_everything_without_fetching_results(sample):
     emu, m = sample
     emu.reset_counters()
-    out = subprocess.run(["find", str(m.mnt)], capture_output=True, text=True, check=True).stdout.split("\n")
+    out = tool(["find", str(m.mnt)], capture_output=True, text=True, check=True).stdout.split("\n")
     n_inv = sum(1 for _ in walk_data(emu.data()))
     assert sum(1 for line in out if line.endswith("/output")) == n_inv
     c = emu.counters()
@@ -283,10 +316,18 @@ def test_find_lists_everything_without_fetching_results(sample):
 
 def test_second_walk_within_ttl_makes_no_api_calls(sample):
     emu, m = sample
-    subprocess.run(["grep", "-r", "-q", "no-such-string-anywhere", str(m.mnt)], capture_output=True)
+    # grep -r of a string found nowhere reads every file: status 1 means it
+    # walked everything without an error (2 would be an error on the way).
+    n_files = 5 * sum(1 for _ in walk_data(emu.data()))
+    first = tool(["grep", "-r", "-c", "no-such-string-anywhere", str(m.mnt)], text=True)
+    assert first.returncode == 1, first.stderr
+    assert len(first.stdout.splitlines()) == n_files
     emu.reset_counters()
-    subprocess.run(["grep", "-r", "-q", "no-such-string-anywhere", str(m.mnt)], capture_output=True)
-    subprocess.run(["find", str(m.mnt), "-ls"], capture_output=True, check=True)
+    again = tool(["grep", "-r", "-c", "no-such-string-anywhere", str(m.mnt)], text=True)
+    assert again.returncode == 1, again.stderr
+    assert again.stdout == first.stdout
+    ls = tool(["find", str(m.mnt), "-ls"], text=True, check=True)
+    assert sum(1 for line in ls.stdout.splitlines() if line.endswith("/result.json")) == n_files // 5
     assert emu.counters()["total"] == 0
 
 
@@ -313,6 +354,10 @@ def test_large_listing_is_complete_with_one_pass_per_instance(emulator_factory, 
 
 
 def test_many_concurrent_readers_cause_one_pass(emulator_factory, tmp_path):
+    # Readers of one directory on a fresh mount: the kernel itself lets one
+    # LOOKUP through and makes the others wait, so this shows consistent
+    # answers, not the cache's single-flight; test_mount_pins.py drives
+    # concurrent requests for one stale listing into the daemon.
     emu = emulator_factory(generate="1:2:120", seed=3)
     reg = emu.data()["regions"][0]
     inst = reg["instances"][0]
@@ -330,10 +375,9 @@ def test_many_concurrent_readers_cause_one_pass(emulator_factory, tmp_path):
         threads = [threading.Thread(target=reader) for _ in range(8)]
         for t in threads:
             t.start()
-        for t in threads:
-            t.join()
+        join_all(threads)
         assert not errors
-        assert all(r == results[0] for r in results)
+        assert len(results) == 8 and all(r == results[0] for r in results)
         n = emu.counters()["by_action_instance"]["DescribeInvocations"][inst["InstanceId"]]
         assert n == -(-len(inst["invocations"]) // 50)
 
@@ -341,13 +385,13 @@ def test_many_concurrent_readers_cause_one_pass(emulator_factory, tmp_path):
 def test_listing_is_refreshed_after_the_ttl(emulator_factory, tmp_path):
     emu = emulator_factory(sample=True)
     reg, inst, inv = next(walk_data(emu.data()))
-    with Mount(emu, tmp_path, cache_ttl=2) as m:
+    with Mount(emu, tmp_path, cache_ttl=TTL) as m:
         fin = m.path(reg["RegionId"], inst["InstanceId"], "Finished")
         before = set(os.listdir(fin))
         emu.add_invocation(reg["RegionId"], inst["InstanceId"],
                            datasets.invocation("t-new000000001", created="2026-11-27T00:00:00Z"))
         assert set(os.listdir(fin)) == before
-        safe_sleep(3)
+        safe_sleep(TTL + 1)
         assert set(os.listdir(fin)) == before | {"t-new000000001"}
         assert (fin / "t-new000000001" / "command").read_bytes() == b"echo hi\n"
 
@@ -369,12 +413,12 @@ def test_invocation_landing_between_two_pages_is_neither_lost_nor_duplicated(emu
 def test_stale_listing_is_served_while_the_api_is_down(emulator_factory, tmp_path):
     emu = emulator_factory(sample=True)
     reg, inst, inv = next(walk_data(emu.data()))
-    with Mount(emu, tmp_path, cache_ttl=1, options=["retry_budget=2", "timeout=2"],
+    with Mount(emu, tmp_path, cache_ttl=TTL, options=["retry_budget=2", "timeout=2"],
                allow=[r"failed", r"last good"]) as m:
         d = m.path(reg["RegionId"], inst["InstanceId"], inv["InvokeStatus"])
         before = sorted(os.listdir(d))
         emu.config(fault_rate=1.0, fault_kind="5xx")
-        safe_sleep(2)
+        safe_sleep(TTL + 1)
         assert sorted(os.listdir(d)) == before
         assert (d / inv["InvokeId"] / "command").read_bytes() == base64.b64decode(inv["CommandContent"])
         # The outage is logged once, when the endpoint's breaker opens (the
@@ -417,8 +461,13 @@ def test_hung_requests_are_retried_within_the_timeout(emulator_factory, tmp_path
     emu = emulator_factory(sample=True)
     reg, inst, inv = next(walk_data(emu.data()))
     with Mount(emu, tmp_path, options=["timeout=1", "retry_budget=20"]) as m:
-        emu.faults("hang", 1, action="DescribeInvocations")
+        emu.faults("hang", 1, action="DescribeInvocations", hang_s=60)
+        t0 = time.monotonic()
         assert inv["InvokeId"] in os.listdir(m.path(reg["RegionId"], inst["InstanceId"], inv["InvokeStatus"]))
+        # The hung attempt was given up after timeout=1 and retried, well
+        # before the 60 s hang would have answered.
+        assert time.monotonic() - t0 < 20
+        assert emu.counters()["by_action"]["DescribeInvocations"] == 2
 
 
 # ---- results ----
@@ -436,12 +485,12 @@ def test_finished_results_are_fetched_once_and_running_ones_again_after_the_ttl(
 
 def test_results_follow_cache_ttl_for_running_invocations(emulator_factory, tmp_path):
     emu = emulator_factory(data=datasets.write(tmp_path, datasets.edge_cases()))
-    with Mount(emu, tmp_path, cache_ttl=1, allow=["skipping"]) as m:
+    with Mount(emu, tmp_path, cache_ttl=TTL, allow=["skipping"]) as m:
         base = m.path("cn-hangzhou", "i-edge000000000000000000000001")
         (base / "Finished" / "t-utf8000002" / "output").read_bytes()
         (base / "Running" / "t-running0008" / "output").read_bytes()
         emu.reset_counters()
-        safe_sleep(2)
+        safe_sleep(TTL + 1)
         os.stat(base / "Finished" / "t-utf8000002" / "output")
         (base / "Finished" / "t-utf8000002" / "output").read_bytes()
         (base / "Running" / "t-running0008" / "output").read_bytes()
@@ -455,7 +504,7 @@ def test_grep_r_over_outputs(sample):
     reg, inst, inv = next(walk_data(emu.data()))
     text = base64.b64decode(inv["Result"]["Output"]).decode(errors="replace").strip().split("\n")[0]
     assert text
-    out = subprocess.run(["grep", "-rlF", "--include=output", text, str(m.mnt)], capture_output=True, text=True,
+    out = tool(["grep", "-rlF", "--include=output", text, str(m.mnt)], capture_output=True, text=True,
                          check=True).stdout.split()
     assert str(m.path(reg["RegionId"], inst["InstanceId"], inv["InvokeStatus"], inv["InvokeId"], "output")) in out
 
@@ -466,8 +515,16 @@ def test_no_results_option_leaves_output_and_result_out(emulator_factory, tmp_pa
     with Mount(emu, tmp_path, options=["no_results"]) as m:
         d = m.path(reg["RegionId"], inst["InstanceId"], inv["InvokeStatus"], inv["InvokeId"])
         assert sorted(os.listdir(d)) == ["command", "metadata.json", "parameters.json"]
-        assert not os.path.exists(d / "output")
-        subprocess.run(["grep", "-r", "-q", "x", str(m.mnt)])
+        for name in ("output", "result.json"):
+            with pytest.raises(FileNotFoundError):
+                os.stat(d / name)
+        # A whole walk (no -q: it would stop at the first match), every file read.
+        out = tool(["grep", "-r", "-c", "", str(m.mnt)], text=True)
+        assert out.returncode == 0, out.stderr
+        files = [line.rsplit(":", 1)[0] for line in out.stdout.splitlines()]
+        n_inv = sum(1 for _ in walk_data(emu.data()))
+        assert len(files) == 3 * n_inv
+        assert not any(f.endswith(("/output", "/result.json")) for f in files)
         assert calls(emu, "DescribeInvocationResult") == 0
 
 
@@ -505,12 +562,12 @@ def test_plain_ls_of_an_invocation_directory_fetches_no_result(sample):
     emu, m = sample
     reg, inst, inv = next(walk_data(emu.data()))
     d = m.path(reg["RegionId"], inst["InstanceId"], inv["InvokeStatus"], inv["InvokeId"])
-    out = subprocess.run(["ls", "-a", str(d)], capture_output=True, text=True, check=True).stdout.split()
+    out = tool(["ls", "-a", str(d)], capture_output=True, text=True, check=True).stdout.split()
     assert "output" in out and "result.json" in out
-    subprocess.run(["ls", "-R", str(m.mnt)], capture_output=True, check=True)
+    tool(["ls", "-R", str(m.mnt)], capture_output=True, check=True)
     assert calls(emu, "DescribeInvocationResult") == 0
     # ls -l does look: one call for this invocation only.
-    subprocess.run(["ls", "-l", str(d)], capture_output=True, check=True)
+    tool(["ls", "-l", str(d)], capture_output=True, check=True)
     assert emu.counters()["by_action_invocation"]["DescribeInvocationResult"] == {inv["InvokeId"]: 1}
 
 
@@ -531,8 +588,7 @@ def test_concurrent_readers_of_one_result_cause_one_call(sample):
     threads = [threading.Thread(target=reader, args=(n,)) for n in ["output", "result.json"] * 4]
     for t in threads:
         t.start()
-    for t in threads:
-        t.join()
+    join_all(threads)
     emu.config(latency_ms=0)
     assert not errors and len(got) == 8
     assert emu.counters()["by_action_invocation"]["DescribeInvocationResult"] == {inv["InvokeId"]: 1}
@@ -548,15 +604,15 @@ def test_files_can_be_mmapped_whole(sample):
         assert json.loads(mm[:])["InvokeId"] == inv["InvokeId"]
 
 
-def test_a_running_invocation_moves_to_its_final_status_after_the_ttl(edge_ttl1):
-    emu, m = edge_ttl1
+def test_a_running_invocation_moves_to_its_final_status_after_the_ttl(edge_ttl):
+    emu, m = edge_ttl
     base = m.path("cn-hangzhou", "i-edge000000000000000000000001")
     assert "t-running0008" in os.listdir(base / "Running")
     mtime = os.stat(base / "Running").st_mtime_ns
     emu.set_status("t-running0008", "Finished", "Success",
                    result={"InvokeRecordStatus": "Finished", "FinishedTime": "2026-11-20T11:00:30Z",
                            "Output": base64.b64encode(b"partial\ndone\n").decode()})
-    safe_sleep(2)
+    safe_sleep(TTL + 1)
     # Running/'s newest invocation and so its mtime's seconds did not change;
     # its nanoseconds follow the entries, so the kernel drops its copy.
     now = os.stat(base / "Running").st_mtime_ns
@@ -569,7 +625,7 @@ def test_a_running_invocation_moves_to_its_final_status_after_the_ttl(edge_ttl1)
 
 
 @pytest.fixture
-def edge_ttl1(emulator_factory, tmp_path):
+def edge_ttl(emulator_factory, tmp_path):
     emu = emulator_factory(data=datasets.write(tmp_path, datasets.edge_cases()))
-    with Mount(emu, tmp_path, cache_ttl=1, allow=[r"skipping"]) as m:
+    with Mount(emu, tmp_path, cache_ttl=TTL, allow=[r"skipping"]) as m:
         yield emu, m

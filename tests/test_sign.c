@@ -352,6 +352,20 @@ static void test_canonical_query_order(void)
 	free(q);
 }
 
+static void test_canonical_query_sorts_by_bytes(void)
+{
+	/* Byte order, as the SDK's sort(): every upper-case letter before every
+	 * lower-case one, whatever the letter ("B" < "a", "Z" < "b"), and "%"
+	 * (an encoded byte) before digits and letters. Today's parameter names
+	 * all start upper-case; these do not. */
+	struct sign_param p[] = { { "a", "1" }, { "B", "2" }, { "b", "3" }, { "Z", "4" },
+				  { "_", "5" }, { "~", "6" }, { "0", "7" }, { " ", "8" } };
+	char *q = canon(p, N(p));
+
+	ASSERT_EQ_STR(q, "%20=8&0=7&B=2&Z=4&_=5&a=1&b=3&~=6");
+	free(q);
+}
+
 static void test_header_trim_and_case(void)
 {
 	struct sign_header h[] = { { "Host", "  h.example  " }, { "X-ACS-Date", "\td\t" }, { "Other", "x" } };
@@ -396,6 +410,7 @@ int main(void)
 	RUN(test_v1_swas);
 	RUN(test_encoder);
 	RUN(test_canonical_query_order);
+	RUN(test_canonical_query_sorts_by_bytes);
 	RUN(test_header_trim_and_case);
 	RUN(test_nonce_and_timestamp);
 	return 0;

@@ -147,8 +147,10 @@ def test_https_with_a_test_ca_and_refusal_under_the_wrong_ca(emulator_factory, t
     emu = emulator_factory(sample=True, tls=(tls / "server.pem", tls / "server.key"))
     assert emu.url.startswith("https://")
     with Mount(emu, tmp_path, options=[f"cafile={tls / 'ca.pem'}"]) as m:
-        region = sorted(os.listdir(m.mnt))[0]
-        assert os.listdir(m.path(region)) is not None
+        data = emu.data()
+        assert sorted(os.listdir(m.mnt)) == sorted(r["RegionId"] for r in data["regions"])
+        reg = next(r for r in data["regions"] if r["instances"])
+        assert sorted(os.listdir(m.path(reg["RegionId"]))) == sorted(i["InstanceId"] for i in reg["instances"])
     other = tmp_path / "other"
     other.mkdir()
     other_ca = make_ca(other)
