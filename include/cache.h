@@ -67,7 +67,7 @@ struct cache_config {
 #define CACHE_STALE_WAIT_MS	 1000u
 #define CACHE_STALE_KERNEL_TTL_S 1u
 
-/* The four InvokeStatus directories that always exist (INTERFACE.md). */
+/* The four InvokeStatus directories that always exist (README.md). */
 #define CACHE_FIXED_STATUSES 4
 extern const char *const cache_fixed_statuses[CACHE_FIXED_STATUSES];
 

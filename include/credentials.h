@@ -2,7 +2,7 @@
 /*
  * credentials: finds the AccessKey pair (and STS token) swasfs signs with.
  *
- * The chain, first found wins (INTERFACE.md "Credentials"):
+ * The chain, first found wins (README.md "Credentials"):
  *   1. ALIBABA_CLOUD_ACCESS_KEY_ID + ALIBABA_CLOUD_ACCESS_KEY_SECRET
  *      (+ ALIBABA_CLOUD_SECURITY_TOKEN), both non-empty;
  *   2. the ini file $ALIBABA_CLOUD_CREDENTIALS_FILE, else ~/.alibabacloud/credentials,

@@ -6,7 +6,7 @@
  * Why the low-level API: readdirplus answers carry the attributes the listing
  * already holds (no LOOKUP per entry), and open can answer ENOSYS so the
  * kernel stops sending OPEN at all (FUSE_CAP_NO_OPEN_SUPPORT); together they
- * make a warm `grep -r` cost no request per file (shared FUSE-NOTES.md §5).
+ * make a warm `grep -r` cost no request per file (contrib/docs/design.md §2).
  *
  * Ownership: struct fs borrows the cache; main() creates and frees both.
  * Thread-safety: the operations run on libfuse's worker threads concurrently;

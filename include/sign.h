@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sign: Alibaba Cloud request signing (shared/api/README.md §1, §2).
+ * sign: Alibaba Cloud request signing (contrib/docs/api.md §1, §2).
  *
  *   - sign_encode: the SDK's encode(), RFC 3986: only A-Z a-z 0-9 - _ . ~ stay
  *     literal; every other byte (UTF-8 bytes of non-ASCII) becomes %XX with

@@ -45,7 +45,7 @@
 #define API_VERSION    "2020-06-01"
 #define API_USER_AGENT "swasfs/" SWASFS_VERSION
 
-/* Backoff: full jitter over base * 2^attempt, capped (README §5 "Suggested C policy"). */
+/* Backoff: full jitter over base * 2^attempt, capped (contrib/docs/api.md §5). */
 #define API_BACKOFF_BASE_MS 200u
 #define API_BACKOFF_CAP_MS  5000u
 /* An attempt with less time left than this is not worth starting. */

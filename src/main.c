@@ -2,7 +2,7 @@
 /*
  * main: command line, start-up checks, and the FUSE session's life.
  *
- * Start-up follows INTERFACE.md: find credentials, call ListRegions once with
+ * Start-up follows README.md: find credentials, call ListRegions once with
  * a throw-away client (so a bad key or endpoint exits 1 before mounting), then
  * mount, daemonise unless -f, and only then build the real client: no thread
  * and no connection may exist across fuse_daemonize()'s fork.

@@ -2,7 +2,7 @@
 /*
  * sign: canonical forms and HMACs for Alibaba Cloud signatures V3
  * (ACS3-HMAC-SHA256) and V1 (HMAC-SHA1), byte for byte as the official SDKs
- * compute them (shared/api/README.md §1, §2; vectors in §7 and
+ * compute them (contrib/docs/api.md §1, §2; vectors in §7 and
  * tests/test_sign.c). Strings are built with struct buf and checked once.
  * OpenSSL stays inside this file: EVP_Digest for SHA-256, EVP_MAC for HMAC
  * (the fetched HMAC implementation is shared, contexts are per call),

@@ -46,7 +46,7 @@ static void test_rfc4648_vectors(void)
 		free(e);
 		ok(enc[i], plain[i], strlen(plain[i]));
 	}
-	/* The API README's Output example. */
+	/* The Output example of contrib/docs/api.md §3. */
 	ok("YWRtaW4K", "admin\n", 6);
 }
 

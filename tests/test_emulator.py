@@ -4,7 +4,7 @@ independent signer.
 
 - The official Node SDK drives every call through the emulator (tests/sdk,
   installed with ``cd tests/sdk && npm install --no-audit --no-fund``).
-- A small V3/V1 signer written here from shared/api/README.md checks the §7
+- A small V3/V1 signer written here from contrib/docs/api.md checks the §7
   vectors against the emulator's own functions, byte for byte, and then
   talks to a running emulator: paging, events between pages, every fault
   kind, the fault mix, every hostile mode, counters and requests in flight,
@@ -47,7 +47,7 @@ def load_emulator_module():
 emu_mod = load_emulator_module()
 
 
-# ---- an independent signer (shared/api/README.md §1, §2) ----
+# ---- an independent signer (contrib/docs/api.md §1, §2) ----
 
 def enc(s):
     """RFC 3986 percent-encoding, written out: only A-Z a-z 0-9 - _ . ~ stay."""

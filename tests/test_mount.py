@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""The mounted tree, files, attributes and errors, as INTERFACE.md promises them.
+"""The mounted tree, files, attributes and errors, as README.md promises them.
 
 Every test mounts swasfs for real against the emulator and drives the mount
 with ordinary tools (os.listdir/stat/read, find, grep, rsync, jq).

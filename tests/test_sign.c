@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_sign: every vector of shared/api/README.md §7, byte for byte: V3-OFF
+ * test_sign: every vector of contrib/docs/api.md §7, byte for byte: V3-OFF
  * (canonical request, hashed canonical request, string to sign, signature,
  * Authorization), V3-GO, V3-1..V3-5, V1-OFF-a/b (GET and POST), V1-GO,
  * V1-SWAS (GET, POST, token, string to sign) and the encoder cases; plus the
