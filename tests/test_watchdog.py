@@ -1,0 +1,124 @@
+# SPDX-License-Identifier: MIT
+"""tests/mount.py's watchdog: a stuck reader fails its test instead of hanging the suite.
+
+A real deadlock is not needed to get a stuck reader: stopping the daemon
+(SIGSTOP) while it works on the reader's request leaves the reader waiting in
+the kernel for a reply that never comes, exactly as a deadlocked daemon would.
+The emulator holds that request ("hang" fault) so the daemon has surely read it
+from /dev/fuse before it is stopped: only then does SIGKILL no longer free
+the reader (the kernel waits for the reply of a request already sent).
+"""
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+import mount
+from mount import Mount, ReaderStuck, run_reader, run_swasfs, credentials_env
+
+# The emulator answers the held request after this long, so the daemon, once
+# continued, finishes it and can shut down cleanly.
+HOLD_S = 3
+
+
+def an_invocation(emu):
+    reg = emu.data()["regions"][0]
+    inst = reg["instances"][0]
+    inv = inst["invocations"][0]
+    return reg["RegionId"], inst["InstanceId"], inv["InvokeStatus"], inv["InvokeId"]
+
+
+def stop_daemon_inside_a_result_fetch(emu, m, start_reader):
+    """Starts a reader of an output file and stops the daemon once its request reached the API."""
+    d = m.path(*an_invocation(emu))
+    os.listdir(d)
+    emu.faults("hang", 1, action="DescribeInvocationResult", hang_s=HOLD_S)
+    emu.reset_counters()
+    reader = start_reader(["cat", str(d / "output")])
+    deadline = time.monotonic() + 20
+    while emu.counters()["by_action"].get("DescribeInvocationResult", 0) == 0:
+        assert time.monotonic() < deadline, "the reader's request never reached the emulator"
+        time.sleep(0.05)
+    os.kill(m.proc.pid, signal.SIGSTOP)
+    return reader
+
+
+def test_stuck_limit_is_retry_budget_plus_timeout_plus_grace(emulator, tmp_path):
+    assert mount.stuck_limit([]) == mount.DEFAULT_RETRY_BUDGET + mount.DEFAULT_TIMEOUT + 5
+    assert mount.stuck_limit(["endpoint=x,timeout=3", "retry_budget=4"]) == 12
+    assert Mount(emulator, tmp_path, options=["timeout=2"]).stuck_after == mount.DEFAULT_RETRY_BUDGET + 2 + 5
+    # The defaults read from src/main.c are the ones the daemon says it uses.
+    usage = run_swasfs(["--help"], env=credentials_env(tmp_path)).stdout
+    assert re.search(rf"-o timeout=SECONDS .*\(default {mount.DEFAULT_TIMEOUT}\)", usage)
+    assert re.search(rf"-o retry_budget=SECONDS .*\(default {mount.DEFAULT_RETRY_BUDGET}\)", usage)
+
+
+def test_a_reader_stuck_in_a_stopped_daemon_is_found_and_its_connection_aborted(emulator, tmp_path):
+    stuck_after = 3
+    (tmp_path / "a").mkdir()
+    m = Mount(emulator, tmp_path / "a", options=["timeout=30"], stuck_after=stuck_after)
+    m.start()
+    try:
+        reader = stop_daemon_inside_a_result_fetch(
+            emulator, m, lambda cmd: subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        t0 = time.monotonic()
+        time.sleep(0.5)
+        # What the watchdog looks for: waiting for the reply, interruptibly until a signal comes.
+        state, wchan, _ = mount.task_state(reader.pid)
+        assert state == "S" and mount.FUSE_WAIT.search(wchan), (state, wchan)
+        _, err = reader.communicate(timeout=stuck_after + 20)
+        waited = time.monotonic() - t0
+        # The abort freed it: cat failed on the aborted connection, after the limit and not before.
+        assert reader.returncode != 0 and b"connect" in err, err
+        assert waited >= stuck_after - 0.5
+        trips = m.take_trips()
+        assert len(trips) == 1, trips
+        assert f"pid {reader.pid} (cat " in trips[0] and f"wchan {wchan}" in trips[0]
+        assert f"aborted FUSE connection {m.conn}" in trips[0]
+        assert not mount.WATCHDOG.trips
+    finally:
+        if m.proc is not None:
+            os.kill(m.proc.pid, signal.SIGCONT)
+    # The daemon, continued, sees the connection gone and exits 0 with nothing to report.
+    t0 = time.monotonic()
+    m.stop()
+    assert time.monotonic() - t0 < 30 and not m.mounted()
+    # And the suite goes on: the next mount works.
+    (tmp_path / "b").mkdir()
+    with Mount(emulator, tmp_path / "b") as again:
+        assert sorted(os.listdir(again.mnt)) == sorted(r["RegionId"] for r in emulator.data()["regions"])
+
+
+def test_run_reader_aborts_the_connection_of_a_reader_that_survives_sigkill(emulator, tmp_path):
+    with Mount(emulator, tmp_path) as m:
+        try:
+            with pytest.raises(ReaderStuck) as e:
+                stop_daemon_inside_a_result_fetch(emulator, m, lambda cmd: run_reader(cmd, timeout=2, mounts=[m]))
+        finally:
+            os.kill(m.proc.pid, signal.SIGCONT)
+        msg = str(e.value)
+        assert e.value.survived_kill
+        assert "did not finish within 2 s" in msg and "survived SIGKILL for 5 s" in msg
+        # Before the kill it waited interruptibly, after it uninterruptibly: the request was sent.
+        assert re.search(r"in state S, wchan \S*(fuse|request_wait_answer)", msg)
+        assert re.search(r"in state D, wchan \S*(fuse|request_wait_answer)", msg)
+        assert f"aborted FUSE connection {m.conn}" in msg
+        # The background watchdog (limit 50 s) did not need to step in.
+        assert m.take_trips() == []
+
+
+def test_run_reader_returns_the_completed_process_or_fails(emulator, tmp_path):
+    with Mount(emulator, tmp_path) as m:
+        f = m.path(*an_invocation(emulator), "metadata.json")
+        r = run_reader(["cat", str(f)], timeout=30)
+        assert r.returncode == 0 and r.stdout == f.read_bytes()
+        r = run_reader(["cat", str(m.path("no-such-region"))], timeout=30, text=True)
+        assert r.returncode == 1 and "No such file" in r.stderr
+    # A reader that is merely slow is killed, and the test fails without an abort.
+    with pytest.raises(ReaderStuck) as e:
+        run_reader(["sh", "-c", "sleep 30"], timeout=1)
+    assert not e.value.survived_kill
+    assert "did not finish within 1 s" in str(e.value) and "sleep 30" in str(e.value)
