@@ -12,12 +12,15 @@ import os
 import re
 import signal
 import subprocess
+import sys
+import threading
 import time
+from pathlib import Path
 
 import pytest
 
 import mount
-from mount import Mount, ReaderStuck, run_reader, run_swasfs, credentials_env
+from mount import Mount, ReaderStuck, credentials_env, run_reader, run_swasfs
 
 # The emulator answers the held request after this long, so the daemon, once
 # continued, finishes it and can shut down cleanly.
@@ -94,14 +97,28 @@ def test_a_reader_stuck_in_a_stopped_daemon_is_found_and_its_connection_aborted(
 
 def test_run_reader_aborts_the_connection_of_a_reader_that_survives_sigkill(emulator, tmp_path):
     with Mount(emulator, tmp_path) as m:
+        raised = []
+
+        def read_in_background(cmd):
+            def reader():
+                try:
+                    run_reader(cmd, timeout=3, mounts=[m])
+                except ReaderStuck as e:
+                    raised.append(e)
+            t = threading.Thread(target=reader)
+            t.start()
+            return t
+
         try:
-            with pytest.raises(ReaderStuck) as e:
-                stop_daemon_inside_a_result_fetch(emulator, m, lambda cmd: run_reader(cmd, timeout=2, mounts=[m]))
+            t = stop_daemon_inside_a_result_fetch(emulator, m, read_in_background)
+            t.join(timeout=3 + 2 * mount.KILL_GRACE + 10)
         finally:
             os.kill(m.proc.pid, signal.SIGCONT)
-        msg = str(e.value)
-        assert e.value.survived_kill
-        assert "did not finish within 2 s" in msg and "survived SIGKILL for 5 s" in msg
+        assert not t.is_alive() and len(raised) == 1
+        e = raised[0]
+        msg = str(e)
+        assert e.survived_kill
+        assert "did not finish within 3 s" in msg and "survived SIGKILL for 5 s" in msg
         # Before the kill it waited interruptibly, after it uninterruptibly: the request was sent.
         assert re.search(r"in state S, wchan \S*(fuse|request_wait_answer)", msg)
         assert re.search(r"in state D, wchan \S*(fuse|request_wait_answer)", msg)
@@ -122,3 +139,51 @@ def test_run_reader_returns_the_completed_process_or_fails(emulator, tmp_path):
         run_reader(["sh", "-c", "sleep 30"], timeout=1)
     assert not e.value.survived_kill
     assert "did not finish within 1 s" in str(e.value) and "sleep 30" in str(e.value)
+
+
+INNER_TESTS = '''
+import os, signal, threading, time
+from mount import Mount
+
+def test_stuck(emulator, tmp_path):
+    with Mount(emulator, tmp_path, options=["timeout=30"], stuck_after=2) as m:
+        reg = emulator.data()["regions"][0]
+        inst = reg["instances"][0]
+        d = m.path(reg["RegionId"], inst["InstanceId"], "Finished", inst["invocations"][0]["InvokeId"])
+        os.listdir(d)
+        emulator.faults("hang", 1, action="DescribeInvocationResult", hang_s=%d)
+        emulator.reset_counters()
+
+        def stop_daemon_once_asked():
+            while emulator.counters()["by_action"].get("DescribeInvocationResult", 0) == 0:
+                time.sleep(0.05)
+            os.kill(m.proc.pid, signal.SIGSTOP)
+        threading.Thread(target=stop_daemon_once_asked).start()
+        try:
+            os.stat(d / "output")   # in the test's own thread: no fd, no child
+        finally:
+            os.kill(m.proc.pid, signal.SIGCONT)
+
+def test_next(emulator, tmp_path):
+    with Mount(emulator, tmp_path) as m:
+        assert os.listdir(m.mnt)
+''' % HOLD_S
+
+
+def test_a_stuck_test_fails_with_the_diagnosis_and_the_suite_goes_on(tmp_path):
+    """A whole pytest session: its first test's own thread gets stuck in a stat(); that test
+    fails with the watchdog's message, the next one passes, and the session ends."""
+    inner = tmp_path / "inner"
+    inner.mkdir()
+    tests = Path(__file__).resolve().parent
+    conftest = (tests / "conftest.py").read_text()
+    assert "sys.path.insert(0, str(Path(__file__).resolve().parent))" in conftest
+    (inner / "conftest.py").write_text(conftest.replace("Path(__file__).resolve().parent", repr(str(tests))))
+    (inner / "test_inner.py").write_text(INNER_TESTS)
+    rc, out = mount.run_bounded([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf",
+                                 "--rootdir", str(inner), str(inner)], 120, cwd=inner)
+    assert rc == 1, out
+    assert re.search(r"1 failed, 1 passed in [\d.]+s", out), out
+    assert re.search(r"watchdog: stuck reader: the test process's thread MainThread in state S, "
+                     r"wchan \S*(fuse|request_wait_answer).*blocked \d+ s without waking \(limit 2 s\); "
+                     r"aborted FUSE connection \d+", out), out
