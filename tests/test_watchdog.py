@@ -155,13 +155,18 @@ def test_stuck(emulator, tmp_path):
         emulator.reset_counters()
 
         def stop_daemon_once_asked():
+            deadline = time.monotonic() + 20
             while emulator.counters()["by_action"].get("DescribeInvocationResult", 0) == 0:
+                if time.monotonic() > deadline:
+                    return
                 time.sleep(0.05)
             os.kill(m.proc.pid, signal.SIGSTOP)
-        threading.Thread(target=stop_daemon_once_asked).start()
+        stopper = threading.Thread(target=stop_daemon_once_asked, daemon=True)
+        stopper.start()
         try:
             os.stat(d / "output")   # in the test's own thread: no fd, no child
         finally:
+            stopper.join()
             os.kill(m.proc.pid, signal.SIGCONT)
 
 def test_next(emulator, tmp_path):
@@ -181,7 +186,8 @@ def test_a_stuck_test_fails_with_the_diagnosis_and_the_suite_goes_on(tmp_path):
     (inner / "conftest.py").write_text(conftest.replace("Path(__file__).resolve().parent", repr(str(tests))))
     (inner / "test_inner.py").write_text(INNER_TESTS)
     rc, out = mount.run_bounded([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf",
-                                 "--rootdir", str(inner), str(inner)], 120, cwd=inner)
+                                 "--rootdir", str(inner), "--basetemp", str(tmp_path / "inner-tmp"), str(inner)],
+                                120, cwd=inner)
     assert rc == 1, out
     assert re.search(r"1 failed, 1 passed in [\d.]+s", out), out
     assert re.search(r"watchdog: stuck reader: the test process's thread MainThread in state S, "
