@@ -15,7 +15,10 @@ built with a sanitizer, or TEST_WITH_VALGRIND=1, they are skipped.
 
 After every test, ``_no_stuck_readers`` fails it if tests/mount.py's watchdog
 found a stuck reader nobody took, and kills what the test spawned and left
-running; a leftover that survives SIGKILL fails the test too.
+running; a leftover that survives SIGKILL fails the test too. At the end, a
+FUSE mount left under the session's temporary directory is unmounted and
+fails the run: the next session's clean-up of old temporary directories would
+walk into it, and hang if its daemon is stuck.
 """
 import os
 import sys
@@ -55,6 +58,20 @@ def _no_stuck_readers():
         trips.append(f"a process the test left running {survived}")
     if trips:
         pytest.fail("\n".join(trips), pytrace=False)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    base = getattr(factory, "_basetemp", None)   # None: no test asked for a temporary directory
+    if base is None:
+        return
+    left = mount.fuse_mounts_under(base)
+    for point in left:
+        rc, out = mount.run_bounded(["fusermount3", "-uz", point], mount.UNMOUNT_TIMEOUT)
+        print(f"\nswasfs tests: a test left {point} mounted; lazily unmounted "
+              f"({'ok' if rc == 0 else out.strip()})", file=sys.stderr)
+    if left:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture

@@ -241,24 +241,36 @@ def _describe_tree(pid, most=6):
 
 # ---- the mount table and the FUSE control file system ----
 
+def _mountinfo():
+    """(mount point, file system type, "major:minor") of every mount we see."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            fstype = fields[fields.index("-") + 1]
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+            yield point, fstype, fields[2]
+
+
 def fuse_mount_dev(mnt):
     """(major, minor) of the FUSE file system mounted at @mnt, from /proc/self/mountinfo, or None.
     The minor is the connection's number under /sys/fs/fuse/connections (= os.minor(st_dev))."""
     found = None
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            sep = fields.index("-")
-            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
-            if point == str(mnt) and fields[sep + 1].startswith("fuse"):
-                major, minor = fields[2].split(":")
-                found = (int(major), int(minor))
+    for point, fstype, dev in _mountinfo():
+        if point == str(mnt) and fstype.startswith("fuse"):
+            major, minor = dev.split(":")
+            found = (int(major), int(minor))   # the last one is on top
     return found
 
 
+def fuse_mounts_under(directory):
+    """The FUSE mount points at or below @directory."""
+    prefix = str(directory).rstrip("/")
+    return [point for point, fstype, _ in _mountinfo()
+            if fstype.startswith("fuse") and (point == prefix or point.startswith(prefix + "/"))]
+
+
 def _fusectl_mounted():
-    with open("/proc/self/mountinfo") as f:
-        return any(line.split(" - ", 1)[-1].startswith("fusectl ") for line in f)
+    return any(fstype == "fusectl" for _, fstype, _ in _mountinfo())
 
 
 def abort_connection(conn):

@@ -175,21 +175,38 @@ def test_next(emulator, tmp_path):
 ''' % HOLD_S
 
 
-def test_a_stuck_test_fails_with_the_diagnosis_and_the_suite_goes_on(tmp_path):
-    """A whole pytest session: its first test's own thread gets stuck in a stat(); that test
-    fails with the watchdog's message, the next one passes, and the session ends."""
+def run_inner_session(tmp_path, tests_text):
+    """Runs @tests_text as a pytest session of its own, with this suite's conftest.py; (rc, output)."""
     inner = tmp_path / "inner"
     inner.mkdir()
     tests = Path(__file__).resolve().parent
     conftest = (tests / "conftest.py").read_text()
     assert "sys.path.insert(0, str(Path(__file__).resolve().parent))" in conftest
     (inner / "conftest.py").write_text(conftest.replace("Path(__file__).resolve().parent", repr(str(tests))))
-    (inner / "test_inner.py").write_text(INNER_TESTS)
-    rc, out = mount.run_bounded([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf",
-                                 "--rootdir", str(inner), "--basetemp", str(tmp_path / "inner-tmp"), str(inner)],
-                                120, cwd=inner)
+    (inner / "test_inner.py").write_text(tests_text)
+    return mount.run_bounded([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf",
+                              "--rootdir", str(inner), "--basetemp", str(tmp_path / "inner-tmp"), str(inner)],
+                             120, cwd=inner)
+
+
+def test_a_stuck_test_fails_with_the_diagnosis_and_the_suite_goes_on(tmp_path):
+    """A whole pytest session: its first test's own thread gets stuck in a stat(); that test
+    fails with the watchdog's message, the next one passes, and the session ends."""
+    rc, out = run_inner_session(tmp_path, INNER_TESTS)
     assert rc == 1, out
     assert re.search(r"1 failed, 1 passed in [\d.]+s", out), out
     assert re.search(r"watchdog: stuck reader: the test process's thread MainThread in state S, "
                      r"wchan \S*(fuse|request_wait_answer).*blocked \d+ s without waking \(limit 2 s\); "
                      r"aborted FUSE connection \d+", out), out
+
+
+def test_a_mount_left_behind_is_unmounted_and_fails_the_session(tmp_path):
+    rc, out = run_inner_session(tmp_path, """
+from mount import Mount
+
+def test_forgets_to_stop(emulator, tmp_path):
+    Mount(emulator, tmp_path).start()
+""")
+    assert rc == 1 and re.search(r"1 passed in [\d.]+s", out), out
+    assert re.search(r"a test left \S+/mnt mounted; lazily unmounted \(ok\)", out), out
+    assert not mount.fuse_mounts_under(tmp_path)
