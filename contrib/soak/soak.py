@@ -42,6 +42,11 @@ import mount  # noqa: E402
 from emulator import Emulator, EmulatorError  # noqa: E402
 
 RSS_EVERY = 5          # seconds between RSS samples
+# An operation this slow (or half the stuck limit, if less) gets the daemon's threads
+# dumped (kernel stacks, and gdb's backtraces if gdb is installed) while it still hangs:
+# the watchdog aborts the connection at the limit, and the evidence with it.
+SLOW_OP = 20
+MAX_DUMPS = 3
 SHUTDOWN_LIMIT = 60    # seconds the daemon gets to exit after SIGTERM before it is killed
 # Reports no soak may produce, whatever the faults (the daemon's ordinary
 # "failed"/"error" lines under injected faults are expected and only counted).
@@ -83,6 +88,10 @@ class Soak:
         self.stuck = []                       # descriptions
         self.stuck_keys = set()
         self.changes = collections.Counter()
+        self.t0 = time.monotonic()
+        self.events = []                      # (seconds since start, what happened)
+        self.dumps = []                       # files with the daemon's threads
+        self.slow_keys = set()
         self.rss = []                         # (seconds since start, kB)
         self.invocations = []                 # (region, instance, status, invoke id), from the emulator
         self.instances = []                   # (region, instance)
@@ -90,6 +99,7 @@ class Soak:
         self.added_instances = []             # (region, instance)
         self.serial = 0
         self.fault_mode = None
+        self.burst_on = False                 # a fault burst is going on
         self.refresh_view()
 
     # ---- the emulator's view, for picking targets ----
@@ -175,6 +185,7 @@ class Soak:
                 burst_end = now + rng.uniform(3, 8)
             elif burst_end is not None and now >= burst_end:
                 self.emu.clear_faults()
+                self.burst_on = False
                 burst_end, next_burst = None, now + rng.uniform(15, 40)
             try:
                 self.change(rng)
@@ -195,6 +206,7 @@ class Soak:
             kind = rng.choice([k for k in FAULT_SHARES])
             self.emu.config(fault_rate=rate, fault_kind=kind, hang_s=HANG_S)
             self.fault_mode = "fault_rate/fault_kind"
+        self.burst_on = True
         self.changes["fault bursts"] += 1
 
     def change(self, rng):
@@ -251,10 +263,22 @@ class Soak:
                 flight = list(self.inflight.items())
             for rid, (op, target, start, who) in flight:
                 key = (rid, start)
+                if now - start > min(SLOW_OP, self.limit / 2) and key not in self.slow_keys:
+                    self.slow_keys.add(key)
+                    self.event(f"slow: reader {rid}: {op} {target}, started at +{start - self.t0:.0f} s")
+                    if len(self.dumps) < MAX_DUMPS and self.m.proc is not None and self.m.proc.poll() is None:
+                        # In a thread of its own: gdb cannot attach before a thread blocked in the
+                        # kernel wakes, and this monitor must go on sampling and flagging meanwhile.
+                        path = self.workdir / f"daemon-threads-{len(self.dumps) + 1}.txt"
+                        self.dumps.append(str(path))
+                        threading.Thread(target=dump_threads, args=(self.m.proc.pid, path), daemon=True).start()
+                        self.event(f"dumping the daemon's threads to {path}")
                 if now - start > self.limit and key not in self.stuck_keys:
                     self.stuck_keys.add(key)
                     where = mount.describe_task(os.getpid(), who) if op == "stat" else mount.describe_task(who)
-                    self.stuck.append(f"reader {rid}: {op} {target} running {now - start:.0f} s: {where}")
+                    self.stuck.append(f"reader {rid}: {op} {target} running {now - start:.0f} s "
+                                      f"(since +{start - self.t0:.0f} s): {where}")
+                    self.event(f"stuck: reader {rid}: {op} {target}")
             if now >= next_rss and self.m.proc is not None and self.m.proc.poll() is None:
                 kb = rss_kb(self.m.proc.pid)
                 if kb is not None:
@@ -263,24 +287,33 @@ class Soak:
             if self.stop.is_set() and (not flight or now - self.stop_time > self.limit + 10):
                 return
 
+    def event(self, what):
+        with self.lock:
+            self.events.append((round(time.monotonic() - self.t0, 1), what))
+
     def run(self):
         threads = [threading.Thread(target=self.reader, args=(i,), name=f"reader{i}", daemon=True)
                    for i in range(self.args.readers)]
         changer = threading.Thread(target=self.changer, name="changer", daemon=True)
         self.stop_time = None
+        self.t0 = time.monotonic()
         mon = threading.Thread(target=self.monitor, name="monitor", daemon=True)
         for t in threads + [changer, mon]:
             t.start()
         time.sleep(self.args.duration)
         # SIGTERM with the readers still going.
         self.shutting_down.set()
+        self.burst_at_sigterm = self.burst_on
         t0 = time.monotonic()
+        self.event("SIGTERM")
         self.m.proc.send_signal(signal.SIGTERM)
         try:
             rc = self.m.proc.wait(timeout=SHUTDOWN_LIMIT)
             shutdown = time.monotonic() - t0
+            self.event(f"the daemon exited {rc}")
         except subprocess.TimeoutExpired:
             rc, shutdown = None, None
+            self.event(f"the daemon did not exit within {SHUTDOWN_LIMIT} s")
         self.stop_time = time.monotonic()
         self.stop.set()
         for t in threads + [changer]:
@@ -288,6 +321,17 @@ class Soak:
         left = [t.name for t in threads + [changer] if t.is_alive()]
         mon.join(timeout=self.limit + 15)
         return rc, shutdown, left
+
+
+def dump_threads(pid, path):
+    """Writes every thread of @pid (state, wchan, kernel stack) and, with gdb, their backtraces."""
+    lines = [mount.describe_task(pid, tid) for tid in mount._tasks(pid)]
+    path.write_text("\n".join(lines) + "\n")   # now, before gdb waits to attach
+    if shutil.which("gdb"):
+        rc, out = mount.run_bounded(["gdb", "-p", str(pid), "-batch", "-nx", "-ex", "set pagination off",
+                                     "-ex", "thread apply all bt"], 60)
+        lines += ["", "gdb: thread apply all bt", out]
+    path.write_text("\n".join(lines) + "\n")
 
 
 def b64(text):
@@ -376,14 +420,16 @@ def main():
         "errors": dict(soak.errors), "errors_by_kind": {
             "EIO": soak.errors.get("EIO", 0), "ENOENT": soak.errors.get("ENOENT", 0),
             "other": sum(v for k, v in soak.errors.items() if k not in ("EIO", "ENOENT"))},
-        "latency_s": {op: {"p50": round(percentile(d, 0.5), 3), "p99": round(percentile(d, 0.99), 3),
+        "latency_s": {op: {"p50": round(percentile(d, 0.5), 4), "p99": round(percentile(d, 0.99), 4),
                            "max": round(max(d), 3)} for op, d in soak.durations.items() if d},
         "after_sigterm": {"ops": dict(soak.late_ops), "errors": dict(soak.late_errors)},
         "changes": dict(soak.changes), "fault_mode": soak.fault_mode,
         "stuck": soak.stuck + trips, "threads_left": left,
+        "events": [f"+{t} s: {what}" for t, what in soak.events], "thread_dumps": soak.dumps,
         "rss_kb": {"first": soak.rss[0][1], "max": max(k for _, k in soak.rss), "last": soak.rss[-1][1],
                    "samples": len(soak.rss)} if soak.rss else None,
         "shutdown_s": None if shutdown is None else round(shutdown, 3), "exit_status": rc,
+        "faults_at_sigterm": soak.burst_at_sigterm,
         "fatal_log_lines": fatal[:20], "log_lines_flagged": dict(noisy.most_common(10)),
     }
     if report["stuck"] or left:
@@ -396,7 +442,7 @@ def main():
     print_report(report, failures)
     if args.json:
         Path(args.json).write_text(json.dumps(dict(report, failures=failures), indent=2) + "\n")
-    if failures or args.keep:
+    if failures or args.keep or soak.dumps:
         print(f"soak: logs kept in {workdir}")
     else:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -408,7 +454,7 @@ def print_report(r, failures):
           f"daemon {r['daemon']}")
     print(f"operations: {r['ops_total']}  " + "  ".join(f"{k}: {v}" for k, v in sorted(r["ops"].items())))
     for op, lat in sorted(r["latency_s"].items()):
-        print(f"  {op:8} p50 {lat['p50']:.3f} s  p99 {lat['p99']:.3f} s  max {lat['max']:.3f} s")
+        print(f"  {op:8} p50 {lat['p50'] * 1000:.1f} ms  p99 {lat['p99'] * 1000:.1f} ms  max {lat['max']:.3f} s")
     e = r["errors_by_kind"]
     print(f"errors: EIO {e['EIO']}  ENOENT {e['ENOENT']}  other {e['other']}" +
           "".join(f"\n  {k}: {v}" for k, v in sorted(r["errors"].items()) if k not in ("EIO", "ENOENT")))
@@ -422,13 +468,16 @@ def print_report(r, failures):
               f"max {rss['max']}  last {rss['last']}")
     print(f"stuck readers (> {r['stuck_limit_s']} s): {len(r['stuck'])}" +
           "".join(f"\n  {s}" for s in r["stuck"]))
+    for e in r["events"]:
+        print(f"  {e}")
     if r["threads_left"]:
         print(f"threads that never finished: {', '.join(r['threads_left'])}")
     for line, n in r["log_lines_flagged"].items():
         print(f"  daemon log, {n}x: {line}")
     for line in r["fatal_log_lines"]:
         print(f"  FATAL: {line}")
-    print(f"shutdown after SIGTERM: {r['shutdown_s']} s, exit status {r['exit_status']}")
+    print(f"shutdown after SIGTERM: {r['shutdown_s']} s, exit status {r['exit_status']}"
+          f"{' (during a fault burst)' if r['faults_at_sigterm'] else ''}")
     print("RESULT: " + ("FAIL: " + "; ".join(failures) if failures else "PASS"))
 
 
