@@ -47,6 +47,7 @@ RSS_EVERY = 5          # seconds between RSS samples
 # the watchdog aborts the connection at the limit, and the evidence with it.
 SLOW_OP = 20
 MAX_DUMPS = 3
+DUMP_EVERY = 30        # seconds between two dumps: one hang makes many readers slow at once
 SHUTDOWN_LIMIT = 60    # seconds the daemon gets to exit after SIGTERM before it is killed
 # Reports no soak may produce, whatever the faults (the daemon's ordinary
 # "failed"/"error" lines under injected faults are expected and only counted).
@@ -92,6 +93,7 @@ class Soak:
         self.events = []                      # (seconds since start, what happened)
         self.dumps = []                       # files with the daemon's threads
         self.slow_keys = set()
+        self.last_dump = None
         self.rss = []                         # (seconds since start, kB)
         self.invocations = []                 # (region, instance, status, invoke id), from the emulator
         self.instances = []                   # (region, instance)
@@ -266,7 +268,9 @@ class Soak:
                 if now - start > min(SLOW_OP, self.limit / 2) and key not in self.slow_keys:
                     self.slow_keys.add(key)
                     self.event(f"slow: reader {rid}: {op} {target}, started at +{start - self.t0:.0f} s")
-                    if len(self.dumps) < MAX_DUMPS and self.m.proc is not None and self.m.proc.poll() is None:
+                    if len(self.dumps) < MAX_DUMPS and self.m.proc is not None and self.m.proc.poll() is None \
+                            and (self.last_dump is None or now - self.last_dump > DUMP_EVERY):
+                        self.last_dump = now
                         # In a thread of its own: gdb cannot attach before a thread blocked in the
                         # kernel wakes, and this monitor must go on sampling and flagging meanwhile.
                         path = self.workdir / f"daemon-threads-{len(self.dumps) + 1}.txt"
