@@ -497,6 +497,7 @@ class Mount:
         self.allow = [re.compile(a) for a in allow]
         self.stuck_after = stuck_after if stuck_after is not None else stuck_limit(opts)
         self.stuck_set = stuck_after is not None
+        self.exit_timeout = 60 if VALGRIND else 20   # seconds stop() waits for the daemon after the unmount
         self.proc = None
         self.conn = None   # the FUSE connection's number while mounted
         self.trips = []    # the watchdog's findings on this mount, until take_trips()
@@ -559,11 +560,11 @@ class Mount:
                 rc, out = run_bounded(["fusermount3", "-u", str(self.mnt)], UNMOUNT_TIMEOUT)
                 if rc != 0:
                     problems.append(f"fusermount3 -u {'timed out' if rc is None else 'failed'}: {out.strip()}")
-            wait = 60 if VALGRIND else 20
             try:
-                self.proc.wait(timeout=wait)
+                self.proc.wait(timeout=self.exit_timeout)
             except subprocess.TimeoutExpired:
-                problems.append(f"swasfs did not exit within {wait} s of the unmount: {_describe_tree(self.proc.pid)}")
+                problems.append(f"swasfs did not exit within {self.exit_timeout} s of the unmount: "
+                                f"{_describe_tree(self.proc.pid)}")
             if problems:
                 self._force_cleanup(problems)
         finally:

@@ -59,6 +59,21 @@ def test_stuck_limit_is_retry_budget_plus_timeout_plus_grace(emulator, tmp_path)
     assert re.search(rf"-o retry_budget=SECONDS .*\(default {mount.DEFAULT_RETRY_BUDGET}\)", usage)
 
 
+@pytest.mark.parametrize("line", [
+    "WARNING: ThreadSanitizer: data race (pid=4242)",
+    "==4242==ERROR: AddressSanitizer: heap-use-after-free on address 0x602000000010",
+    "src/fs.c:147:3: runtime error: load of null pointer",
+    "==4242== Invalid read of size 8",
+])
+def test_the_log_checker_flags_sanitizer_and_valgrind_reports(emulator, tmp_path, line):
+    m = Mount(emulator, tmp_path)
+    m.log_path.write_text(f"swasfs: mounted\n{line}\n")
+    with pytest.raises(AssertionError, match="unexpected lines"):
+        m.check_log()
+    m.log_path.write_text("swasfs: mounted\n")
+    m.check_log()
+
+
 def test_a_reader_stuck_in_a_stopped_daemon_is_found_and_its_connection_aborted(emulator, tmp_path):
     stuck_after = 3
     (tmp_path / "a").mkdir()
@@ -125,6 +140,20 @@ def test_run_reader_aborts_the_connection_of_a_reader_that_survives_sigkill(emul
         assert f"aborted FUSE connection {m.conn}" in msg
         # The background watchdog (limit 50 s) did not need to step in.
         assert m.take_trips() == []
+
+
+def test_stop_is_bounded_even_if_the_daemon_never_exits(emulator, tmp_path):
+    m = Mount(emulator, tmp_path)
+    m.start()
+    assert os.listdir(m.mnt)
+    pid = m.proc.pid
+    m.exit_timeout = 2
+    os.kill(pid, signal.SIGSTOP)   # and never continued: only SIGKILL ends it
+    t0 = time.monotonic()
+    with pytest.raises(AssertionError, match=r"swasfs did not exit within 2 s of the unmount: pid \d+ .* state T"):
+        m.stop()
+    assert time.monotonic() - t0 < 2 + mount.UNMOUNT_TIMEOUT + 2 * mount.KILL_GRACE
+    assert m.proc is None and not m.mounted() and mount.task_state(pid) is None
 
 
 def test_run_reader_returns_the_completed_process_or_fails(emulator, tmp_path):
