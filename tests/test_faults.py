@@ -17,6 +17,7 @@ def rsync(m, dest):
     return dest
 
 
+@pytest.mark.long
 @pytest.mark.skipif(not have_tool("rsync"), reason="needs rsync")
 def test_rsync_under_a_fault_mix_copies_exactly_what_a_fault_free_mount_gives(emulator_factory, tmp_path):
     emu = emulator_factory(generate="1:3:40", seed=11)

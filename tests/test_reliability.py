@@ -4,66 +4,45 @@ notifier thread (the result-change deadlock), status directories whose cached
 entries cannot go stale, stale-while-revalidate and the per-endpoint breaker
 when the API is down.
 
-Readers run as subprocesses with a time bound; a reader that does not come
-back is a wedged mount: the FUSE connection is aborted (so the suite goes
-on) and the test fails.
+Readers run under the watchdog (mount.run_reader): a reader that does not
+come back is a wedged mount: the FUSE connection is aborted (so the suite
+goes on) and the test fails.
 """
 import base64
 import errno
 import json
 import os
-import subprocess
 import time
 
 import pytest
 
-from mount import Mount, safe_sleep
+from mount import Mount, run_reader, safe_sleep
 
 REGION = "cn-hangzhou"
 INSTANCE = "2ad1ae67295445f598017499dc1a0b01"  # the sample's first instance
-# How many times the deadlock reproducer runs (it struck 4 times in 5 before
-# the fix); raise it locally to hunt for rarer interleavings.
-ITERATIONS = int(os.environ.get("SWASFS_TEST_ITERATIONS", "3"))
+# Runs of the deadlock reproducer per iteration (it struck 4 times in 5
+# before the fix); SWASFS_TEST_ITERATIONS multiplies them for local hunts.
+WEDGE_RUNS = 3
 
 
-def abort_connection(mnt):
-    """Aborts the FUSE connection of @mnt through fusectl; readers then fail."""
-    minor = os.minor(os.stat(mnt, follow_symlinks=False).st_dev)
-    ctl = "/sys/fs/fuse/connections"
-    if not os.path.exists(os.path.join(ctl, str(minor))):
-        subprocess.run(["mount", "-t", "fusectl", "none", ctl], stderr=subprocess.DEVNULL)
-    with open(os.path.join(ctl, str(minor), "abort"), "w") as f:
-        f.write("1")
+def reader(cmd, timeout=20):
+    """A reader under the watchdog: one stuck past @timeout (the mount wedged)
+    fails the test and has the FUSE connection aborted so the suite goes on."""
+    p = run_reader(cmd, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
 
 
-def reader(m, cmd, timeout=20):
-    """Runs @cmd against the mount; a reader stuck past @timeout wedges the
-    mount: abort the connection and fail."""
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        try:
-            with open(f"/proc/{p.pid}/wchan") as f:
-                wchan = f.read()
-        except OSError:
-            wchan = "?"
-        abort_connection(m.mnt)
-        p.kill()
-        p.communicate(timeout=10)
-        pytest.fail(f"{cmd} stuck for {timeout} s in {wchan}: the mount wedged\n{m.log()}")
-    return p.returncode, out, err
-
-
-def stat_size(m, path):
-    rc, out, err = reader(m, ["stat", "-c", "%s", str(path)])
+def stat_size(path):
+    rc, out, err = reader(["stat", "-c", "%s", str(path)])
     assert rc == 0, err
     return int(out)
 
 
-def test_a_result_that_changes_under_the_kernels_cache_never_wedges_a_reader(emulator_factory, tmp_path):
+@pytest.mark.long
+def test_a_result_that_changes_under_the_kernels_cache_never_wedges_a_reader(emulator_factory, tmp_path,
+                                                                             iterations):
     emu = emulator_factory(sample=True)
-    ids = [f"t-wedge{i:06d}" for i in range(ITERATIONS)]
+    ids = [f"t-wedge{i:06d}" for i in range(WEDGE_RUNS * iterations)]
     for invoke_id in ids:
         emu.add_invocation(REGION, INSTANCE, {
             "InvokeId": invoke_id, "InvokeStatus": "Running",
@@ -72,17 +51,17 @@ def test_a_result_that_changes_under_the_kernels_cache_never_wedges_a_reader(emu
     with Mount(emu, tmp_path, cache_ttl=6) as m:
         for invoke_id in ids:
             d = m.path(REGION, INSTANCE, "Running", invoke_id)
-            assert stat_size(m, d / "output") == len(b"partial\n")
+            assert stat_size(d / "output") == len(b"partial\n")
             safe_sleep(4)
-            stat_size(m, d / "result.json")
+            stat_size(d / "result.json")
             # The result changes while the kernel still trusts result.json's
             # attributes and pages.
             emu.set_status(invoke_id, result={"ExitCode": 7, "InvokeRecordStatus": "Running",
                                               "Output": base64.b64encode(b"partial\nmore\n").decode()})
             safe_sleep(2.5)
             # output's TTL ran out: this refetches and finds result.json changed.
-            assert stat_size(m, d / "output") == len(b"partial\nmore\n")
-            rc, out, err = reader(m, ["cat", str(d / "result.json")])
+            assert stat_size(d / "output") == len(b"partial\nmore\n")
+            rc, out, err = reader(["cat", str(d / "result.json")])
             assert rc == 0, err
             assert json.loads(out)["ExitCode"] == 7, out
 
@@ -104,7 +83,7 @@ def test_status_directories_follow_their_entries_through_a_parents_readdirplus(e
         # mtime alone must make the kernel drop its cached entries.
         deadline = time.monotonic() + 2 * ttl + 5
         while True:
-            rc, _, err = reader(m, ["ls", "-l", str(inst)])
+            rc, _, err = reader(["ls", "-l", str(inst)])
             assert rc == 0, err
             names = set(os.listdir(running))
             if "t-both0" not in names:
