@@ -639,7 +639,27 @@ out_delete:
 	return r;
 }
 
-/* result.json: InvocationResult without Output, ExitCode as a number. */
+/* Deletes every member @name of @obj, or every one but the first. */
+static void delete_members(cJSON *obj, const char *name, bool keep_first)
+{
+	cJSON *item, *next;
+	bool seen = false;
+
+	for (item = obj->child; item; item = next) {
+		next = item->next;
+		if (!item->string || strcmp(item->string, name) != 0)
+			continue;
+		if (keep_first && !seen) {
+			seen = true;
+			continue;
+		}
+		cJSON_Delete(cJSON_DetachItemViaPointer(obj, item));
+	}
+}
+
+/* result.json: InvocationResult without Output, ExitCode as a number. A key
+ * may repeat (JSON leaves that undefined; cJSON reads the first, many readers
+ * the last), so every Output goes and only the first ExitCode stays. */
 static int render_result(const cJSON *res, char **ret, size_t *ret_len)
 {
 	cJSON *copy = cJSON_Duplicate(res, true);
@@ -648,7 +668,8 @@ static int render_result(const cJSON *res, char **ret, size_t *ret_len)
 
 	if (!copy)
 		return -ENOMEM;
-	cJSON_DeleteItemFromObjectCaseSensitive(copy, "Output");
+	delete_members(copy, "Output", false);
+	delete_members(copy, "ExitCode", true);
 	exit_code = cJSON_GetObjectItemCaseSensitive(copy, "ExitCode");
 	if (exit_code && !cJSON_IsNumber(exit_code)) {
 		long long v = num_of(copy, "ExitCode", -2147483648LL, 4294967295LL, 0);

@@ -349,6 +349,15 @@ static void test_result(void)
 	ASSERT_EQ_INT(r.finished, 0);
 	swas_result_done(&r);
 
+	/* Repeated keys (found by fuzz_json): no Output at all, the first ExitCode only. */
+	ASSERT_EQ_INT(json_parse_result(S("{\"InvocationResult\":{\"ExitCode\":\"1\",\"Output\":\"YQ==\","
+					  "\"ExitCode\":\"x\",\"Output\":\"Yg==\"}}"),
+					&r, &m),
+		      0);
+	ASSERT_EQ_STR(r.result_json, "{\n\t\"ExitCode\":\t1\n}\n");
+	ASSERT_EQ_MEM(r.output, r.output_len, "a", 1);
+	swas_result_done(&r);
+
 	ASSERT_EQ_INT(json_parse_result(S("{\"InvocationResult\":[]}"), &r, &m), -EPROTO);
 	ASSERT_EQ_INT(json_parse_result(S("{\"RequestId\":\"R\"}"), &r, &m), -EPROTO);
 }
