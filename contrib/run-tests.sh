@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # The whole test suite: installs what it needs, builds with -Werror, runs the
 # C unit tests (plain and under ASan+UBSan), the mount suite with the daemon
-# under ASan+UBSan and under valgrind, then every pytest module against the plain build. The last
+# under ASan+UBSan and under valgrind, the libFuzzer harnesses for a short
+# fixed time, then every pytest module against the plain build. The last
 # line printed is pytest's summary; the exit status is non-zero if any stage
 # failed.
 set -uo pipefail
@@ -19,7 +20,7 @@ stage() {
 }
 
 # Formatting: the checked-in .clang-format, on every C file.
-stage clang-format --dry-run --Werror src/*.c include/*.h tests/*.c tests/*.h
+stage clang-format --dry-run --Werror src/*.c include/*.h tests/*.c tests/*.h tests/fuzz/*.c tests/fuzz/*.h
 
 [ -d build ] || meson setup build -Dwerror=true >/dev/null || exit 1
 stage meson compile -C build
@@ -38,6 +39,14 @@ stage env SWASFS_BIN="$top/build-asan/swasfs" ASAN_OPTIONS=detect_leaks=1 \
 # And under valgrind's memcheck: leaks and invalid accesses fail the test.
 stage env SWASFS_BIN="$top/build/swasfs" TEST_WITH_VALGRIND=1 \
 	$PY -m pytest -q -p no:cacheprovider tests/test_mount.py
+
+# The parsers of untrusted input under libFuzzer (clang, ASan+UBSan): replay
+# the seed corpora, then fuzz each harness for 20 s from a scratch copy.
+fuzzers=(fuzz_json fuzz_credentials fuzz_b64 fuzz_time fuzz_sign)
+[ -d build-fuzz ] || CC=clang meson setup build-fuzz -Dfuzz=true >/dev/null || exit 1
+stage meson compile -C build-fuzz "${fuzzers[@]}"
+stage meson test -C build-fuzz --no-rebuild --suite fuzz --print-errorlogs
+stage tests/fuzz/run-fuzzers.sh build-fuzz 20 "${fuzzers[@]}"
 
 # Everything against the plain build; its summary is the last line.
 SWASFS_BIN="$top/build/swasfs" $PY -m pytest -p no:cacheprovider -v tests
