@@ -747,7 +747,8 @@ int json_parse_cli_profile(const char *body, size_t len, const char *profile, st
 	struct json_cli_profile p = { 0 };
 	const cJSON *profiles, *item, *found = NULL;
 	cJSON *root = NULL;
-	char want[256];
+	char *current = NULL;
+	const char *want = profile;
 	int r;
 
 	r = parse(body, len, &root, NULL);
@@ -757,12 +758,16 @@ int json_parse_cli_profile(const char *body, size_t len, const char *profile, st
 	profiles = get(root, "profiles");
 	if (!cJSON_IsArray(profiles))
 		goto out_wipe;
-	if (profile)
-		snprintf(want, sizeof(want), "%s", profile);
-	else
-		str_into(root, "current", want, sizeof(want));
+	/* The whole name: a cut one could match another, shorter profile. */
+	if (!want) {
+		r = -ENOMEM;
+		current = str_of(root, "current");
+		if (!current)
+			goto out_wipe;
+		want = current;
+	}
 	if (!want[0])
-		snprintf(want, sizeof(want), "default");
+		want = "default";
 	cJSON_ArrayForEach(item, profiles)
 	{
 		const cJSON *name = get(item, "name");
@@ -799,6 +804,7 @@ int json_parse_cli_profile(const char *body, size_t len, const char *profile, st
 	*ret = p;
 	r = 0;
 out_wipe:
+	free(current);
 	wipe_strings(root);
 	cJSON_Delete(root);
 	return r;

@@ -419,6 +419,22 @@ static void test_cli_profile(void)
 	free(p.sts_token);
 	ASSERT_EQ_INT(json_parse_cli_profile(S(body), "zz", &p, name, sizeof(name)), -ENOENT);
 	ASSERT_EQ_STR(name, "zz");
+	/* A long name is matched whole, never cut to a shorter profile's (found by fuzz_credentials). */
+	{
+		char a255[256], a300[301], cfg[800];
+		int n;
+
+		memset(a255, 'a', 255);
+		a255[255] = '\0';
+		memset(a300, 'a', 300);
+		a300[300] = '\0';
+		n = snprintf(cfg, sizeof(cfg),
+			     "{\"current\":\"%s\",\"profiles\":[{\"name\":\"%s\",\"access_key_id\":\"A\"}]}",
+			     a300, a255);
+		ASSERT_TRUE(n > 0 && (size_t)n < sizeof(cfg));
+		ASSERT_EQ_INT(json_parse_cli_profile(cfg, (size_t)n, a300, &p, name, sizeof(name)), -ENOENT);
+		ASSERT_EQ_INT(json_parse_cli_profile(cfg, (size_t)n, NULL, &p, name, sizeof(name)), -ENOENT);
+	}
 	ASSERT_EQ_INT(json_parse_cli_profile(S("{\"profiles\":{}}"), NULL, &p, name, sizeof(name)), -EPROTO);
 	ASSERT_EQ_INT(json_parse_cli_profile(S("{\"profiles\":["), NULL, &p, name, sizeof(name)), -EBADMSG);
 }
