@@ -41,7 +41,7 @@
 #define MAX_FIELD_BYTES 8192
 
 static int file_fd = -1;
-static char home[64], ini_path[64], cli_dir[PATH_MAX], cli_path[PATH_MAX], absent_path[PATH_MAX];
+static char home[PATH_MAX], ini_path[64], cli_dir[PATH_MAX], cli_path[PATH_MAX], absent_path[PATH_MAX];
 
 static void cleanup(void)
 {
@@ -53,10 +53,17 @@ static void cleanup(void)
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	const char *tmp;
+	int n;
+
 	file_fd = memfd_create("swasfs-fuzz-credentials", MFD_CLOEXEC);
 	FUZZ_CHECK(file_fd >= 0);
 	snprintf(ini_path, sizeof(ini_path), "/proc/self/fd/%d", file_fd);
-	snprintf(home, sizeof(home), "/tmp/swasfs-fuzz-XXXXXX");
+	/* Under $TMPDIR: run-fuzzers.sh points it into its scratch directory,
+	 * which it keeps with the input after a crash (atexit does not run). */
+	tmp = getenv("TMPDIR");
+	n = snprintf(home, sizeof(home), "%s/swasfs-fuzz-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	FUZZ_CHECK(n > 0 && (size_t)n < sizeof(home) - 32);
 	FUZZ_CHECK(mkdtemp(home) != NULL);
 	snprintf(cli_dir, sizeof(cli_dir), "%s/.aliyun", home);
 	snprintf(cli_path, sizeof(cli_path), "%s/config.json", cli_dir);

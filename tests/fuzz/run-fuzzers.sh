@@ -28,7 +28,8 @@ for h in "${harnesses[@]}"; do
 	scratch=$(mktemp -d "${TMPDIR:-/tmp}/swasfs-$h-XXXXXX")
 	cp -r "$here/corpus/${h#fuzz_}" "$scratch/corpus"
 	# -timeout: one input taking 10 s is a hang; -rss_limit_mb: a blow-up.
-	"$exe" -max_total_time="$secs" -print_final_stats=1 -error_exitcode=1 -timeout=10 \
+	# TMPDIR: what a harness creates stays in the scratch directory.
+	TMPDIR="$scratch" "$exe" -max_total_time="$secs" -print_final_stats=1 -error_exitcode=1 -timeout=10 \
 		-rss_limit_mb=2048 -artifact_prefix="$scratch/" "$scratch/corpus" >"$scratch/log" 2>&1
 	rc=$?
 	stat() { awk -v k="stat::$1:" '$1 == k { print $2 }' "$scratch/log"; }
