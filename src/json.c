@@ -312,11 +312,13 @@ static bool is_ascii_space(char c)
 
 /* parameters.json: Parameters as an object; a string holding a JSON object is
  * unwrapped; absent, null or "" gives {}; other values are rendered as they
- * are rather than dropped. */
-static int render_parameters(const cJSON *record, char **ret, size_t *ret_len)
+ * are rather than dropped. U+0000 marks (@marked: the body's) are undone here,
+ * since an unwrapped string may hold its own \u0000. */
+static int render_parameters(const cJSON *record, bool marked, char **ret, size_t *ret_len)
 {
 	const cJSON *p = get(record, "Parameters");
 	cJSON *empty = NULL, *inner = NULL;
+	bool inner_marked = false;
 	int r;
 
 	if (cJSON_IsString(p) && p->valuestring) {
@@ -326,7 +328,7 @@ static int render_parameters(const cJSON *record, char **ret, size_t *ret_len)
 			s++;
 		if (*s == '\0') {
 			p = NULL;
-		} else if (parse(p->valuestring, strlen(p->valuestring), &inner, NULL) == 0) {
+		} else if (parse(p->valuestring, strlen(p->valuestring), &inner, &inner_marked) == 0) {
 			if (cJSON_IsObject(inner))
 				p = inner;
 		}
@@ -340,6 +342,8 @@ static int render_parameters(const cJSON *record, char **ret, size_t *ret_len)
 		p = empty;
 	}
 	r = render(p, ret, ret_len);
+	if (r == 0 && (marked || inner_marked))
+		unmark_json(*ret, *ret_len);
 out_free:
 	cJSON_Delete(inner);
 	cJSON_Delete(empty);
@@ -591,16 +595,14 @@ static int invocation_fill(const cJSON *item, const char *region_id, const char 
 	r = decode_b64_field(item, "CommandContent", marked, &inv->command, &inv->command_len);
 	if (r < 0)
 		return r;
-	r = render_parameters(item, &inv->parameters_json, &inv->parameters_json_len);
+	r = render_parameters(item, marked, &inv->parameters_json, &inv->parameters_json_len);
 	if (r < 0)
 		return r;
 	r = render_metadata(item, region_id, instance_id, &inv->metadata_json, &inv->metadata_json_len);
 	if (r < 0)
 		return r;
-	if (marked) {
-		unmark_json(inv->parameters_json, inv->parameters_json_len);
+	if (marked)
 		unmark_json(inv->metadata_json, inv->metadata_json_len);
-	}
 	return 0;
 }
 

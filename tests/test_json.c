@@ -269,6 +269,14 @@ static void test_nul_in_strings(void)
 	ASSERT_EQ_STR(l.items[1].invoke_id, "t-2");
 	swas_invocation_list_done(&l);
 
+	/* Parameters as a string holding an object with its own \u0000 (found by fuzz_json). */
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"t\",\"Parameters\":\"{"
+					       "\\\"a\\\":\\\"x\\\\u0000y\\\"}\"}]}"),
+					     "r", "i", &l, &m),
+		      0);
+	ASSERT_EQ_STR(l.items[0].parameters_json, "{\n\t\"a\":\t\"x\\u0000y\"\n}\n");
+	swas_invocation_list_done(&l);
+
 	ASSERT_EQ_INT(json_parse_regions(S("{\"Regions\":[{\"RegionId\":\"\\u0000\"}]}"), &rl, &m), 0);
 	ASSERT_EQ_STR(rl.items[0].region_id, "/");
 	swas_region_list_done(&rl);
