@@ -4,8 +4,11 @@
 # Only the packages that are missing are installed, so a second run is quick.
 set -euo pipefail
 
+# clang and libclang-rt-dev (libFuzzer and the sanitizer runtimes of the default clang, on
+# Debian 12 libclang-rt-14-dev) build the fuzzing harnesses of tests/fuzz.
 packages=(meson ninja-build pkg-config gcc libfuse3-dev fuse3 libcurl4-openssl-dev libssl-dev libcjson-dev
-          python3 python3-pytest openssl jq rsync valgrind clang-format procps nodejs npm ca-certificates)
+          python3 python3-pytest openssl jq rsync valgrind clang-format procps nodejs npm ca-certificates
+          clang libclang-rt-dev)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -2,11 +2,12 @@
 # SPDX-License-Identifier: MIT
 # The whole test suite: installs what it needs, builds with -Werror, runs the
 # C unit tests (plain, under ASan+UBSan and under TSan), the mount suite with
-# the daemon under ASan+UBSan, under valgrind and under TSan, then every pytest
-# module against the plain build. Each stage prints how long it took; the last
-# line printed is pytest's summary (with the last stage's time); the exit status
-# is non-zero if any stage failed. Tests marked "long" run only in that last
-# stage (tests/conftest.py skips them under a sanitizer or valgrind).
+# the daemon under ASan+UBSan, under valgrind and under TSan, the libFuzzer
+# harnesses for a short fixed time, then every pytest module against the plain
+# build. Each stage prints how long it took; the last line printed is pytest's
+# summary (with the last stage's time); the exit status is non-zero if any
+# stage failed. Tests marked "long" run only in that last stage
+# (tests/conftest.py skips them under a sanitizer or valgrind).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -25,7 +26,7 @@ stage() {
 export SWASFS_TEST_ITERATIONS=${SWASFS_TEST_ITERATIONS:-1}
 
 # Formatting: the checked-in .clang-format, on every C file.
-stage clang-format --dry-run --Werror src/*.c include/*.h tests/*.c tests/*.h
+stage clang-format --dry-run --Werror src/*.c include/*.h tests/*.c tests/*.h tests/fuzz/*.c tests/fuzz/*.h
 
 [ -d build ] || meson setup build -Dwerror=true >/dev/null || exit 1
 stage meson compile -C build
@@ -39,7 +40,7 @@ stage env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stackt
 # The daemon under the sanitizers, driven by the mount suite.
 stage env SWASFS_BIN="$top/build-asan/swasfs" ASAN_OPTIONS=detect_leaks=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	$PY -m pytest -q -p no:cacheprovider tests/test_mount.py
+	$PY -m pytest -q -p no:cacheprovider tests/test_mount.py tests/test_reliability.py
 
 # And under valgrind's memcheck: leaks and invalid accesses fail the test.
 stage env SWASFS_BIN="$top/build/swasfs" TEST_WITH_VALGRIND=1 \
@@ -55,7 +56,16 @@ tsan=(env TSAN_OPTIONS=halt_on_error=1)
 [ -d build-tsan ] || meson setup build-tsan -Db_sanitize=thread >/dev/null || exit 1
 stage meson compile -C build-tsan
 stage "${tsan[@]}" meson test -C build-tsan --print-errorlogs
-stage "${tsan[@]}" SWASFS_BIN="$top/build-tsan/swasfs" $PY -m pytest -q -p no:cacheprovider tests/test_mount.py
+stage "${tsan[@]}" SWASFS_BIN="$top/build-tsan/swasfs" $PY -m pytest -q -p no:cacheprovider tests/test_mount.py \
+	tests/test_reliability.py
+
+# The parsers of untrusted input under libFuzzer (clang, ASan+UBSan): replay
+# the seed corpora, then fuzz each harness for 20 s from a scratch copy.
+fuzzers=(fuzz_json fuzz_credentials fuzz_b64 fuzz_time fuzz_sign)
+[ -d build-fuzz ] || CC=clang meson setup build-fuzz -Dfuzz=true >/dev/null || exit 1
+stage meson compile -C build-fuzz "${fuzzers[@]}"
+stage meson test -C build-fuzz --no-rebuild --suite fuzz --print-errorlogs
+stage tests/fuzz/run-fuzzers.sh build-fuzz 20 "${fuzzers[@]}"
 
 # Everything against the plain build; its summary is the last line.
 echo "=== everything before this stage took $SECONDS s"

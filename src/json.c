@@ -370,11 +370,13 @@ static bool is_ascii_space(char c)
 
 /* parameters.json: Parameters as an object; a string holding a JSON object is
  * unwrapped; absent, null or "" gives {}; other values are rendered as they
- * are rather than dropped. */
-static int render_parameters(const cJSON *record, char **ret, size_t *ret_len)
+ * are rather than dropped. U+0000 marks (@marked: the body's) are undone here,
+ * since an unwrapped string may hold its own \u0000. */
+static int render_parameters(const cJSON *record, bool marked, char **ret, size_t *ret_len)
 {
 	const cJSON *p = get(record, "Parameters");
 	cJSON *empty = NULL, *inner = NULL;
+	bool inner_marked = false;
 	int r;
 
 	if (cJSON_IsString(p) && p->valuestring) {
@@ -384,7 +386,7 @@ static int render_parameters(const cJSON *record, char **ret, size_t *ret_len)
 			s++;
 		if (*s == '\0') {
 			p = NULL;
-		} else if (parse(p->valuestring, strlen(p->valuestring), &inner, NULL) == 0) {
+		} else if (parse(p->valuestring, strlen(p->valuestring), &inner, &inner_marked) == 0) {
 			if (cJSON_IsObject(inner))
 				p = inner;
 		}
@@ -398,6 +400,8 @@ static int render_parameters(const cJSON *record, char **ret, size_t *ret_len)
 		p = empty;
 	}
 	r = render(p, ret, ret_len);
+	if (r == 0 && (marked || inner_marked))
+		unmark_json(*ret, *ret_len);
 out_free:
 	cJSON_Delete(inner);
 	cJSON_Delete(empty);
@@ -649,16 +653,14 @@ static int invocation_fill(const cJSON *item, const char *region_id, const char 
 	r = decode_b64_field(item, "CommandContent", marked, &inv->command, &inv->command_len);
 	if (r < 0)
 		return r;
-	r = render_parameters(item, &inv->parameters_json, &inv->parameters_json_len);
+	r = render_parameters(item, marked, &inv->parameters_json, &inv->parameters_json_len);
 	if (r < 0)
 		return r;
 	r = render_metadata(item, region_id, instance_id, &inv->metadata_json, &inv->metadata_json_len);
 	if (r < 0)
 		return r;
-	if (marked) {
-		unmark_json(inv->parameters_json, inv->parameters_json_len);
+	if (marked)
 		unmark_json(inv->metadata_json, inv->metadata_json_len);
-	}
 	return 0;
 }
 
@@ -696,7 +698,27 @@ out_delete:
 	return r;
 }
 
-/* result.json: InvocationResult without Output, ExitCode as a number. */
+/* Deletes every member @name of @obj, or every one but the first. */
+static void delete_members(cJSON *obj, const char *name, bool keep_first)
+{
+	cJSON *item, *next;
+	bool seen = false;
+
+	for (item = obj->child; item; item = next) {
+		next = item->next;
+		if (!item->string || strcmp(item->string, name) != 0)
+			continue;
+		if (keep_first && !seen) {
+			seen = true;
+			continue;
+		}
+		cJSON_Delete(cJSON_DetachItemViaPointer(obj, item));
+	}
+}
+
+/* result.json: InvocationResult without Output, ExitCode as a number. A key
+ * may repeat (JSON leaves that undefined; cJSON reads the first, many readers
+ * the last), so every Output goes and only the first ExitCode stays. */
 static int render_result(const cJSON *res, char **ret, size_t *ret_len)
 {
 	cJSON *copy = cJSON_Duplicate(res, true);
@@ -705,7 +727,8 @@ static int render_result(const cJSON *res, char **ret, size_t *ret_len)
 
 	if (!copy)
 		return -ENOMEM;
-	cJSON_DeleteItemFromObjectCaseSensitive(copy, "Output");
+	delete_members(copy, "Output", false);
+	delete_members(copy, "ExitCode", true);
 	exit_code = cJSON_GetObjectItemCaseSensitive(copy, "ExitCode");
 	if (exit_code && !cJSON_IsNumber(exit_code)) {
 		long long v = num_of(copy, "ExitCode", -2147483648LL, 4294967295LL, 0);
@@ -783,7 +806,8 @@ int json_parse_cli_profile(const char *body, size_t len, const char *profile, st
 	struct json_cli_profile p = { 0 };
 	const cJSON *profiles, *item, *found = NULL;
 	cJSON *root = NULL;
-	char want[256];
+	char *current = NULL;
+	const char *want = profile;
 	int r;
 
 	r = parse(body, len, &root, NULL);
@@ -793,12 +817,16 @@ int json_parse_cli_profile(const char *body, size_t len, const char *profile, st
 	profiles = get(root, "profiles");
 	if (!cJSON_IsArray(profiles))
 		goto out_wipe;
-	if (profile)
-		snprintf(want, sizeof(want), "%s", profile);
-	else
-		str_into(root, "current", want, sizeof(want));
+	/* The whole name: a cut one could match another, shorter profile. */
+	if (!want) {
+		r = -ENOMEM;
+		current = str_of(root, "current");
+		if (!current)
+			goto out_wipe;
+		want = current;
+	}
 	if (!want[0])
-		snprintf(want, sizeof(want), "default");
+		want = "default";
 	cJSON_ArrayForEach(item, profiles)
 	{
 		const cJSON *name = get(item, "name");
@@ -835,6 +863,7 @@ int json_parse_cli_profile(const char *body, size_t len, const char *profile, st
 	*ret = p;
 	r = 0;
 out_wipe:
+	free(current);
 	wipe_strings(root);
 	cJSON_Delete(root);
 	return r;

@@ -407,7 +407,8 @@ int sign_timestamp(time_t t, char out[SIGN_TIMESTAMP_LEN + 1])
 {
 	struct tm tm;
 
-	if (!gmtime_r(&t, &tm))
+	/* Four digits only: strftime writes year -100 as "-100", also 4 chars. */
+	if (!gmtime_r(&t, &tm) || tm.tm_year < 1000 - 1900 || tm.tm_year > 9999 - 1900)
 		return -EINVAL;
 	if (strftime(out, SIGN_TIMESTAMP_LEN + 1, "%Y-%m-%dT%H:%M:%SZ", &tm) != SIGN_TIMESTAMP_LEN)
 		return -EINVAL;

@@ -344,6 +344,14 @@ static void test_nul_in_strings(void)
 	ASSERT_EQ_STR(l.items[1].invoke_id, "t-2");
 	swas_invocation_list_done(&l);
 
+	/* Parameters as a string holding an object with its own \u0000 (found by fuzz_json). */
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"t\",\"Parameters\":\"{"
+					       "\\\"a\\\":\\\"x\\\\u0000y\\\"}\"}]}"),
+					     "r", "i", &l, &m),
+		      0);
+	ASSERT_EQ_STR(l.items[0].parameters_json, "{\n\t\"a\":\t\"x\\u0000y\"\n}\n");
+	swas_invocation_list_done(&l);
+
 	ASSERT_EQ_INT(json_parse_regions(S("{\"Regions\":[{\"RegionId\":\"\\u0000\"}]}"), &rl, &m), 0);
 	ASSERT_EQ_STR(rl.items[0].region_id, "/");
 	swas_region_list_done(&rl);
@@ -424,6 +432,15 @@ static void test_result(void)
 	ASSERT_EQ_INT(r.finished, 0);
 	swas_result_done(&r);
 
+	/* Repeated keys (found by fuzz_json): no Output at all, the first ExitCode only. */
+	ASSERT_EQ_INT(json_parse_result(S("{\"InvocationResult\":{\"ExitCode\":\"1\",\"Output\":\"YQ==\","
+					  "\"ExitCode\":\"x\",\"Output\":\"Yg==\"}}"),
+					&r, &m),
+		      0);
+	ASSERT_EQ_STR(r.result_json, "{\n\t\"ExitCode\":\t1\n}\n");
+	ASSERT_EQ_MEM(r.output, r.output_len, "a", 1);
+	swas_result_done(&r);
+
 	ASSERT_EQ_INT(json_parse_result(S("{\"InvocationResult\":[]}"), &r, &m), -EPROTO);
 	ASSERT_EQ_INT(json_parse_result(S("{\"RequestId\":\"R\"}"), &r, &m), -EPROTO);
 }
@@ -485,6 +502,22 @@ static void test_cli_profile(void)
 	free(p.sts_token);
 	ASSERT_EQ_INT(json_parse_cli_profile(S(body), "zz", &p, name, sizeof(name)), -ENOENT);
 	ASSERT_EQ_STR(name, "zz");
+	/* A long name is matched whole, never cut to a shorter profile's (found by fuzz_credentials). */
+	{
+		char a255[256], a300[301], cfg[800];
+		int n;
+
+		memset(a255, 'a', 255);
+		a255[255] = '\0';
+		memset(a300, 'a', 300);
+		a300[300] = '\0';
+		n = snprintf(cfg, sizeof(cfg),
+			     "{\"current\":\"%s\",\"profiles\":[{\"name\":\"%s\",\"access_key_id\":\"A\"}]}",
+			     a300, a255);
+		ASSERT_TRUE(n > 0 && (size_t)n < sizeof(cfg));
+		ASSERT_EQ_INT(json_parse_cli_profile(cfg, (size_t)n, a300, &p, name, sizeof(name)), -ENOENT);
+		ASSERT_EQ_INT(json_parse_cli_profile(cfg, (size_t)n, NULL, &p, name, sizeof(name)), -ENOENT);
+	}
 	ASSERT_EQ_INT(json_parse_cli_profile(S("{\"profiles\":{}}"), NULL, &p, name, sizeof(name)), -EPROTO);
 	ASSERT_EQ_INT(json_parse_cli_profile(S("{\"profiles\":["), NULL, &p, name, sizeof(name)), -EBADMSG);
 }

@@ -7,6 +7,7 @@
  * nonce and timestamp formats.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -393,6 +394,11 @@ static void test_nonce_and_timestamp(void)
 	ASSERT_TRUE(strcmp(a, b) != 0);
 	ASSERT_EQ_INT(sign_timestamp(1704164645, ts), 0);
 	ASSERT_EQ_STR(ts, "2024-01-02T03:04:05Z");
+	/* Years outside 1000-9999 (found by fuzz_time: -616 is also 4 characters). */
+	ASSERT_EQ_INT(sign_timestamp(-81604378625, ts), -EINVAL);
+	ASSERT_EQ_INT(sign_timestamp(253402300800, ts), -EINVAL);
+	ASSERT_EQ_INT(sign_timestamp(253402300799, ts), 0);
+	ASSERT_EQ_STR(ts, "9999-12-31T23:59:59Z");
 }
 
 int main(void)
