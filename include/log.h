@@ -34,7 +34,7 @@ bool log_enabled(enum log_level level);
 /* printf-style; a trailing newline is added. Never fails. */
 __attribute__((format(printf, 2, 3))) void log_msg(enum log_level level, const char *fmt, ...);
 
-void log_vmsg(enum log_level level, const char *fmt, va_list ap);
+__attribute__((format(printf, 2, 0))) void log_vmsg(enum log_level level, const char *fmt, va_list ap);
 
 #define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_LEVEL_WARNING, __VA_ARGS__)

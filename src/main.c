@@ -353,7 +353,8 @@ static void signals_remove(void)
 }
 
 /* libfuse logs some messages in pieces; ours are whole lines. */
-static void fuse_log_to_ours(enum fuse_log_level level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void fuse_log_to_ours(enum fuse_log_level level, const char *fmt,
+								   va_list ap)
 {
 	static __thread char line[1024];
 	static __thread size_t used;

@@ -347,7 +347,7 @@ static void test_nul_in_strings(void)
 	/* Parameters as a string holding an object with its own \u0000 (found by fuzz_json). */
 	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"t\",\"Parameters\":\"{"
 					       "\\\"a\\\":\\\"x\\\\u0000y\\\"}\"}]}"),
-					     "r", "i", &l, &m),
+					     "r", "i", API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		      0);
 	ASSERT_EQ_STR(l.items[0].parameters_json, "{\n\t\"a\":\t\"x\\u0000y\"\n}\n");
 	swas_invocation_list_done(&l);

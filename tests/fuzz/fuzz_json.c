@@ -136,10 +136,10 @@ static bool same_str(const char *a, const char *b)
 
 static void check_instances(const char *body, size_t len)
 {
-	struct swas_instance_list l = { NULL, 0 };
+	struct swas_instance_list l = { .items = NULL, .count = 0 };
 	struct json_meta meta;
 	size_t i, n;
-	int r = json_parse_instances(body, len, &l, &meta);
+	int r = json_parse_instances(body, len, API_INSTANCES_PAGE_SIZE, &l, &meta);
 
 	FUZZ_CHECK(r == 0 || r == -EBADMSG || r == -EPROTO || r == -ENOMEM);
 	if (r < 0) {
@@ -149,7 +149,7 @@ static void check_instances(const char *body, size_t len)
 	}
 	check_meta(&meta);
 	n = l.count;
-	FUZZ_CHECK(n <= API_MAX_INSTANCES);
+	FUZZ_CHECK(n <= API_INSTANCES_PAGE_SIZE);
 	for (i = 0; i < n; i++) {
 		const struct swas_instance *in = &l.items[i];
 
@@ -161,7 +161,7 @@ static void check_instances(const char *body, size_t len)
 		FUZZ_CHECK(in->ctime == api_parse_time(in->creation_time));
 	}
 	/* The next page appends (here: the same page again). */
-	FUZZ_CHECK(json_parse_instances(body, len, &l, NULL) == 0);
+	FUZZ_CHECK(json_parse_instances(body, len, API_INSTANCES_PAGE_SIZE, &l, NULL) == 0);
 	FUZZ_CHECK(l.count == 2 * n);
 	for (i = 0; i < n; i++) {
 		const struct swas_instance *a = &l.items[i], *b = &l.items[n + i];
@@ -198,10 +198,11 @@ static void check_invocation(const struct swas_invocation *inv)
 
 static void check_invocations(const char *body, size_t len)
 {
-	struct swas_invocation_list l = { (struct swas_invocation *)&l, 12345 };
+	struct swas_invocation_list l = { .items = (struct swas_invocation *)&l, .count = 12345 };
 	struct json_meta meta;
 	size_t i;
-	int r = json_parse_invocations(body, len, FUZZ_REGION, FUZZ_INSTANCE, &l, &meta);
+	int r = json_parse_invocations(body, len, FUZZ_REGION, FUZZ_INSTANCE, API_INVOCATIONS_PAGE_SIZE, &l,
+				       &meta);
 
 	FUZZ_CHECK(r == 0 || r == -EBADMSG || r == -EPROTO || r == -ENOMEM);
 	if (r < 0) {
@@ -209,7 +210,7 @@ static void check_invocations(const char *body, size_t len)
 		return;
 	}
 	check_meta(&meta);
-	FUZZ_CHECK(l.count <= API_MAX_INVOCATIONS);
+	FUZZ_CHECK(l.count <= API_INVOCATIONS_PAGE_SIZE);
 	for (i = 0; i < l.count; i++)
 		check_invocation(&l.items[i]);
 	swas_invocation_list_done(&l);
