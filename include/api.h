@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api: the four SWAS calls swasfs needs, returning typed C structs.
+ * api: the four SWAS calls swasfs needs, returning the typed C structs of
+ * swas.h (the data model).
  *
  * Every call is signed with ACS3-HMAC-SHA256 (a fresh date, nonce and signature
  * on every attempt), sent through the shared HTTP pool, retried with exponential
@@ -29,17 +30,19 @@
  * and RequestId and the HTTP status, or curl's error text in message with an
  * empty code and http_status 0.
  *
- * Ownership: result structs are filled only on success and owned by the caller,
- * who releases them with the matching *_done() function.
+ * Ownership: result structs (the data model, swas.h) are filled only on
+ * success and owned by the caller, who releases them with the matching
+ * swas_*_done() function.
  *
  * Bounds the server cannot move: every response body is capped as it arrives
  * (API_BODY_CAP of the records asked for); a page holding more records than
  * its PageSize is a bad body; paging stops at the first short or empty page,
  * and TotalCount only says how many pages to fetch in parallel, within
  * API_MAX_INVOCATION_PAGES, API_MAX_INVOCATIONS and API_MAX_PASS_BYTES for a
- * DescribeInvocations pass and API_MAX_INSTANCE_PAGES for ListInstances. A
- * pass that reaches a cap keeps what arrived and succeeds with .truncated set;
- * this layer does not log it, the caller does.
+ * DescribeInvocations pass and API_MAX_INSTANCE_PAGES for ListInstances (all
+ * in swas.h, with their sources). A pass that reaches a cap keeps what
+ * arrived and succeeds with .truncated set; this layer does not log it, the
+ * caller does.
  *
  * Thread-safety: a struct api may be used by any number of threads at once
  * after api_new() returns; api_free() must not race with calls. api_cancel()
@@ -49,38 +52,11 @@
 #define SWASFS_API_H
 
 #include <stdbool.h>
-#include <stddef.h>
-#include <time.h>
+
+#include "swas.h"
 
 struct api;
 struct cred;
-
-/* The API's own limits and ours, with their sources. */
-#define API_INSTANCES_PAGE_SIZE	  100	 /* ListInstances: PageSize max 100 */
-#define API_INVOCATIONS_PAGE_SIZE 50	 /* DescribeInvocations: PageSize max 50 */
-#define API_MAX_INVOCATIONS	  100000 /* retention: "up to 100,000 entries" */
-/* One pass: the pages API_MAX_INVOCATIONS fill at 50 a page. */
-#define API_MAX_INVOCATION_PAGES (API_MAX_INVOCATIONS / API_INVOCATIONS_PAGE_SIZE)
-/* One pass's records in memory (commands, rendered JSON), counted as pages
- * arrive: typical records take 1-2 KiB, so 100,000 of them fit; a server
- * sending 64 KiB records cannot make one pass hold gigabytes. */
-#define API_MAX_PASS_BYTES ((size_t)256u << 20)
-/* ListInstances: 500 instances a region, far beyond a SWAS account's quota
- * of servers; a server that keeps paging past it is not telling the truth. */
-#define API_MAX_INSTANCE_PAGES 5u
-#define API_MAX_INSTANCES      (API_MAX_INSTANCE_PAGES * API_INSTANCES_PAGE_SIZE)
-#define API_MAX_REGIONS	       256
-/* Response bodies, capped while they arrive: a record's CommandContent is at
- * most 16 KiB of base64 (SWAS's command size limit), and Parameters, names
- * and JSON escaping (\uXXXX is 6 bytes a character) can add as much again
- * twice over, so 64 KiB a record; the fixed part holds the envelope and
- * whitespace. A 50-record page may thus be 3.2 MiB, a ListInstances page
- * 6.3 MiB. */
-#define API_BODY_RECORD_BYTES ((size_t)64u << 10)
-#define API_BODY_FIXED_BYTES  ((size_t)64u << 10)
-#define API_BODY_CAP(records) (API_BODY_FIXED_BYTES + (size_t)(records)*API_BODY_RECORD_BYTES)
-/* The largest body any call may have (a full ListInstances page). */
-#define API_MAX_BODY_BYTES API_BODY_CAP(API_INSTANCES_PAGE_SIZE)
 
 struct api_config {
 	const char *endpoint; /* template, "{region}" replaced, e.g. "https://swas.{region}.aliyuncs.com" */
@@ -92,72 +68,14 @@ struct api_config {
 	bool verbose;		  /* one log line per API call: action, region, status, ms, RequestId */
 };
 
+/* Why a call failed. An API error body's fields arrive through json's own
+ * struct json_error (json.h) and are copied here; http_status and the
+ * transport's text are this layer's alone. */
 struct api_error {
 	int http_status;      /* 0 when no HTTP response was received */
 	char code[128];	      /* API Code, "" for transport errors */
 	char message[512];    /* API Message or curl's error text */
 	char request_id[128]; /* "" when unknown */
-};
-
-struct swas_region {
-	char *region_id;
-	char *local_name;
-	char *endpoint; /* RegionEndpoint; may be "" */
-};
-
-struct swas_region_list {
-	struct swas_region *items;
-	size_t count;
-};
-
-struct swas_instance {
-	char *instance_id;
-	char *instance_name;
-	char *status;
-	char *region_id;
-	char *creation_time; /* verbatim from the API */
-	time_t ctime;	     /* creation_time parsed, 0 if absent or unparsable */
-};
-
-struct swas_instance_list {
-	struct swas_instance *items;
-	size_t count;
-	bool truncated; /* paging stopped at API_MAX_INSTANCE_PAGES though the server had more */
-};
-
-struct swas_invocation {
-	char *invoke_id;
-	char *invoke_status; /* Running, Finished, Failed, Stopped, or anything the API says */
-	char *invocation_status;
-	char *command_name;
-	char *command_type;
-	char *creation_time;	/* verbatim */
-	time_t ctime;		/* creation_time parsed, 0 if absent or unparsable */
-	unsigned char *command; /* CommandContent, base64-decoded; NUL-terminated for convenience */
-	size_t command_len;
-	char *parameters_json; /* the "parameters.json" file: Parameters as a JSON object ({} if none) + "\n" */
-	size_t parameters_json_len;
-	char *metadata_json; /* the "metadata.json" file: the record as a JSON object, with InstanceId
-	                            and RegionId added, + "\n" */
-	size_t metadata_json_len;
-};
-
-struct swas_invocation_list {
-	struct swas_invocation *items; /* deduplicated by invoke_id, in the API's order */
-	size_t count;
-	bool truncated; /* the pass stopped at a cap (pages, records or bytes) though the
-			   server had more: items holds what arrived */
-};
-
-struct swas_result {
-	unsigned char *output; /* Output, base64-decoded; NUL-terminated for convenience */
-	size_t output_len;
-	char *result_json; /* the "result.json" file: every InvocationResult field but Output,
-	                            ExitCode a number, + "\n" */
-	size_t result_json_len;
-	char *invoke_record_status; /* InvokeRecordStatus, "" if absent */
-	time_t finished;	    /* FinishedTime parsed, 0 if absent */
-	time_t started;		    /* StartTime parsed, 0 if absent */
 };
 
 /* Creates the client. Takes ownership of @cred (freed by api_free, also on
@@ -190,16 +108,6 @@ int api_list_invocations(struct api *api, const char *region_id, const char *ins
 /* DescribeInvocationResult for one invocation. */
 int api_get_result(struct api *api, const char *region_id, const char *instance_id, const char *invoke_id,
 		   struct swas_result *ret, struct api_error *err);
-
-void swas_region_list_done(struct swas_region_list *l);
-void swas_instance_list_done(struct swas_instance_list *l);
-void swas_invocation_list_done(struct swas_invocation_list *l);
-/* Frees one invocation's fields (not the struct itself). */
-void swas_invocation_done(struct swas_invocation *inv);
-void swas_result_done(struct swas_result *r);
-
-/* Parses "yyyy-MM-ddTHH:mm:ssZ" (UTC); returns 0 if unparsable. */
-time_t api_parse_time(const char *s);
 
 /* Counters since api_new(), for the verbose log and tests. */
 struct api_stats {

@@ -31,7 +31,8 @@
  *     verbatim otherwise (the filesystem filters unsafe ones).
  *
  * Ownership: every struct filled here is owned by the caller and released with
- * the matching *_done() from api.h (or json_cli_profile_done). Results are
+ * the matching swas_*_done() from swas.h; a struct json_cli_profile's fields
+ * are freed by the caller (credentials.c wipes its secrets first). Results are
  * written only on success. Thread-safety: every function may run on any
  * thread at once (cJSON_GetErrorPtr, the one global, is never used).
  */
@@ -41,7 +42,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "api.h"
+#include "swas.h"
 
 /* Envelope fields every successful response carries. */
 struct json_meta {
@@ -51,11 +52,24 @@ struct json_meta {
 	long long total_count; /* -1 when absent */
 };
 
+/*
+ * The fields of an API error body. json has its own struct rather than
+ * filling api.h's struct api_error so that json depends on the data model
+ * only, never on the client that calls it (api.c copies these into its
+ * api_error, next to the HTTP status and transport errors that are its own
+ * business); the sizes are api_error's, so the copy never truncates.
+ */
+struct json_error {
+	char code[128];	      /* Code */
+	char message[512];    /* Message */
+	char request_id[128]; /* RequestId */
+};
+
 /* Reads an error body ({"Code"|"code", "Message"|"message", "RequestId"|"requestId"})
- * into @err's code, message and request_id (http_status untouched). Returns 0
- * if the body is a JSON object with a non-empty Code, else -EBADMSG (and @err
- * keeps whatever RequestId/Message it could find). */
-int json_parse_error(const char *body, size_t len, struct api_error *err);
+ * into @err's code, message and request_id. Returns 0 if the body is a JSON
+ * object with a non-empty Code, else -EBADMSG (and @err keeps whatever
+ * RequestId/Message it could find). */
+int json_parse_error(const char *body, size_t len, struct json_error *err);
 
 /* Reads only the RequestId of any JSON object body into @out ("" if none). */
 void json_peek_request_id(const char *body, size_t len, char *out, size_t out_size);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * api: the four SWAS calls of api.h on top of sign, http, json, ratelimit and
- * credentials.
+ * credentials, returning the data model of swas.h.
  *
  * One call = one api_call(): wait for the limiter (holding no jobs slot),
  * take a jobs slot, sign and send one attempt with a fresh date and nonce,
@@ -41,6 +41,7 @@
 #include "log.h"
 #include "ratelimit.h"
 #include "sign.h"
+#include "swas.h"
 
 #define API_VERSION    "2020-06-01"
 #define API_USER_AGENT "swasfs/" SWASFS_VERSION
@@ -108,24 +109,6 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-time_t api_parse_time(const char *s)
-{
-	struct tm tm = { 0 };
-	const char *end;
-
-	if (!s || !*s)
-		return 0;
-	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (!end) {
-		/* Tolerate minutes-only times ("2022-07-11T06:37Z"), seen in some SWAS docs. */
-		memset(&tm, 0, sizeof(tm));
-		end = strptime(s, "%Y-%m-%dT%H:%MZ", &tm);
-	}
-	if (!end || *end != '\0')
-		return 0;
-	return timegm(&tm);
 }
 
 static bool is_region_char(char c)
@@ -518,6 +501,13 @@ out_free_query:
 	return r;
 }
 
+/* json_parse_error fills a struct json_error (json depends on the data model,
+ * not on us); error_set copies it into an api_error, whole. */
+#define SAME_SIZE(field) (sizeof(((struct json_error *)0)->field) == sizeof(((struct api_error *)0)->field))
+_Static_assert(SAME_SIZE(code) && SAME_SIZE(message) && SAME_SIZE(request_id),
+	       "struct json_error and struct api_error hold the same strings");
+#undef SAME_SIZE
+
 static void error_set(struct api_error *err, int http_status, const char *code, const char *message,
 		      const char *request_id)
 {
@@ -535,11 +525,10 @@ static enum verdict judge_response(const struct call *c, const struct http_respo
 				   struct api_error *err, int *ret_errno, char *ret_request_id,
 				   size_t rid_size, bool *ret_bad_body)
 {
-	struct api_error e = { 0 };
+	struct json_error e = { 0 };
 	struct json_meta meta = { 0 };
 	int r;
 
-	e.http_status = (int)resp->status;
 	if (resp->status >= 200 && resp->status < 300) {
 		r = c->parse(resp->body, resp->body_len, c->ctx, &meta);
 		snprintf(ret_request_id, rid_size, "%s",
@@ -572,8 +561,7 @@ static enum verdict judge_response(const struct call *c, const struct http_respo
 	snprintf(ret_request_id, rid_size, "%s", e.request_id);
 	if (r < 0 && !e.message[0])
 		snprintf(e.message, sizeof(e.message), "HTTP %ld without an API error body", resp->status);
-	if (err)
-		*err = e;
+	error_set(err, (int)resp->status, e.code, e.message, e.request_id);
 	if (r < 0) {
 		/* No Code: 5xx and 429 are worth retrying, other statuses decide. */
 		if (resp->status >= 500 || resp->status == 429) {
@@ -879,15 +867,6 @@ static int parse_instances(const char *body, size_t len, void *ctx, struct json_
 	return r;
 }
 
-static void instance_free_fields(struct swas_instance *in)
-{
-	free(in->instance_id);
-	free(in->instance_name);
-	free(in->status);
-	free(in->region_id);
-	free(in->creation_time);
-}
-
 /* Keeps the first of each InstanceId, in order. */
 static int dedup_instances(struct swas_instance_list *l)
 {
@@ -911,7 +890,7 @@ static int dedup_instances(struct swas_instance_list *l)
 		if (keep[i])
 			l->items[kept++] = l->items[i];
 		else
-			instance_free_fields(&l->items[i]);
+			swas_instance_done(&l->items[i]);
 	}
 	l->count = kept;
 out_free:
@@ -1010,19 +989,6 @@ static int parse_invocations(const char *body, size_t len, void *ctx, struct jso
 	if (r == 0)
 		pc->total_count = meta->total_count;
 	return r;
-}
-
-void swas_invocation_done(struct swas_invocation *inv)
-{
-	free(inv->invoke_id);
-	free(inv->invoke_status);
-	free(inv->invocation_status);
-	free(inv->command_name);
-	free(inv->command_type);
-	free(inv->creation_time);
-	free(inv->command);
-	free(inv->parameters_json);
-	free(inv->metadata_json);
 }
 
 /* What one record costs in memory, roughly: its strings and files. */
@@ -1278,58 +1244,4 @@ int api_get_result(struct api *api, const char *region_id, const char *instance_
 		return r;
 	*ret = res;
 	return 0;
-}
-
-/* ---- result structs ---- */
-
-void swas_region_list_done(struct swas_region_list *l)
-{
-	size_t i;
-
-	if (!l)
-		return;
-	for (i = 0; i < l->count; i++) {
-		free(l->items[i].region_id);
-		free(l->items[i].local_name);
-		free(l->items[i].endpoint);
-	}
-	free(l->items);
-	l->items = NULL;
-	l->count = 0;
-}
-
-void swas_instance_list_done(struct swas_instance_list *l)
-{
-	size_t i;
-
-	if (!l)
-		return;
-	for (i = 0; i < l->count; i++)
-		instance_free_fields(&l->items[i]);
-	free(l->items);
-	l->items = NULL;
-	l->count = 0;
-}
-
-void swas_invocation_list_done(struct swas_invocation_list *l)
-{
-	size_t i;
-
-	if (!l)
-		return;
-	for (i = 0; i < l->count; i++)
-		swas_invocation_done(&l->items[i]);
-	free(l->items);
-	l->items = NULL;
-	l->count = 0;
-}
-
-void swas_result_done(struct swas_result *r)
-{
-	if (!r)
-		return;
-	free(r->output);
-	free(r->result_json);
-	free(r->invoke_record_status);
-	memset(r, 0, sizeof(*r));
 }

@@ -2,7 +2,7 @@
 /*
  * json: cJSON confined to one file. Each function parses a whole body with
  * cJSON_ParseWithLengthOpts (never cJSON_GetErrorPtr, which uses a global),
- * copies what it needs into the plain structs of api.h, renders the user
+ * copies what it needs into the plain structs of swas.h, renders the user
  * visible JSON files from the same tree, and deletes the tree before
  * returning. json.h states the rules for hostile input; the helpers below
  * (str_of, num_of, list_of) are where wrong types are coerced.
@@ -17,9 +17,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "api.h"
 #include "b64.h"
 #include "json.h"
+#include "swas.h"
 
 /* Bodies are capped by the HTTP layer (API_MAX_BODY_BYTES); this guards the
  * direct callers (config files, tests) as well. */
@@ -434,7 +434,7 @@ static int render_metadata(const cJSON *record, const char *region_id, const cha
 	return r;
 }
 
-int json_parse_error(const char *body, size_t len, struct api_error *err)
+int json_parse_error(const char *body, size_t len, struct json_error *err)
 {
 	cJSON *root = NULL;
 	bool marked = false;
@@ -609,7 +609,7 @@ int json_parse_instances(const char *body, size_t len, size_t max_items, struct 
 
 		if (!take_strs(item, marked, f, sizeof(f) / sizeof(f[0])))
 			goto out_undo;
-		in->ctime = api_parse_time(in->creation_time);
+		in->ctime = swas_parse_time(in->creation_time);
 	}
 	r = 0;
 	goto out_delete;
@@ -620,13 +620,8 @@ out_undo:
 						    .count = list->count - start };
 		size_t i;
 
-		for (i = 0; i < added.count; i++) {
-			free(added.items[i].instance_id);
-			free(added.items[i].instance_name);
-			free(added.items[i].status);
-			free(added.items[i].region_id);
-			free(added.items[i].creation_time);
-		}
+		for (i = 0; i < added.count; i++)
+			swas_instance_done(&added.items[i]);
 		list->count = start;
 	}
 out_delete:
@@ -649,7 +644,7 @@ static int invocation_fill(const cJSON *item, const char *region_id, const char 
 
 	if (!take_strs(item, marked, f, sizeof(f) / sizeof(f[0])))
 		return -ENOMEM;
-	inv->ctime = api_parse_time(inv->creation_time);
+	inv->ctime = swas_parse_time(inv->creation_time);
 	r = decode_b64_field(item, "CommandContent", marked, &inv->command, &inv->command_len);
 	if (r < 0)
 		return r;
@@ -776,9 +771,9 @@ int json_parse_result(const char *body, size_t len, struct swas_result *ret, str
 		unmark_json(res.result_json, res.result_json_len);
 	}
 	str_into(item, "FinishedTime", when, sizeof(when));
-	res.finished = api_parse_time(when);
+	res.finished = swas_parse_time(when);
 	str_into(item, "StartTime", when, sizeof(when));
-	res.started = api_parse_time(when);
+	res.started = swas_parse_time(when);
 	*ret = res;
 	r = 0;
 	goto out_delete;

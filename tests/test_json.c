@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
 #include "json.h"
+#include "swas.h"
 #include "test.h"
 
 #define S(lit) lit, sizeof(lit) - 1
@@ -447,7 +447,7 @@ static void test_result(void)
 
 static void test_error_bodies(void)
 {
-	struct api_error e = { 0 };
+	struct json_error e = { 0 };
 
 	ASSERT_EQ_INT(
 		json_parse_error(

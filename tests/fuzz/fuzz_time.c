@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * fuzz_time: api_parse_time (api.h), which reads CreationTime, StartTime and
+ * fuzz_time: swas_parse_time (swas.h), which reads CreationTime, StartTime and
  * FinishedTime from API bodies, against sign_timestamp (sign.h), which writes
  * the same "yyyy-MM-ddTHH:mm:ssZ" form. Invariants:
  *   - an accepted text whose time sign_timestamp can print (years 1000-9999)
@@ -18,9 +18,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "api.h"
 #include "fuzz.h"
 #include "sign.h"
+#include "swas.h"
 
 static bool is_digit(char c)
 {
@@ -67,7 +67,7 @@ static bool is_canonical(const char *s)
 static void check_text(const char *s)
 {
 	char out[SIGN_TIMESTAMP_LEN + 1];
-	time_t t = api_parse_time(s);
+	time_t t = swas_parse_time(s);
 
 	if (is_canonical(s) && strcmp(s, "1970-01-01T00:00:00Z") != 0) {
 		FUZZ_CHECK(t != 0);
@@ -77,7 +77,7 @@ static void check_text(const char *s)
 	if (t == 0 || sign_timestamp(t, out) < 0)
 		return;
 	FUZZ_CHECK(is_canonical(out));
-	FUZZ_CHECK(api_parse_time(out) == t);
+	FUZZ_CHECK(swas_parse_time(out) == t);
 }
 
 static void check_time(time_t t)
@@ -88,7 +88,7 @@ static void check_time(time_t t)
 	if (sign_timestamp(t, out) < 0)
 		return;
 	FUZZ_CHECK(is_canonical(out));
-	FUZZ_CHECK(api_parse_time(out) == t);
+	FUZZ_CHECK(swas_parse_time(out) == t);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

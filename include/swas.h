@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * swas: the data model, at the bottom of the client layer. What the SWAS API
+ * says about regions, instances, invocations and their results, as plain C
+ * structs with their destructors; the API's timestamps parsed; and the
+ * limits every layer above sizes its work by (the API's page sizes and
+ * retention, and our caps on records, pages, passes and bodies), each with
+ * its source. json fills these structs, api returns them, cache keeps them;
+ * this header includes nothing of ours, so none of them depends on another
+ * for the types alone.
+ *
+ * Ownership: every pointer in these structs is malloc'ed and owned by the
+ * struct, and its *_done() frees them. Callers fill a struct only on
+ * success, so an all-zero struct is always safe to pass to its *_done().
+ *
+ * Thread-safety: the functions here keep no state; a struct may be read by
+ * any number of threads at once, and written or freed by one.
+ */
+#ifndef SWASFS_SWAS_H
+#define SWASFS_SWAS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+/* The API's own limits and ours, with their sources. They keep their API_
+ * names (they bound what the API sends) but live here, so that json, which
+ * sizes its parsers by them, need not include api.h. */
+#define API_INSTANCES_PAGE_SIZE	  100	 /* ListInstances: PageSize max 100 */
+#define API_INVOCATIONS_PAGE_SIZE 50	 /* DescribeInvocations: PageSize max 50 */
+#define API_MAX_INVOCATIONS	  100000 /* DescribeInvocations retention: "Up to 100,000 entries" */
+/* One pass: the pages API_MAX_INVOCATIONS fill at 50 a page. */
+#define API_MAX_INVOCATION_PAGES (API_MAX_INVOCATIONS / API_INVOCATIONS_PAGE_SIZE)
+/* One pass's records in memory (commands, rendered JSON), counted as pages
+ * arrive: typical records take 1-2 KiB, so 100,000 of them fit; a server
+ * sending 64 KiB records cannot make one pass hold gigabytes. */
+#define API_MAX_PASS_BYTES ((size_t)256u << 20)
+/* ListInstances: 500 instances a region, far beyond a SWAS account's quota
+ * of servers; a server that keeps paging past it is not telling the truth. */
+#define API_MAX_INSTANCE_PAGES 5u
+#define API_MAX_INSTANCES      (API_MAX_INSTANCE_PAGES * API_INSTANCES_PAGE_SIZE)
+/* ListRegions: far more regions than Alibaba Cloud has; the bound is for a
+ * server that keeps inventing them. */
+#define API_MAX_REGIONS 256
+/* Response bodies, capped while they arrive: a record's CommandContent is at
+ * most 16 KiB of base64 (SWAS's command size limit), and Parameters, names
+ * and JSON escaping (\uXXXX is 6 bytes a character) can add as much again
+ * twice over, so 64 KiB a record; the fixed part holds the envelope and
+ * whitespace. A 50-record page may thus be 3.2 MiB, a ListInstances page
+ * 6.3 MiB. */
+#define API_BODY_RECORD_BYTES ((size_t)64u << 10)
+#define API_BODY_FIXED_BYTES  ((size_t)64u << 10)
+#define API_BODY_CAP(records) (API_BODY_FIXED_BYTES + (size_t)(records)*API_BODY_RECORD_BYTES)
+/* The largest body any call may have (a full ListInstances page). */
+#define API_MAX_BODY_BYTES API_BODY_CAP(API_INSTANCES_PAGE_SIZE)
+
+struct swas_region {
+	char *region_id;
+	char *local_name;
+	char *endpoint; /* RegionEndpoint; may be "" */
+};
+
+struct swas_region_list {
+	struct swas_region *items;
+	size_t count;
+};
+
+struct swas_instance {
+	char *instance_id;
+	char *instance_name;
+	char *status;
+	char *region_id;
+	char *creation_time; /* verbatim from the API */
+	time_t ctime;	     /* creation_time parsed, 0 if absent or unparsable */
+};
+
+struct swas_instance_list {
+	struct swas_instance *items;
+	size_t count;
+	bool truncated; /* paging stopped at API_MAX_INSTANCE_PAGES though the server had more */
+};
+
+struct swas_invocation {
+	char *invoke_id;
+	char *invoke_status; /* Running, Finished, Failed, Stopped, or anything the API says */
+	char *invocation_status;
+	char *command_name;
+	char *command_type;
+	char *creation_time;	/* verbatim */
+	time_t ctime;		/* creation_time parsed, 0 if absent or unparsable */
+	unsigned char *command; /* CommandContent, base64-decoded; NUL-terminated for convenience */
+	size_t command_len;
+	char *parameters_json; /* the "parameters.json" file: Parameters as a JSON object ({} if none) + "\n" */
+	size_t parameters_json_len;
+	char *metadata_json; /* the "metadata.json" file: the record as a JSON object, with InstanceId
+	                            and RegionId added, + "\n" */
+	size_t metadata_json_len;
+};
+
+struct swas_invocation_list {
+	struct swas_invocation *items; /* deduplicated by invoke_id, in the API's order */
+	size_t count;
+	bool truncated; /* the pass stopped at a cap (pages, records or bytes) though the
+			   server had more: items holds what arrived */
+};
+
+struct swas_result {
+	unsigned char *output; /* Output, base64-decoded; NUL-terminated for convenience */
+	size_t output_len;
+	char *result_json; /* the "result.json" file: every InvocationResult field but Output,
+	                            ExitCode a number, + "\n" */
+	size_t result_json_len;
+	char *invoke_record_status; /* InvokeRecordStatus, "" if absent */
+	time_t finished;	    /* FinishedTime parsed, 0 if absent */
+	time_t started;		    /* StartTime parsed, 0 if absent */
+};
+
+/* Each frees the list's items and their fields and leaves an empty list
+ * (items NULL, count 0); accepts NULL. */
+void swas_region_list_done(struct swas_region_list *l);
+void swas_instance_list_done(struct swas_instance_list *l);
+void swas_invocation_list_done(struct swas_invocation_list *l);
+/* Frees one instance's fields (not the struct itself, which may sit in a list). */
+void swas_instance_done(struct swas_instance *in);
+/* Frees one invocation's fields (not the struct itself). */
+void swas_invocation_done(struct swas_invocation *inv);
+/* Frees the result's fields and zeroes it; accepts NULL. */
+void swas_result_done(struct swas_result *r);
+
+/* Parses the API's "yyyy-MM-ddTHH:mm:ssZ" (UTC), or the minutes-only
+ * "yyyy-MM-ddTHH:mmZ" some SWAS docs show; returns 0 if @s is NULL, empty or
+ * anything else. */
+time_t swas_parse_time(const char *s);
+
+#endif
