@@ -33,9 +33,11 @@
  * Memory is bounded: the cache counts the bytes its snapshots own (what
  * malloc really gave them, measured once when a snapshot is built) plus its
  * slots, and past cache_config.max_bytes it drops the least recently used
- * results first, then the least recently used listings; a slot whose fetch
- * is under way, or that a reader is using at that moment, is skipped, and
- * the region list is never dropped (it costs a rate-limited ListRegions).
+ * results first, then the least recently used invocation listings; a slot
+ * whose fetch is under way, or that a reader is using at that moment, is
+ * skipped. The region list and the instance lists are counted but never
+ * dropped: they are small, and ListRegions and ListInstances are limited to
+ * 10 calls a minute.
  * Snapshots are reference-counted, so what a holder has stays valid until it
  * lets go; what was dropped is fetched again when asked for, so a bound
  * costs API calls, never a wrong answer. Every get moves its slot to the

@@ -10,10 +10,12 @@
  *
  * Memory: each snapshot knows the bytes it owns (snap.bytes, measured with
  * malloc_usable_size when it is built); each slot is charged those plus its
- * own, and c->bytes is the sum. Slots of results and of listings sit on two
+ * own, and c->bytes is the sum. Slots of results and of invocation listings
+ * sit on two
  * LRU lists (most recent first), moved to the front on every get; past
  * c->max_bytes the tail of the results list goes first, then that of the
- * listings list (evict_locked).
+ * listings list (evict_locked). The region and instance lists are counted
+ * but never dropped.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -95,7 +97,9 @@ struct table {
 	size_t count;
 };
 
-/* Which LRU list a slot is on; the region list is on none (never dropped). */
+/* Which LRU list a slot is on. The region list and the instance lists are on
+ * none: they are never dropped (small, and refetching them costs calls
+ * limited to 10 a minute). */
 enum lru_class {
 	LRU_NONE,
 	LRU_RESULTS,
@@ -543,7 +547,8 @@ static struct slot *slot_find_or_add(struct cache *c, const char *key, size_t ke
 	return s;
 }
 
-/* A slot that may be dropped now: nobody fetches it or waits in it. */
+/* A slot on an LRU list that may be dropped now: nobody fetches it or waits
+ * in it. */
 static bool slot_is_idle(const struct slot *s)
 {
 	return !s->fetching && s->users == 0 && !s->pinned;
@@ -663,8 +668,11 @@ static const char *endpoint_label(const char *endpoint)
 
 /*
  * Publishes the outcome of a fetch of slot @s (c->lock not held), wakes its
- * waiters and logs: a breaker that opens or closes once per outage, other
- * failures once each. Returns the snapshot to serve in *ret (a new
+ * waiters, counts its bytes, drops what no longer fits (@s included: the
+ * caller must not touch @s afterwards) and logs: a breaker that opens or
+ * closes once per outage, other failures once each. @ret is non-NULL for the
+ * reader that fetched in slot_get (whose use of the slot ends here), NULL
+ * for a refresh thread. Returns the snapshot to serve in *ret (a new
  * reference, or NULL) and 0 if there is one, else the fetch's error.
  */
 static int slot_done(struct cache *c, struct slot *s, const struct fetch_ctx *ctx, int r, struct snap *old,
@@ -1202,7 +1210,9 @@ out_list:
 int cache_get_instances(struct cache *c, const char *region, const struct cache_instances **ret)
 {
 	char what[64 + CACHE_NAME_MAX];
-	struct fetch_ctx ctx = { .endpoint = region, .region = region, .what = what, .cls = LRU_LISTINGS };
+	/* Never dropped: ListInstances is limited to 10 calls a minute, and a
+	 * region's list is small (API_MAX_INSTANCES ids at most). */
+	struct fetch_ctx ctx = { .endpoint = region, .region = region, .what = what, .cls = LRU_NONE };
 	size_t len = strlen(region);
 	struct snap *s;
 	int r;
