@@ -369,13 +369,13 @@ static struct fetcher *volatile signal_fetcher;
 /*
  * SIGTERM, SIGINT, SIGHUP. libfuse's own handler only ends the loop, and the
  * loop then joins its workers, which may be waiting minutes for the API (a
- * hung server, the ListInstances limiter). So first cancel the fetcher (the
- * client under it): every
- * request in flight, backoff and limiter wait ends with ECANCELED, the
- * readers behind them get EIO, and the workers come back. Both calls are
- * async-signal-safe: fetcher_cancel is api_cancel (fetcher.h says every
- * fetcher's cancel must be), an atomic exchange and a write(2), and
- * fuse_session_exit sets a flag (libfuse's handler calls it the same way).
+ * hung server, the ListInstances limiter). So first cancel the fetcher and
+ * the client under it: every request in flight, backoff and limiter wait
+ * ends with ECANCELED, the readers behind them get EIO, and the workers come
+ * back. Both calls are async-signal-safe: fetcher_cancel is api_cancel
+ * (fetcher.h requires every fetcher's cancel to be), an atomic exchange and
+ * a write(2), and fuse_session_exit sets a flag (libfuse's handler calls it
+ * the same way).
  * libfuse blocks these signals in its worker threads, so the main thread,
  * waiting for the loop, is the one interrupted.
  */
