@@ -345,6 +345,18 @@ static int seed_regions(struct cache *cache, const struct options *o, const stru
 	return r;
 }
 
+/* One line at exit on what the cache held and did, to size max_cache by
+ * (and for the memory benchmark). */
+static void log_cache_stats(struct cache *cache, size_t max_bytes)
+{
+	struct cache_stats st;
+
+	cache_get_stats(cache, &st);
+	log_info("cache at exit: %zu bytes in %zu entries (max_cache %zu), %lu dropped to stay within it, "
+		 "%lu hits, %lu misses",
+		 st.bytes, st.slots, max_bytes, st.evictions, st.hits, st.misses);
+}
+
 static int run_session(struct fuse_session *se, const struct fuse_cmdline_opts *opts)
 {
 	struct fuse_loop_config *loop;
@@ -461,6 +473,7 @@ int main(int argc, char *argv[])
 	struct api *api = NULL;
 	struct fetcher *fetcher = NULL;
 	struct fs *fs = NULL;
+	size_t max_bytes = 0;
 	struct cred *cred = NULL; /* after make_api: borrowed from api, valid until api_free */
 	const char *env;
 	int ret = 1, r;
@@ -536,8 +549,9 @@ int main(int argc, char *argv[])
 		/* api_new opens no connection and starts no thread: safe before the fork. */
 		struct cache_config ccfg = { .cache_ttl_s = o.cache_ttl, .instance_ttl_s = o.instance_ttl };
 
-		if (max_cache_of(&o, &ccfg.max_bytes) < 0)
+		if (max_cache_of(&o, &max_bytes) < 0)
 			goto out_fs;
+		ccfg.max_bytes = max_bytes;
 		if (load_credentials(&o, &cred) < 0 || make_api(&o, cred, &api) < 0 ||
 		    fetcher_api_new(api, &fetcher) < 0 || cache_new(fetcher, &ccfg, &cache) < 0 ||
 		    fs_new(&fcfg, cache, &fs) < 0)
@@ -571,6 +585,7 @@ int main(int argc, char *argv[])
 	 * now instead of spending their retry budget (cache_free waits for
 	 * them). */
 	fetcher_cancel(fetcher);
+	log_cache_stats(cache, max_bytes);
 
 out_unmount:
 	fuse_session_unmount(se);

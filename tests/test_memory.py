@@ -9,6 +9,7 @@ the emulator counts on its side says which happened.
 """
 import base64
 import os
+import re
 import threading
 
 import pytest
@@ -63,6 +64,14 @@ def rss_kib(pid):
     raise AssertionError("no VmRSS")
 
 
+def exit_stats(log):
+    """The daemon's "cache at exit" line as a dict: bytes, entries, max_cache, dropped, hits, misses."""
+    m = re.search(r"cache at exit: (\d+) bytes in (\d+) entries \(max_cache (\d+)\), (\d+) dropped to stay "
+                  r"within it, (\d+) hits, (\d+) misses", log)
+    assert m, log
+    return dict(zip(("bytes", "entries", "max_cache", "dropped", "hits", "misses"), map(int, m.groups())))
+
+
 def walk_twice(emu, m, threads):
     """First walk: plain reads, one thread; second walk: O_DIRECT over @threads
     threads. Every byte compared with the emulator's data. Returns the
@@ -107,6 +116,12 @@ def test_past_max_cache_outputs_are_dropped_and_fetched_again_byte_exact(emulato
         assert max(by_inv.values()) <= 2   # one fetch per read at most, never a storm
         assert m.proc.poll() is None, "the daemon died"
         assert rss_kib(m.proc.pid) < RSS_LIMIT_KIB
+    st = exit_stats(m.log())
+    # By its own count the cache ends within the bound, having dropped at least
+    # what the second walk fetched again.
+    assert st["max_cache"] == 256 * 1024
+    assert 0 < st["bytes"] <= st["max_cache"], st
+    assert st["dropped"] >= second, st
 
 
 def test_within_max_cache_outputs_are_read_again_without_a_fetch(emulator_factory, tmp_path):
@@ -117,3 +132,7 @@ def test_within_max_cache_outputs_are_read_again_without_a_fetch(emulator_factor
         # The O_DIRECT reads reached the daemon, which had every result.
         assert second == 0, second
         assert rss_kib(m.proc.pid) < RSS_LIMIT_KIB
+    st = exit_stats(m.log())
+    assert st["dropped"] == 0 and st["max_cache"] == 256 << 20, st
+    # Every output and listing held: a few KiB per invocation at least.
+    assert st["bytes"] > 300 * 1024, st

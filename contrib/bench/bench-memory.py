@@ -42,6 +42,14 @@ def cat_all(mnt, name):
     return int(r.stdout), time.monotonic() - t0
 
 
+def cache_line(log):
+    """The daemon's own count, from its "cache at exit" line."""
+    for line in log.splitlines():
+        if "cache at exit:" in line:
+            return line.split("cache at exit:", 1)[1].strip()
+    return "(no cache line)"
+
+
 def calls(emu, action):
     return emu.counters()["by_action"].get(action, 0)
 
@@ -68,6 +76,7 @@ def run(n, instances, max_cache, tmp):
             print(f"[{n}] max_cache default: cat of every command ({cmd_bytes} bytes) in {secs:.1f} s; "
                   f"RSS {mib(before):.1f} -> {mib(after):.1f} MiB; "
                   f"{per_inv:.0f} bytes of RSS per cached invocation beyond its command")
+        print(f"[{n}]   cache {cache_line(m.log())}")
         d = tmp / "bounded"
         d.mkdir()
         with Mount(emu, d, options=["jobs=8", f"max_cache={max_cache}"], cache_ttl=3600) as m:
@@ -80,6 +89,7 @@ def run(n, instances, max_cache, tmp):
                   f"{calls(emu, 'DescribeInvocationResult')} DescribeInvocationResult, "
                   f"{calls(emu, 'DescribeInvocations')} DescribeInvocations) in {secs:.1f} s; "
                   f"RSS {mib(before):.1f} -> {mib(after):.1f} MiB: {mib(after - before):+.1f} MiB")
+        print(f"[{n}]   cache {cache_line(m.log())}")
     finally:
         emu.stop()
 
