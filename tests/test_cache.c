@@ -1028,6 +1028,92 @@ static void test_the_api_fetcher_forwards_cancel(void)
 	api_free(api);
 }
 
+/* ---- stacking ---- */
+
+/* A wrapper as fetcher.h describes: answers nothing itself, counts, and
+ * delegates every op to the fetcher it wraps. */
+struct counting {
+	struct fetcher f; /* first */
+	unsigned calls;
+	bool cancelled;
+};
+
+static int cw_list_regions(struct fetcher *f, struct swas_region_list *ret, struct api_error *err)
+{
+	((struct counting *)f)->calls++;
+	return fetcher_list_regions(f->inner, ret, err);
+}
+
+static int cw_list_instances(struct fetcher *f, const char *region, struct swas_instance_list *ret,
+			     struct api_error *err)
+{
+	((struct counting *)f)->calls++;
+	return fetcher_list_instances(f->inner, region, ret, err);
+}
+
+static int cw_list_invocations(struct fetcher *f, const char *region, const char *instance,
+			       struct swas_invocation_list *ret, struct api_error *err)
+{
+	((struct counting *)f)->calls++;
+	return fetcher_list_invocations(f->inner, region, instance, ret, err);
+}
+
+static int cw_get_result(struct fetcher *f, const char *region, const char *instance, const char *invoke_id,
+			 struct swas_result *ret, struct api_error *err)
+{
+	((struct counting *)f)->calls++;
+	return fetcher_get_result(f->inner, region, instance, invoke_id, ret, err);
+}
+
+static void cw_cancel(struct fetcher *f)
+{
+	((struct counting *)f)->cancelled = true;
+	fetcher_cancel(f->inner);
+}
+
+static const struct fetcher_ops counting_ops = {
+	.list_regions = cw_list_regions,
+	.list_instances = cw_list_instances,
+	.list_invocations = cw_list_invocations,
+	.get_result = cw_get_result,
+	.cancel = cw_cancel,
+};
+
+static void test_a_wrapping_fetcher_delegates_every_op_and_cancel(void)
+{
+	struct counting w = { .f = { .ops = &counting_ops } };
+	struct cache_config cfg = { .cache_ttl_s = CACHE_TTL_S,
+				    .instance_ttl_s = INSTANCE_TTL_S,
+				    .clock = fake_clock };
+	const struct cache_regions *rg;
+	const struct cache_instances *l;
+	const struct cache_invocations *inv;
+	const struct cache_result *res;
+	struct cache *c = NULL;
+	struct fake k;
+
+	fake_init(&k);
+	w.f.inner = &k.f;
+	ASSERT_EQ_INT(cache_new(&w.f, &cfg, &c), 0);
+	ASSERT_EQ_INT(cache_get_regions(c, &rg), 0);
+	ASSERT_EQ_INT(rg->count, 2);
+	ASSERT_EQ_INT(cache_get_instances(c, "r1", &l), 0);
+	ASSERT_EQ_INT(cache_get_invocations(c, "r1", &inst1, &inv), 0);
+	ASSERT_EQ_INT(cache_get_result(c, "r1", "i-fixed", rec_of(inv, 0), &res), 0);
+	ASSERT_EQ_INT(w.calls, 4);
+	for (int i = 0; i < FK_KINDS; i++)
+		ASSERT_EQ_INT(fake_calls(&k, (enum fake_kind)i), 1);
+	fetcher_cancel(&w.f);
+	ASSERT_TRUE(w.cancelled && k.cancelled);
+	cache_result_unref(c, res);
+	cache_invocations_unref(c, inv);
+	cache_instances_unref(c, l);
+	cache_regions_unref(c, rg);
+	cache_free(c);
+	fetcher_free(&w.f); /* no free op: a no-op */
+	fake_done(&k);
+}
+
 int main(void)
 {
 	RUN(test_readers_of_a_never_fetched_key_cause_one_fetch);
@@ -1044,5 +1130,6 @@ int main(void)
 	RUN(test_bytes_follow_what_is_held);
 	RUN(test_cancel_ends_a_refresh_in_flight_and_free_returns);
 	RUN(test_the_api_fetcher_forwards_cancel);
+	RUN(test_a_wrapping_fetcher_delegates_every_op_and_cancel);
 	return 0;
 }
