@@ -919,9 +919,9 @@ static int slot_get(struct cache *c, const char *key, size_t keylen, fetch_fn fe
 		}
 		verdict = breaker_check(b, now_ms(c));
 		if (verdict == BREAKER_BLOCK) {
-			r = -EIO;
 			if (s->value != NULL)
 				goto out_stale;
+			r = -EIO;
 			goto out_release;
 		}
 		s->fetching = true;
