@@ -30,6 +30,19 @@
  * a refresh reuses the record object it already had for them, so pointers to
  * it stay valid and their rendered bytes are the ones first served.
  *
+ * Memory is bounded: the cache counts the bytes its snapshots own (what
+ * malloc really gave them, measured once when a snapshot is built) plus its
+ * slots, and past cache_config.max_bytes it drops the least recently used
+ * results first, then the least recently used invocation listings; a slot
+ * whose fetch is under way, or that a reader is using at that moment, is
+ * skipped. The region list and the instance lists are counted but never
+ * dropped: they are small, and ListRegions and ListInstances are limited to
+ * 10 calls a minute.
+ * Snapshots are reference-counted, so what a holder has stays valid until it
+ * lets go; what was dropped is fetched again when asked for, so a bound
+ * costs API calls, never a wrong answer. Every get moves its slot to the
+ * front of its list.
+ *
  * Names the API returns that cannot be path components (empty, ".", "..",
  * longer than 255 bytes, containing '/' or NUL) are dropped here and logged
  * once per mount.
@@ -47,6 +60,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "fetcher.h"
 
 struct cache;
 
@@ -59,7 +73,13 @@ struct cache_config {
 	cache_clock_fn clock;	 /* NULL: CLOCK_MONOTONIC */
 	void *clock_arg;
 	unsigned stale_wait_ms; /* 0: CACHE_STALE_WAIT_MS */
+	size_t max_bytes;	/* 0: CACHE_DEFAULT_MAX_BYTES */
 };
+
+/* The -o max_cache default: a quarter of a small VM's memory, and room for
+ * the listings of 100,000 invocations (about 1-2 KiB a record) with their
+ * results' common sizes. */
+#define CACHE_DEFAULT_MAX_BYTES ((size_t)256u << 20)
 
 /* Past its TTL, a reader waits this long for the refresh, then gets the last
  * good copy while the refresh goes on; the kernel then keeps what it is told
@@ -135,8 +155,12 @@ struct cache_result {
 	bool is_final;
 };
 
-/* Returns 0, -EINVAL or -ENOMEM. Borrows @api, which must outlive the cache. */
-int cache_new(struct api *api, const struct cache_config *cfg, struct cache **ret_cache);
+/* Returns 0, -EINVAL or -ENOMEM. Borrows @fetcher, which must outlive the
+ * cache; the cache calls it from reader threads and from refresh threads of
+ * its own. */
+int cache_new(struct fetcher *fetcher, const struct cache_config *cfg, struct cache **ret_cache);
+/* Waits for the refreshes still running (cancel the fetcher first to make
+ * that quick), then frees everything. Accepts NULL. */
 void cache_free(struct cache *cache);
 
 /* Installs @ids as the region list (the -o regions option, or the ListRegions
@@ -178,6 +202,16 @@ int cache_get_result(struct cache *cache, const char *region, const char *instan
 		     const struct cache_record *rec, const struct cache_result **ret);
 void cache_result_ref(struct cache *cache, const struct cache_result *r);
 void cache_result_unref(struct cache *cache, const struct cache_result *r);
+
+/* What the cache holds and has done, for tests and benchmarks. */
+struct cache_stats {
+	size_t bytes;		 /* snapshots and slots held, as counted against max_bytes */
+	size_t slots;		 /* keys held (with or without data) */
+	unsigned long evictions; /* slots dropped to stay within max_bytes */
+	unsigned long hits;	 /* gets answered from a fresh snapshot */
+	unsigned long misses;	 /* gets that found none fresh (fetched, waited, or served stale) */
+};
+void cache_get_stats(struct cache *cache, struct cache_stats *ret);
 
 /* Seconds the kernel may cache what a snapshot of each kind says. */
 unsigned cache_listing_ttl(const struct cache *cache);	/* cache_ttl */

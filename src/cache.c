@@ -7,8 +7,18 @@
  * for memory work only, never across an API call or a snapshot free. Waiting
  * for another thread's fetch is c->cond. Snapshots are immutable once
  * published and carry an atomic reference count, so readers use them unlocked.
+ *
+ * Memory: each snapshot knows the bytes it owns (snap.bytes, measured with
+ * malloc_usable_size when it is built); each slot is charged those plus its
+ * own, and c->bytes is the sum. Slots of results and of invocation listings
+ * sit on two
+ * LRU lists (most recent first), moved to the front on every get; past
+ * c->max_bytes the tail of the results list goes first, then that of the
+ * listings list (evict_locked). The region and instance lists are counted
+ * but never dropped.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -43,6 +53,7 @@ enum snap_kind {
 struct snap {
 	atomic_uint refs;
 	enum snap_kind kind;
+	size_t bytes; /* what the snapshot owns, malloc's real sizes; set once built */
 };
 
 struct regions_snap {
@@ -86,8 +97,27 @@ struct table {
 	size_t count;
 };
 
+/* Which LRU list a slot is on. The region list and the instance lists are on
+ * none: they are never dropped (small, and refetching them costs calls
+ * limited to 10 a minute). */
+enum lru_class {
+	LRU_NONE,
+	LRU_RESULTS,
+	LRU_LISTINGS,
+	LRU_CLASSES,
+};
+
+/* An intrusive doubly linked list node; a list's head is a node too. */
+struct lru {
+	struct lru *prev, *next;
+};
+
 struct slot {
-	struct entry e;	      /* first: a slot is its table entry */
+	struct entry e; /* first: a slot is its table entry */
+	struct lru lru; /* on c->lru[cls] unless cls is LRU_NONE */
+	enum lru_class cls;
+	size_t charged;	      /* bytes counted in c->bytes for this slot */
+	unsigned users;	      /* readers inside slot_get for it: not to be dropped */
 	struct snap *value;   /* the last good snapshot; the slot holds a reference */
 	uint64_t fresh_until; /* ms on the cache clock */
 	uint64_t done_seq;    /* completed fetches, for waiters */
@@ -110,7 +140,7 @@ struct endpoint {
 #define CACHE_MAX_REFRESHES 32
 
 struct cache {
-	struct api *api; /* borrowed */
+	struct fetcher *fetcher; /* borrowed */
 	unsigned cache_ttl_s;
 	unsigned instance_ttl_s;
 	cache_clock_fn clock;
@@ -118,11 +148,16 @@ struct cache {
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct table slots;	  /* protected by lock */
-	struct table logged;	  /* what was logged once already (first_time); protected by lock */
-	struct table endpoints;	  /* struct endpoint; protected by lock */
-	uint64_t next_generation; /* protected by lock */
-	unsigned refreshing;	  /* refresh threads running; protected by lock */
+	struct table slots;	     /* protected by lock */
+	struct table logged;	     /* what was logged once already (first_time); protected by lock */
+	struct table endpoints;	     /* struct endpoint; protected by lock */
+	uint64_t next_generation;    /* protected by lock */
+	unsigned refreshing;	     /* refresh threads running; protected by lock */
+	struct lru lru[LRU_CLASSES]; /* most recently used first; protected by lock */
+	size_t max_bytes;
+	size_t bytes;		    /* sum of the slots' charged bytes; protected by lock */
+	unsigned long evictions;    /* protected by lock */
+	unsigned long hits, misses; /* protected by lock */
 	unsigned stale_wait_ms;
 	_Atomic uint64_t degraded_until; /* ms: stale data served until about then */
 };
@@ -134,6 +169,7 @@ struct fetch_ctx {
 	const struct cache_instance *inst;
 	const struct cache_record *rec;
 	const char *what; /* for log lines: "ListInstances cn-hangzhou" */
+	enum lru_class cls;
 };
 
 typedef int (*fetch_fn)(struct cache *c, const struct fetch_ctx *ctx, struct snap *old, struct snap **ret,
@@ -259,6 +295,56 @@ static int entry_init(struct entry *e, const char *key, size_t keylen)
 	return 0;
 }
 
+/* Unlinks @e from @t; it must be there. */
+static void table_remove(struct table *t, struct entry *e)
+{
+	struct entry **p = &t->buckets[e->hash % t->nbuckets];
+
+	while (*p != e)
+		p = &(*p)->next;
+	*p = e->next;
+	e->next = NULL;
+	t->count--;
+}
+
+/* ---- LRU lists ---- */
+
+static void lru_init(struct lru *head)
+{
+	head->prev = head->next = head;
+}
+
+static void lru_unlink(struct lru *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	n->prev = n->next = n;
+}
+
+/* Puts @n first in @head's list (most recently used). */
+static void lru_push_front(struct lru *head, struct lru *n)
+{
+	n->next = head->next;
+	n->prev = head;
+	head->next->prev = n;
+	head->next = n;
+}
+
+/* ---- memory accounting ---- */
+
+/* What malloc really reserved for @p (0 for NULL): the unit of max_bytes. */
+static size_t usable(const void *p)
+{
+	return p != NULL ? malloc_usable_size((void *)p) : 0;
+}
+
+static size_t invocation_bytes(const struct swas_invocation *inv)
+{
+	return usable(inv->invoke_id) + usable(inv->invoke_status) + usable(inv->invocation_status) +
+	       usable(inv->command_name) + usable(inv->command_type) + usable(inv->creation_time) +
+	       usable(inv->command) + usable(inv->parameters_json) + usable(inv->metadata_json);
+}
+
 /* ---- snapshots ---- */
 
 static void record_unref(struct record *r)
@@ -313,6 +399,57 @@ static void snap_free(struct snap *s)
 	}
 	}
 	free(s);
+}
+
+/* Sets s->bytes: everything the snapshot owns (records shared with an older
+ * snapshot of the same listing included: the cache holds one of the two).
+ * Called once, when the snapshot is built, before it is published. */
+static void snap_measure(struct snap *s)
+{
+	size_t n = usable(s);
+
+	switch (s->kind) {
+	case SNAP_REGIONS: {
+		const struct regions_snap *r = (const struct regions_snap *)s;
+
+		n += usable(r->pub.ids);
+		for (size_t i = 0; i < r->pub.count; i++)
+			n += usable(r->pub.ids[i]);
+		break;
+	}
+	case SNAP_INSTANCES: {
+		const struct instances_snap *l = (const struct instances_snap *)s;
+
+		n += usable(l->pub.items);
+		for (size_t i = 0; i < l->pub.count; i++)
+			n += usable(l->pub.items[i].id);
+		break;
+	}
+	case SNAP_INVOCATIONS: {
+		const struct invocations_snap *l = (const struct invocations_snap *)s;
+
+		n += usable(l->pub.statuses) + usable(l->by_id);
+		for (size_t i = 0; i < l->pub.nstatuses; i++) {
+			const struct cache_status *st = &l->pub.statuses[i];
+
+			n += usable(st->name) + usable(st->records) + usable(l->by_id[i]);
+			for (size_t j = 0; j < st->count; j++) {
+				const struct record *rec = container_of(st->records[j], struct record, pub);
+
+				n += usable(rec) + invocation_bytes(&rec->pub.inv);
+			}
+		}
+		break;
+	}
+	case SNAP_RESULT: {
+		const struct result_snap *r = (const struct result_snap *)s;
+
+		n += usable(r->pub.res.output) + usable(r->pub.res.result_json) +
+		     usable(r->pub.res.invoke_record_status);
+		break;
+	}
+	}
+	s->bytes = n;
 }
 
 static void snap_ref(struct snap *s)
@@ -370,7 +507,27 @@ static void log_bad_name_once(struct cache *c, const char *what, const char *nam
 
 /* ---- the generic get: fresh snapshot, or one fetch for all waiters ---- */
 
-static struct slot *slot_find_or_add(struct cache *c, const char *key, size_t keylen)
+/* Counts slot @s again after its value changed. Called with c->lock. */
+static void slot_charge(struct cache *c, struct slot *s)
+{
+	size_t n = usable(s) + usable(s->e.key) + (s->value != NULL ? s->value->bytes : 0);
+
+	c->bytes = c->bytes - s->charged + n;
+	s->charged = n;
+}
+
+/* Marks @s used now: first in its LRU list. Called with c->lock. */
+static void slot_touch(struct cache *c, struct slot *s)
+{
+	if (s->cls == LRU_NONE)
+		return;
+	lru_unlink(&s->lru);
+	lru_push_front(&c->lru[s->cls], &s->lru);
+}
+
+/* The slot of @key, made (empty, first in the @cls list) if there is none.
+ * Called with c->lock. */
+static struct slot *slot_find_or_add(struct cache *c, const char *key, size_t keylen, enum lru_class cls)
 {
 	uint64_t h = hash_bytes(key, keylen);
 	struct entry *e = table_find(&c->slots, key, keylen, h);
@@ -383,8 +540,62 @@ static struct slot *slot_find_or_add(struct cache *c, const char *key, size_t ke
 		free(s);
 		return NULL;
 	}
+	s->cls = cls;
+	lru_init(&s->lru);
 	table_insert(&c->slots, &s->e);
+	slot_charge(c, s);
 	return s;
+}
+
+/* A slot on an LRU list that may be dropped now: nobody fetches it or waits
+ * in it. */
+static bool slot_is_idle(const struct slot *s)
+{
+	return !s->fetching && s->users == 0 && !s->pinned;
+}
+
+/*
+ * Drops idle slots, least recently used results first, then listings, until
+ * c->bytes is within c->max_bytes or nothing idle is left. Called with
+ * c->lock; the dropped slots are chained on *dropped (through e.next) for
+ * slots_free() after the lock is released: freeing a snapshot is not done
+ * under the lock.
+ */
+static void evict_locked(struct cache *c, struct entry **dropped)
+{
+	static const enum lru_class order[] = { LRU_RESULTS, LRU_LISTINGS };
+
+	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]) && c->bytes > c->max_bytes; k++) {
+		struct lru *head = &c->lru[order[k]], *n = head->prev;
+
+		while (n != head && c->bytes > c->max_bytes) {
+			struct slot *s = container_of(n, struct slot, lru);
+
+			n = n->prev;
+			if (!slot_is_idle(s))
+				continue;
+			lru_unlink(&s->lru);
+			table_remove(&c->slots, &s->e);
+			c->bytes -= s->charged;
+			c->evictions++;
+			s->e.next = *dropped;
+			*dropped = &s->e;
+		}
+	}
+}
+
+static void slot_free(struct entry *e);
+
+/* Frees the slots evict_locked() chained; called without c->lock. */
+static void slots_free(struct entry *dropped)
+{
+	while (dropped != NULL) {
+		struct entry *next = dropped->next;
+
+		free(dropped->key);
+		slot_free(dropped);
+		dropped = next;
+	}
 }
 
 static uint64_t ttl_ms_of(const struct cache *c, const struct snap *s)
@@ -457,14 +668,18 @@ static const char *endpoint_label(const char *endpoint)
 
 /*
  * Publishes the outcome of a fetch of slot @s (c->lock not held), wakes its
- * waiters and logs: a breaker that opens or closes once per outage, other
- * failures once each. Returns the snapshot to serve in *ret (a new
+ * waiters, counts its bytes, drops what no longer fits (@s included: the
+ * caller must not touch @s afterwards) and logs: a breaker that opens or
+ * closes once per outage, other failures once each. @ret is non-NULL for the
+ * reader that fetched in slot_get (whose use of the slot ends here), NULL
+ * for a refresh thread. Returns the snapshot to serve in *ret (a new
  * reference, or NULL) and 0 if there is one, else the fetch's error.
  */
 static int slot_done(struct cache *c, struct slot *s, const struct fetch_ctx *ctx, int r, struct snap *old,
 		     struct snap *fresh, const struct api_error *err, struct snap **ret)
 {
 	bool transport = is_transport_failure(r), stale = false, changed = false, was_open = false;
+	struct entry *dropped = NULL;
 	struct snap *drop = NULL;
 	struct breaker *b;
 
@@ -501,7 +716,12 @@ static int slot_done(struct cache *c, struct slot *s, const struct fetch_ctx *ct
 		snap_ref(s->value);
 		*ret = s->value;
 	}
+	if (ret != NULL)
+		s->users--; /* the reader that fetched is done with the slot */
+	slot_charge(c, s);
+	evict_locked(c, &dropped); /* may drop @s itself: not touched below */
 	pthread_mutex_unlock(&c->lock);
+	slots_free(dropped);
 
 	if (stale)
 		note_stale_served(c);
@@ -678,27 +898,38 @@ static int slot_get(struct cache *c, const char *key, size_t keylen, fetch_fn fe
 
 	*ret = NULL;
 	pthread_mutex_lock(&c->lock);
-	s = slot_find_or_add(c, key, keylen);
-	if (s == NULL)
-		goto out_nomem;
-	if (s->value != NULL && (s->pinned || now_ms(c) < s->fresh_until))
+	s = slot_find_or_add(c, key, keylen, ctx->cls);
+	if (s == NULL) {
+		pthread_mutex_unlock(&c->lock);
+		return -ENOMEM;
+	}
+	slot_touch(c, s);
+	if (s->value != NULL && (s->pinned || now_ms(c) < s->fresh_until)) {
+		c->hits++;
 		goto out_hit;
+	}
+	c->misses++;
+	/* From here on the slot may be waited in: eviction leaves it alone. */
+	s->users++;
 	if (!s->fetching) {
 		b = endpoint_breaker(c, ctx->endpoint);
-		if (b == NULL)
-			goto out_nomem;
+		if (b == NULL) {
+			r = -ENOMEM;
+			goto out_release;
+		}
 		verdict = breaker_check(b, now_ms(c));
 		if (verdict == BREAKER_BLOCK) {
 			if (s->value != NULL)
 				goto out_stale;
-			pthread_mutex_unlock(&c->lock);
-			return -EIO;
+			r = -EIO;
+			goto out_release;
 		}
 		s->fetching = true;
 		s->waited = false;
 		s->probe = verdict == BREAKER_PROBE;
 		if ((s->value == NULL && !s->probe) || start_refresh(c, s, fetch, ctx) < 0) {
-			/* Fetch here; the others wait for us. */
+			/* Fetch here; the others wait for us. slot_done releases
+			 * our use of the slot. */
 			old = s->value;
 			if (old != NULL)
 				snap_ref(old);
@@ -723,11 +954,11 @@ static int slot_get(struct cache *c, const char *key, size_t keylen, fetch_fn fe
 	}
 	if (s->value == NULL) {
 		r = s->done_seq == seq ? -EIO : s->last_rc;
-		pthread_mutex_unlock(&c->lock);
-		return r;
+		goto out_release;
 	}
 	if (s->done_seq == seq || s->last_rc != 0)
 		goto out_stale;
+	s->users--;
 out_hit:
 	snap_ref(s->value);
 	*ret = s->value;
@@ -735,15 +966,17 @@ out_hit:
 	return 0;
 
 out_stale:
+	s->users--;
 	snap_ref(s->value);
 	*ret = s->value;
 	pthread_mutex_unlock(&c->lock);
 	note_stale_served(c);
 	return 0;
 
-out_nomem:
+out_release:
+	s->users--;
 	pthread_mutex_unlock(&c->lock);
-	return -ENOMEM;
+	return r;
 }
 
 /* The snapshot under @key, fresh or not, without fetching; -ENOENT if none. */
@@ -754,6 +987,8 @@ static int slot_peek(struct cache *c, const char *key, size_t keylen, struct sna
 
 	pthread_mutex_lock(&c->lock);
 	e = table_find(&c->slots, key, keylen, hash_bytes(key, keylen));
+	if (e != NULL)
+		slot_touch(c, (struct slot *)e);
 	if (e != NULL && ((struct slot *)e)->value != NULL) {
 		*ret = ((struct slot *)e)->value;
 		snap_ref(*ret);
@@ -821,6 +1056,7 @@ static int regions_snap_new(struct cache *c, const char *const *ids, size_t coun
 			h = digest_add(h, r->pub.ids[i], strlen(r->pub.ids[i]));
 		r->pub.entries_ns = digest_ns(h);
 	}
+	snap_measure(&r->s);
 	*ret = &r->s;
 	return 0;
 
@@ -836,7 +1072,7 @@ static int fetch_regions(struct cache *c, const struct fetch_ctx *ctx, struct sn
 	const char **ids;
 	int r;
 
-	r = api_list_regions(c->api, &list, err);
+	r = fetcher_list_regions(c->fetcher, &list, err);
 	if (r < 0)
 		return r;
 	ids = calloc(list.count ? list.count : 1, sizeof(*ids));
@@ -863,7 +1099,7 @@ int cache_set_regions(struct cache *c, const char *const *ids, size_t count, boo
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&c->lock);
-	s = slot_find_or_add(c, "", 0);
+	s = slot_find_or_add(c, "", 0, LRU_NONE);
 	if (s == NULL) {
 		pthread_mutex_unlock(&c->lock);
 		snap_unref(snap);
@@ -873,6 +1109,7 @@ int cache_set_regions(struct cache *c, const char *const *ids, size_t count, boo
 	s->value = snap;
 	s->pinned = pinned;
 	s->fresh_until = now_ms(c) + ttl_ms_of(c, snap);
+	slot_charge(c, s);
 	pthread_mutex_unlock(&c->lock);
 	snap_unref(drop);
 	return 0;
@@ -880,7 +1117,7 @@ int cache_set_regions(struct cache *c, const char *const *ids, size_t count, boo
 
 int cache_get_regions(struct cache *c, const struct cache_regions **ret)
 {
-	struct fetch_ctx ctx = { .endpoint = "", .what = "ListRegions" };
+	struct fetch_ctx ctx = { .endpoint = "", .what = "ListRegions", .cls = LRU_NONE };
 	struct snap *s;
 	int r;
 
@@ -913,7 +1150,7 @@ static int fetch_instances(struct cache *c, const struct fetch_ctx *ctx, struct 
 	size_t n = 0;
 	int r;
 
-	r = api_list_instances(c->api, ctx->region, &list, err);
+	r = fetcher_list_instances(c->fetcher, ctx->region, &list, err);
 	if (r < 0)
 		return r;
 	if (list.truncated && first_time(c, ctx->what))
@@ -958,6 +1195,7 @@ static int fetch_instances(struct cache *c, const struct fetch_ctx *ctx, struct 
 			h = digest_add(h, l->pub.items[i].id, strlen(l->pub.items[i].id));
 		l->pub.entries_ns = digest_ns(h);
 	}
+	snap_measure(&l->s);
 	*ret = &l->s;
 	r = 0;
 	goto out_list;
@@ -972,7 +1210,9 @@ out_list:
 int cache_get_instances(struct cache *c, const char *region, const struct cache_instances **ret)
 {
 	char what[64 + CACHE_NAME_MAX];
-	struct fetch_ctx ctx = { .endpoint = region, .region = region, .what = what };
+	/* Never dropped: ListInstances is limited to 10 calls a minute, and a
+	 * region's list is small (API_MAX_INSTANCES ids at most). */
+	struct fetch_ctx ctx = { .endpoint = region, .region = region, .what = what, .cls = LRU_NONE };
 	size_t len = strlen(region);
 	struct snap *s;
 	int r;
@@ -1154,7 +1394,7 @@ static int fetch_invocations(struct cache *c, const struct fetch_ctx *ctx, struc
 	size_t statuses_cap = 8, *caps = NULL;
 	int r;
 
-	r = api_list_invocations(c->api, ctx->region, ctx->inst->id, &list, err);
+	r = fetcher_list_invocations(c->fetcher, ctx->region, ctx->inst->id, &list, err);
 	if (r < 0)
 		return r;
 	if (list.truncated && first_time(c, ctx->what))
@@ -1210,6 +1450,7 @@ static int fetch_invocations(struct cache *c, const struct fetch_ctx *ctx, struc
 	if (invocations_finish(l, ctx->inst->ctime) < 0)
 		goto out_snap;
 	l->pub.generation = next_generation(c);
+	snap_measure(&l->s);
 	*ret = &l->s;
 	r = 0;
 	goto out_caps;
@@ -1241,7 +1482,9 @@ int cache_get_invocations(struct cache *c, const char *region, const struct cach
 			  const struct cache_invocations **ret)
 {
 	char what[64 + 2 * CACHE_NAME_MAX];
-	struct fetch_ctx ctx = { .endpoint = region, .region = region, .inst = inst, .what = what };
+	struct fetch_ctx ctx = {
+		.endpoint = region, .region = region, .inst = inst, .what = what, .cls = LRU_LISTINGS
+	};
 	char key[2 * CACHE_NAME_MAX + 2];
 	struct snap *s;
 	size_t keylen;
@@ -1348,7 +1591,7 @@ static int fetch_result(struct cache *c, const struct fetch_ctx *ctx, struct sna
 	rs = snap_alloc(sizeof(*rs), SNAP_RESULT);
 	if (rs == NULL)
 		return -ENOMEM;
-	r = api_get_result(c->api, ctx->region, ctx->inst->id, rec->inv.invoke_id, &rs->pub.res, err);
+	r = fetcher_get_result(c->fetcher, ctx->region, ctx->inst->id, rec->inv.invoke_id, &rs->pub.res, err);
 	if (r < 0) {
 		free(rs);
 		return r;
@@ -1363,6 +1606,7 @@ static int fetch_result(struct cache *c, const struct fetch_ctx *ctx, struct sna
 	rs->pub.mtime = rs->pub.res.finished  ? rs->pub.res.finished
 			: rs->pub.res.started ? rs->pub.res.started
 					      : rec->inv.ctime;
+	snap_measure(&rs->s);
 	*ret = &rs->s;
 	return 0;
 }
@@ -1372,9 +1616,12 @@ int cache_get_result(struct cache *c, const char *region, const char *instance,
 {
 	char what[64 + 3 * CACHE_NAME_MAX];
 	struct cache_instance inst = { .id = (char *)instance };
-	struct fetch_ctx ctx = {
-		.endpoint = region, .region = region, .inst = &inst, .rec = rec, .what = what
-	};
+	struct fetch_ctx ctx = { .endpoint = region,
+				 .region = region,
+				 .inst = &inst,
+				 .rec = rec,
+				 .what = what,
+				 .cls = LRU_RESULTS };
 	size_t rlen = strlen(region), ilen = strlen(instance), vlen = strlen(rec->inv.invoke_id);
 	char key[3 * CACHE_NAME_MAX + 3];
 	struct snap *s;
@@ -1411,6 +1658,17 @@ void cache_result_unref(struct cache *c, const struct cache_result *r)
 
 /* ---- lifecycle ---- */
 
+void cache_get_stats(struct cache *c, struct cache_stats *ret)
+{
+	pthread_mutex_lock(&c->lock);
+	ret->bytes = c->bytes;
+	ret->slots = c->slots.count;
+	ret->evictions = c->evictions;
+	ret->hits = c->hits;
+	ret->misses = c->misses;
+	pthread_mutex_unlock(&c->lock);
+}
+
 static bool is_degraded(const struct cache *c)
 {
 	return now_ms(c) < atomic_load(&((struct cache *)c)->degraded_until);
@@ -1430,17 +1688,20 @@ unsigned cache_instance_ttl(const struct cache *c)
 	return c->instance_ttl_s;
 }
 
-int cache_new(struct api *api, const struct cache_config *cfg, struct cache **ret_cache)
+int cache_new(struct fetcher *fetcher, const struct cache_config *cfg, struct cache **ret_cache)
 {
 	pthread_condattr_t attr;
 	struct cache *c;
 
-	if (api == NULL || cfg == NULL)
+	if (fetcher == NULL || cfg == NULL)
 		return -EINVAL;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return -ENOMEM;
-	c->api = api;
+	c->fetcher = fetcher;
+	c->max_bytes = cfg->max_bytes ? cfg->max_bytes : CACHE_DEFAULT_MAX_BYTES;
+	for (size_t i = 0; i < LRU_CLASSES; i++)
+		lru_init(&c->lru[i]);
 	c->cache_ttl_s = cfg->cache_ttl_s;
 	c->instance_ttl_s = cfg->instance_ttl_s;
 	c->clock = cfg->clock ? cfg->clock : monotonic_ms;

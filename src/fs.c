@@ -220,7 +220,10 @@ static int invocation_result(struct fs *fs, struct node *file, const struct cach
 		return r;
 	}
 	if (old != res) {
-		node_set_result(fs->nodes, file, res);
+		/* A final result is left to the cache, which keeps it within
+		 * max_cache and fetches it again once dropped: a node the kernel
+		 * keeps for days must not pin it past that bound. */
+		node_set_result(fs->nodes, file, res->is_final ? NULL : res);
 		if (old != NULL) {
 			a = result_file(old, file->file, &alen);
 			b = result_file(res, file->file, &blen);

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,6 +33,7 @@
 #include "cache.h"
 #include "config.h"
 #include "credentials.h"
+#include "fetcher.h"
 #include "fs.h"
 #include "log.h"
 
@@ -46,6 +48,12 @@
 #define MAX_JOBS	     64u       /* the API's per-account limits make more pointless */
 #define MAX_TIMEOUT	     600u
 #define MAX_REGIONS_OPT	     64u
+/* max_cache: below 64 KiB a walk would drop what it has just read; above
+ * 1 TiB the number is a typo. */
+#define MIN_MAX_CACHE ((unsigned long long)64u << 10)
+#define MAX_MAX_CACHE ((unsigned long long)1u << 40)
+/* glibc arenas: see main(). */
+#define MALLOC_ARENAS 2
 
 struct options {
 	char *regions;
@@ -53,6 +61,7 @@ struct options {
 	char *home_region;
 	char *profile;
 	char *cafile;
+	char *max_cache;
 	unsigned cache_ttl;
 	unsigned instance_ttl;
 	unsigned jobs;
@@ -74,6 +83,7 @@ static const struct fuse_opt swasfs_opts[] = { OPT("regions=%s", regions),
 					       OPT("cafile=%s", cafile),
 					       OPT("cache_ttl=%u", cache_ttl),
 					       OPT("instance_ttl=%u", instance_ttl),
+					       OPT("max_cache=%s", max_cache),
 					       OPT("jobs=%u", jobs),
 					       OPT("timeout=%u", timeout),
 					       OPT("retry_budget=%u", retry_budget),
@@ -99,6 +109,9 @@ static void print_usage(const char *prog)
 	       "    -o cache_ttl=SECONDS    invocation listings and running results are fresh\n"
 	       "                            this long (default %d)\n"
 	       "    -o instance_ttl=SECONDS region and instance lists are fresh this long (default %d)\n"
+	       "    -o max_cache=SIZE       memory the cache may hold, K, M or G suffix; past it\n"
+	       "                            least recently used data is dropped and fetched again\n"
+	       "                            when needed (default 256M)\n"
 	       "    -o cafile=PATH          CA bundle for HTTPS (default: the system store;\n"
 	       "                            verification is never switched off)\n"
 	       "    -o jobs=N               API requests in flight at once (default %d)\n"
@@ -119,9 +132,63 @@ static void print_usage(const char *prog)
 	fuse_lowlevel_help();
 }
 
+/* Parses SIZE: digits with an optional K, M or G suffix (powers of 1024). */
+static int parse_size(const char *s, unsigned long long *ret)
+{
+	unsigned long long v, mult = 1;
+	char *end;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -EINVAL;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		mult = 1ull << 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		mult = 1ull << 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		mult = 1ull << 30;
+		end++;
+		break;
+	default:
+		break;
+	}
+	if (*end != '\0' || v > ULLONG_MAX / mult)
+		return -EINVAL;
+	*ret = v * mult;
+	return 0;
+}
+
+/* The -o max_cache bytes, CACHE_DEFAULT_MAX_BYTES if not given. Prints why
+ * and returns -EINVAL on a bad value. */
+static int max_cache_of(const struct options *o, size_t *ret)
+{
+	unsigned long long v = CACHE_DEFAULT_MAX_BYTES;
+
+	if (o->max_cache != NULL &&
+	    (parse_size(o->max_cache, &v) < 0 || v < MIN_MAX_CACHE || v > MAX_MAX_CACHE)) {
+		fprintf(stderr, "swasfs: max_cache must be a size between 64K and 1024G, such as 256M\n");
+		return -EINVAL;
+	}
+	*ret = (size_t)v;
+	return 0;
+}
+
 /* Checks ranges; prints why and returns -EINVAL on a bad value. */
 static int check_options(const struct options *o)
 {
+	size_t max_cache;
+
 	if (o->cache_ttl < 1 || o->cache_ttl > MAX_TTL || o->instance_ttl < 1 || o->instance_ttl > MAX_TTL) {
 		fprintf(stderr, "swasfs: cache_ttl and instance_ttl must be between 1 and %u seconds\n",
 			MAX_TTL);
@@ -146,7 +213,7 @@ static int check_options(const struct options *o)
 		fprintf(stderr, "swasfs: cafile %s: %s\n", o->cafile, strerror(errno));
 		return -EINVAL;
 	}
-	return 0;
+	return max_cache_of(o, &max_cache);
 }
 
 /* Splits "a:b:c" into the array @ids (pointers into @s, which is modified). */
@@ -278,6 +345,18 @@ static int seed_regions(struct cache *cache, const struct options *o, const stru
 	return r;
 }
 
+/* One line at exit on what the cache held and did, to size max_cache by
+ * (and for the memory benchmark). */
+static void log_cache_stats(struct cache *cache, size_t max_bytes)
+{
+	struct cache_stats st;
+
+	cache_get_stats(cache, &st);
+	log_info("cache at exit: %zu bytes in %zu entries (max_cache %zu), %lu dropped to stay within it, "
+		 "%lu hits, %lu misses",
+		 st.bytes, st.slots, max_bytes, st.evictions, st.hits, st.misses);
+}
+
 static int run_session(struct fuse_session *se, const struct fuse_cmdline_opts *opts)
 {
 	struct fuse_loop_config *loop;
@@ -297,23 +376,25 @@ static int run_session(struct fuse_session *se, const struct fuse_cmdline_opts *
 
 /* What the exit-signal handler touches, set before it is installed. */
 static struct fuse_session *volatile signal_session;
-static struct api *volatile signal_api;
+static struct fetcher *volatile signal_fetcher;
 
 /*
  * SIGTERM, SIGINT, SIGHUP. libfuse's own handler only ends the loop, and the
  * loop then joins its workers, which may be waiting minutes for the API (a
- * hung server, the ListInstances limiter). So first cancel the client: every
- * request in flight, backoff and limiter wait ends with ECANCELED, the
- * readers behind them get EIO, and the workers come back. Both calls are
- * async-signal-safe: api_cancel is an atomic exchange and a write(2), and
- * fuse_session_exit sets a flag (libfuse's handler calls it the same way).
+ * hung server, the ListInstances limiter). So first cancel the fetcher and
+ * the client under it: every request in flight, backoff and limiter wait
+ * ends with ECANCELED, the readers behind them get EIO, and the workers come
+ * back. Both calls are async-signal-safe: fetcher_cancel is api_cancel
+ * (fetcher.h requires every fetcher's cancel to be), an atomic exchange and
+ * a write(2), and fuse_session_exit sets a flag (libfuse's handler calls it
+ * the same way).
  * libfuse blocks these signals in its worker threads, so the main thread,
  * waiting for the loop, is the one interrupted.
  */
 static void on_exit_signal(int sig)
 {
 	(void)sig;
-	api_cancel(signal_api);
+	fetcher_cancel(signal_fetcher);
 	fuse_session_exit(signal_session);
 }
 
@@ -321,12 +402,12 @@ static const int exit_signals[] = { SIGTERM, SIGINT, SIGHUP };
 
 /* Installs on_exit_signal for exit_signals and ignores SIGPIPE (a reader
  * gone is not our death), as fuse_set_signal_handlers does. */
-static int signals_install(struct fuse_session *se, struct api *api)
+static int signals_install(struct fuse_session *se, struct fetcher *fetcher)
 {
 	struct sigaction sa = { 0 };
 
 	signal_session = se;
-	signal_api = api;
+	signal_fetcher = fetcher;
 	sigemptyset(&sa.sa_mask);
 	/* No SA_RESTART: the loop's wait must return EINTR to see the exit flag. */
 	sa.sa_handler = on_exit_signal;
@@ -349,7 +430,7 @@ static void signals_remove(void)
 		sigaction(exit_signals[i], &sa, NULL);
 	sigaction(SIGPIPE, &sa, NULL);
 	signal_session = NULL;
-	signal_api = NULL;
+	signal_fetcher = NULL;
 }
 
 /* libfuse logs some messages in pieces; ours are whole lines. */
@@ -391,7 +472,9 @@ int main(int argc, char *argv[])
 	struct fuse_session *se = NULL;
 	struct cache *cache = NULL;
 	struct api *api = NULL;
+	struct fetcher *fetcher = NULL;
 	struct fs *fs = NULL;
+	size_t max_bytes = 0;
 	struct cred *cred = NULL; /* after make_api: borrowed from api, valid until api_free */
 	const char *env;
 	int ret = 1, r;
@@ -444,6 +527,14 @@ int main(int argc, char *argv[])
 		log_debug("secure heap: %s; credentials are %s", strerror(-r),
 			  r == -EPERM ? "in memory that may be swapped or dumped" : "on the ordinary heap");
 
+	/* glibc gives each thread that allocates under contention an arena of
+	 * its own, up to 8 per core, and memory freed in one arena is not
+	 * reused by threads allocating from another: with FUSE workers and
+	 * refresh threads filling and dropping cache snapshots, the process
+	 * would grow far past what the cache holds (max_cache). Two arenas keep
+	 * freed memory in use; set before any thread exists. */
+	if (mallopt(M_ARENA_MAX, MALLOC_ARENAS) != 1)
+		log_debug("mallopt(M_ARENA_MAX) was refused; freed memory may be reused less");
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	/* Read-only, no atime updates (they would cost a GETATTR per read), and
 	 * the kernel checks the 0555/0444 modes. */
@@ -459,8 +550,12 @@ int main(int argc, char *argv[])
 		/* api_new opens no connection and starts no thread: safe before the fork. */
 		struct cache_config ccfg = { .cache_ttl_s = o.cache_ttl, .instance_ttl_s = o.instance_ttl };
 
+		if (max_cache_of(&o, &max_bytes) < 0)
+			goto out_fs;
+		ccfg.max_bytes = max_bytes;
 		if (load_credentials(&o, &cred) < 0 || make_api(&o, cred, &api) < 0 ||
-		    cache_new(api, &ccfg, &cache) < 0 || fs_new(&fcfg, cache, &fs) < 0)
+		    fetcher_api_new(api, &fetcher) < 0 || cache_new(fetcher, &ccfg, &cache) < 0 ||
+		    fs_new(&fcfg, cache, &fs) < 0)
 			goto out_fs;
 	}
 	/* Parses the FUSE options: a typo fails here, before any API call. */
@@ -470,7 +565,7 @@ int main(int argc, char *argv[])
 	fs_set_session(fs, se);
 	if (check_api(&o, cred, &regions) < 0 || seed_regions(cache, &o, &regions) < 0)
 		goto out_session;
-	if (signals_install(se, api) < 0)
+	if (signals_install(se, fetcher) < 0)
 		goto out_signals;
 	if (fuse_session_mount(se, opts.mountpoint) != 0)
 		goto out_signals;
@@ -490,7 +585,8 @@ int main(int argc, char *argv[])
 	/* No reader is left: refreshes still running in the background stop
 	 * now instead of spending their retry budget (cache_free waits for
 	 * them). */
-	api_cancel(api);
+	fetcher_cancel(fetcher);
+	log_cache_stats(cache, max_bytes);
 
 out_unmount:
 	fuse_session_unmount(se);
@@ -501,6 +597,7 @@ out_session:
 out_fs:
 	fs_free(fs);
 	cache_free(cache);
+	fetcher_free(fetcher);
 	api_free(api);
 	swas_region_list_done(&regions);
 	curl_global_cleanup();
@@ -511,6 +608,7 @@ out_args:
 	free(o.home_region);
 	free(o.profile);
 	free(o.cafile);
+	free(o.max_cache);
 	fuse_opt_free_args(&args);
 	return ret;
 }

@@ -28,7 +28,7 @@ def free_port():
 def test_help_lists_every_option(tmp_path):
     r = run_swasfs(["--help"], env=credentials_env(tmp_path))
     assert r.returncode == 0
-    for opt in ["regions=", "endpoint=", "home_region=", "profile=", "cache_ttl=", "instance_ttl=", "cafile=",
+    for opt in ["regions=", "endpoint=", "home_region=", "profile=", "cache_ttl=", "instance_ttl=", "max_cache=", "cafile=",
                 "jobs=", "timeout=", "retry_budget=", "no_results", "verbose", "dumpable", "-f", "allow_other"]:
         assert opt in r.stdout + r.stderr, opt
 
@@ -90,7 +90,9 @@ def test_unreachable_endpoint_exits_1_with_curls_error(tmp_path):
 def test_bad_option_values_are_refused(emulator, tmp_path):
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    for bad in ["cache_ttl=0", "jobs=0", "timeout=0", "endpoint=nourl", "cafile=/nonexistent/ca.pem"]:
+    for bad in ["cache_ttl=0", "jobs=0", "timeout=0", "endpoint=nourl", "cafile=/nonexistent/ca.pem",
+                "max_cache=", "max_cache=12Q", "max_cache=1K", "max_cache=2048G", "max_cache=-1M",
+                "max_cache=99999999999999999999G"]:
         r = run_swasfs(["-f", "-o", f"endpoint={emulator.url},{bad}", str(mnt)], env=credentials_env(tmp_path))
         assert r.returncode != 0, bad
         assert r.stderr.strip(), bad
