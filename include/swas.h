@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 /* The API's own limits and ours, with their sources. They keep their API_
@@ -80,23 +81,40 @@ struct swas_instance_list {
 	bool truncated; /* paging stopped at API_MAX_INSTANCE_PAGES though the server had more */
 };
 
+/*
+ * One invocation of a listing, compact: everything it keeps lives in ONE
+ * allocation, which invoke_id points at and swas_invocation_done() frees:
+ *
+ *   InvokeId NUL, the decoded command NUL, the API record NUL, and, only
+ *   when InvokeStatus is not one of the four known ones, InvokeStatus NUL.
+ *
+ * The API record is the DescribeInvocations record as the API sent it,
+ * printed unformatted, without its CommandContent when that was canonical
+ * base64 of the command (render.c puts it back at content_index); every
+ * other field stays verbatim, U+0000 as the escape \u0000. metadata.json and
+ * parameters.json are rendered from it when read (render.h); their sizes are
+ * computed once, when the record is parsed, so that stat is exact without
+ * rendering. Nothing else is kept: a cached listing of 100,000 invocations
+ * costs their commands plus well under 1 KiB each.
+ *
+ * Immutable once built: the cache shares it between threads and listings.
+ */
 struct swas_invocation {
-	char *invoke_id;
-	char *invoke_status; /* Running, Finished, Failed, Stopped, or anything the API says */
-	char *invocation_status;
-	char *command_name;
-	char *command_type;
-	char *creation_time;	/* verbatim */
-	time_t ctime;		/* creation_time parsed, 0 if absent or unparsable */
-	unsigned char *command; /* CommandContent, base64-decoded; NUL-terminated for convenience */
-	size_t command_len;
-	char *parameters_json; /* the "parameters.json" file: Parameters as a JSON object ({} if none) + "\n" */
-	size_t parameters_json_len;
-	char *metadata_json; /* the "metadata.json" file: the record as a JSON object, with InstanceId
-	                            and RegionId added, + "\n" */
-	size_t metadata_json_len;
+	char *invoke_id;	      /* starts the allocation; owned */
+	const char *invoke_status;    /* a static string for Running, Finished, Failed and Stopped,
+					 else in the allocation */
+	const unsigned char *command; /* CommandContent, base64-decoded; in the allocation,
+					 NUL-terminated for convenience */
+	const char *record;	      /* the API record, unformatted JSON; in the allocation */
+	time_t ctime;		      /* CreationTime parsed, 0 if absent or unparsable */
+	uint32_t command_len;
+	uint32_t record_len;
+	uint32_t metadata_json_len;   /* the size of the rendered "metadata.json" */
+	uint32_t parameters_json_len; /* the size of the rendered "parameters.json" */
+	int32_t content_index;	      /* the member index CommandContent is put back at when
+					 rendering, -1 if it stayed in record (not canonical base64,
+					 not a string, or absent) */
 };
-
 struct swas_invocation_list {
 	struct swas_invocation *items; /* deduplicated by invoke_id, in the API's order */
 	size_t count;
@@ -122,8 +140,22 @@ void swas_instance_list_done(struct swas_instance_list *l);
 void swas_invocation_list_done(struct swas_invocation_list *l);
 /* Frees one instance's fields (not the struct itself, which may sit in a list). */
 void swas_instance_done(struct swas_instance *in);
-/* Frees one invocation's fields (not the struct itself). */
+/* Frees one invocation's allocation (not the struct itself) and zeroes the struct. */
 void swas_invocation_done(struct swas_invocation *inv);
+/*
+ * Builds @inv's one allocation from copies of @invoke_id, @invoke_status,
+ * the @command_len bytes of @command and the @record_len bytes of @record
+ * (which must not hold NUL); sets the pointers, ctime, command_len,
+ * record_len and content_index, and leaves the two file sizes 0 for the
+ * caller (json.c renders them once). -EOVERFLOW if a length does not fit a
+ * uint32_t, -ENOMEM; @inv is written only on success. Takes nothing from
+ * the caller.
+ */
+int swas_invocation_build(struct swas_invocation *inv, const char *invoke_id, const char *invoke_status,
+			  time_t ctime, const unsigned char *command, size_t command_len, const char *record,
+			  size_t record_len, int32_t content_index);
+/* Bytes @inv holds beyond its struct (its one allocation, as requested). */
+size_t swas_invocation_bytes(const struct swas_invocation *inv);
 /* Frees the result's fields and zeroes it; accepts NULL. */
 void swas_result_done(struct swas_result *r);
 

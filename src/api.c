@@ -991,13 +991,11 @@ static int parse_invocations(const char *body, size_t len, void *ctx, struct jso
 	return r;
 }
 
-/* What one record costs in memory, roughly: its strings and files. */
+/* What one record costs in memory, roughly: its struct and its one
+ * allocation (swas.h). */
 static size_t invocation_bytes(const struct swas_invocation *inv)
 {
-	return sizeof(*inv) + strlen(inv->invoke_id) + strlen(inv->invoke_status) +
-	       strlen(inv->invocation_status) + strlen(inv->command_name) + strlen(inv->command_type) +
-	       strlen(inv->creation_time) + inv->command_len + inv->parameters_json_len +
-	       inv->metadata_json_len;
+	return sizeof(*inv) + swas_invocation_bytes(inv);
 }
 
 /* Grows pass->pages to hold page @n. Called with pass->lock held. */

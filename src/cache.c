@@ -338,11 +338,10 @@ static size_t usable(const void *p)
 	return p != NULL ? malloc_usable_size((void *)p) : 0;
 }
 
+/* The record's one allocation (swas.h): everything it holds but its struct. */
 static size_t invocation_bytes(const struct swas_invocation *inv)
 {
-	return usable(inv->invoke_id) + usable(inv->invoke_status) + usable(inv->invocation_status) +
-	       usable(inv->command_name) + usable(inv->command_type) + usable(inv->creation_time) +
-	       usable(inv->command) + usable(inv->parameters_json) + usable(inv->metadata_json);
+	return usable(inv->invoke_id);
 }
 
 /* ---- snapshots ---- */

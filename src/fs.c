@@ -18,6 +18,7 @@
 #include <sys/statvfs.h>
 
 #include "fs.h"
+#include "render.h"
 #include "log.h"
 #include "node.h"
 #include "notify.h"
@@ -102,22 +103,76 @@ static void fill_file(const struct fs *fs, struct stat *st, uint64_t ino, time_t
 	st->st_atime = st->st_mtime = st->st_ctime = t;
 }
 
-/* The bytes of one of the three files rendered from the listing record. */
-static const void *record_file(const struct cache_record *rec, enum node_file f, size_t *ret_len)
+/* The size of one of the three files of the listing record (the JSON files
+ * were sized once, when the record was parsed). */
+static size_t record_file_size(const struct cache_record *rec, enum node_file f)
 {
 	switch (f) {
 	case NODE_FILE_COMMAND:
-		*ret_len = rec->inv.command_len;
-		return rec->inv.command;
+		return rec->inv.command_len;
 	case NODE_FILE_PARAMETERS:
-		*ret_len = rec->inv.parameters_json_len;
-		return rec->inv.parameters_json;
+		return rec->inv.parameters_json_len;
 	case NODE_FILE_METADATA:
-		*ret_len = rec->inv.metadata_json_len;
-		return rec->inv.metadata_json;
+		return rec->inv.metadata_json_len;
 	default:
-		*ret_len = 0;
-		return NULL;
+		return 0;
+	}
+}
+
+/* The bytes of one of the three files of the listing record, for a read of
+ * @n: the command is the record's own; the JSON files are rendered now into
+ * *ret_buf, which the caller frees (NULL for the command). */
+static int record_file(const struct node *n, const struct cache_record *rec, const char **ret,
+		       size_t *ret_len, char **ret_buf)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int r = 0;
+
+	switch (n->file) {
+	case NODE_FILE_COMMAND:
+		*ret = (const char *)rec->inv.command;
+		*ret_len = rec->inv.command_len;
+		*ret_buf = NULL;
+		return 0;
+	case NODE_FILE_PARAMETERS:
+		r = render_parameters(&rec->inv, &buf, &len);
+		break;
+	case NODE_FILE_METADATA:
+		r = render_metadata(&rec->inv, n->region, n->instance, &buf, &len);
+		break;
+	default:
+		break;
+	}
+	if (r < 0)
+		return r;
+	*ret = buf;
+	*ret_len = len;
+	*ret_buf = buf;
+	return 0;
+}
+
+/* Whether @a and @b give file @f the same bytes, judged by what the file is
+ * made of (the command; the record, and for metadata.json the command put
+ * back into it), without rendering: the record is printed canonically, so
+ * equal sources are equal files, and unequal ones are taken as changed. */
+static bool record_file_same(const struct cache_record *a, const struct cache_record *b, enum node_file f)
+{
+	bool same_command = a->inv.command_len == b->inv.command_len &&
+			    memcmp(a->inv.command, b->inv.command, a->inv.command_len) == 0;
+	bool same_record = a->inv.record_len == b->inv.record_len &&
+			   memcmp(a->inv.record, b->inv.record, a->inv.record_len) == 0;
+
+	switch (f) {
+	case NODE_FILE_COMMAND:
+		return same_command;
+	case NODE_FILE_PARAMETERS:
+		return same_record;
+	case NODE_FILE_METADATA:
+		return same_record && a->inv.content_index == b->inv.content_index &&
+		       (a->inv.content_index < 0 || same_command);
+	default:
+		return true;
 	}
 }
 
@@ -240,16 +295,11 @@ out_found:
 static void note_file_record(struct fs *fs, struct node *n, const struct cache_record *rec)
 {
 	const struct cache_record *old = node_get_record(fs->nodes, n);
-	const void *a, *b;
-	size_t alen, blen;
 
 	if (old != rec) {
 		node_set_record(fs->nodes, n, rec);
-		if (old != NULL) {
-			a = record_file(old, n->file, &alen);
-			b = record_file(rec, n->file, &blen);
-			inval_if_changed(fs, n, a, alen, b, blen);
-		}
+		if (old != NULL && !record_file_same(old, rec, n->file))
+			notify_inode(fs->notify, n->ino);
 	}
 	cache_record_unref(fs->cache, old);
 }
@@ -351,7 +401,7 @@ static int node_attr(struct fs *fs, struct node *n, struct stat *st, double *ret
 		return r;
 	if (!is_result_file(n->file)) {
 		note_file_record(fs, n, rec);
-		record_file(rec, n->file, &size);
+		size = record_file_size(rec, n->file);
 		fill_file(fs, st, n->ino, rec->inv.ctime, size);
 		*ret_ttl = rec->is_final ? FS_IMMUTABLE_TTL_S : cache_listing_ttl(fs->cache);
 		goto out_rec;
@@ -559,6 +609,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	struct node *n = node_get(fs->nodes, ino);
 	const struct cache_record *rec = NULL;
 	const struct cache_result *res = NULL;
+	char *rendered = NULL; /* metadata.json or parameters.json, rendered for this read */
 	const char *data;
 	size_t len;
 	int r;
@@ -581,7 +632,9 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 			goto out_err;
 		data = result_file(res, n->file, &len);
 	} else {
-		data = record_file(rec, n->file, &len);
+		r = record_file(n, rec, &data, &len, &rendered);
+		if (r < 0)
+			goto out_err;
 	}
 	if (off < 0 || (uint64_t)off >= len)
 		fuse_reply_buf(req, NULL, 0);
@@ -592,6 +645,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 out_err:
 	fuse_reply_err(req, to_errno(r));
 out:
+	free(rendered);
 	cache_result_unref(fs->cache, res);
 	cache_record_unref(fs->cache, rec);
 	node_put(fs->nodes, n);
@@ -829,7 +883,7 @@ static void dir_entry_attr(struct fs *fs, const struct dirh *d, const struct dir
 		*ttl = e->rec->is_final ? FS_IMMUTABLE_TTL_S : cache_listing_ttl(fs->cache);
 		return;
 	case NODE_FILE:
-		record_file(d->rec, e->file, &size);
+		size = record_file_size(d->rec, e->file);
 		fill_file(fs, st, child->ino, d->rec->inv.ctime, size);
 		*ttl = d->rec->is_final ? FS_IMMUTABLE_TTL_S : cache_listing_ttl(fs->cache);
 		return;

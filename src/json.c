@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,8 @@
 
 #include "b64.h"
 #include "json.h"
+#include "json_i.h"
+#include "render.h"
 #include "swas.h"
 
 /* Bodies are capped by the HTTP layer (API_MAX_BODY_BYTES); this guards the
@@ -185,6 +188,16 @@ static int parse(const char *body, size_t len, cJSON **ret, bool *ret_marked)
 	if (ret_marked)
 		*ret_marked = marked;
 	return 0;
+}
+
+int json_parse_text(const char *text, size_t len, cJSON **ret, bool *ret_marked)
+{
+	return parse(text, len, ret, ret_marked);
+}
+
+void json_unmark(char *s, size_t len)
+{
+	unmark_json(s, len);
 }
 
 static const cJSON *get(const cJSON *obj, const char *name)
@@ -360,77 +373,6 @@ static int decode_b64_field(const cJSON *obj, const char *name, bool marked, uns
 		return 0;
 	}
 	free(text);
-	return r;
-}
-
-static bool is_ascii_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* parameters.json: Parameters as an object; a string holding a JSON object is
- * unwrapped; absent, null or "" gives {}; other values are rendered as they
- * are rather than dropped. U+0000 marks (@marked: the body's) are undone here,
- * since an unwrapped string may hold its own \u0000. */
-static int render_parameters(const cJSON *record, bool marked, char **ret, size_t *ret_len)
-{
-	const cJSON *p = get(record, "Parameters");
-	cJSON *empty = NULL, *inner = NULL;
-	bool inner_marked = false;
-	int r;
-
-	if (cJSON_IsString(p) && p->valuestring) {
-		const char *s = p->valuestring;
-
-		while (is_ascii_space(*s))
-			s++;
-		if (*s == '\0') {
-			p = NULL;
-		} else if (parse(p->valuestring, strlen(p->valuestring), &inner, &inner_marked) == 0) {
-			if (cJSON_IsObject(inner))
-				p = inner;
-		}
-	}
-	if (!p || cJSON_IsNull(p)) {
-		empty = cJSON_CreateObject();
-		if (!empty) {
-			r = -ENOMEM;
-			goto out_free;
-		}
-		p = empty;
-	}
-	r = render(p, ret, ret_len);
-	if (r == 0 && (marked || inner_marked))
-		unmark_json(*ret, *ret_len);
-out_free:
-	cJSON_Delete(inner);
-	cJSON_Delete(empty);
-	return r;
-}
-
-/* Adds @name = @value to @obj unless the API already sent that field. */
-static int add_if_absent(cJSON *obj, const char *name, const char *value)
-{
-	if (cJSON_GetObjectItemCaseSensitive(obj, name))
-		return 0;
-	return cJSON_AddStringToObject(obj, name, value) ? 0 : -ENOMEM;
-}
-
-/* metadata.json: the record verbatim plus InstanceId and RegionId. */
-static int render_metadata(const cJSON *record, const char *region_id, const char *instance_id, char **ret,
-			   size_t *ret_len)
-{
-	cJSON *copy = cJSON_Duplicate(record, true);
-	int r = -ENOMEM;
-
-	if (!copy)
-		return -ENOMEM;
-	r = add_if_absent(copy, "InstanceId", instance_id);
-	if (r == 0)
-		r = add_if_absent(copy, "RegionId", region_id);
-	if (r == 0)
-		r = render(copy, ret, ret_len);
-	cJSON_Delete(copy);
 	return r;
 }
 
@@ -629,34 +571,96 @@ out_delete:
 	return r;
 }
 
-static int invocation_fill(const cJSON *item, const char *region_id, const char *instance_id, bool marked,
+/* The index of @member among @obj's members. */
+static int member_index(const cJSON *obj, const cJSON *member)
+{
+	const cJSON *it;
+	int i = 0;
+
+	for (it = obj->child; it && it != member; it = it->next)
+		i++;
+	return i;
+}
+
+/* Takes the first CommandContent out of @item when it is canonical base64
+ * of @command (encoding the command again gives it back byte for byte), so
+ * the kept record does not hold the command twice; returns the index it had,
+ * or -1 when it stays (absent, not a string, not base64, or spelled another
+ * way: padding, whitespace, which must render as sent). */
+static int take_content(cJSON *item, const unsigned char *command, size_t command_len, int *ret_index)
+{
+	cJSON *cc = cJSON_GetObjectItemCaseSensitive(item, "CommandContent");
+	char *b64 = NULL;
+	size_t b64_len;
+	int r, index;
+
+	*ret_index = -1;
+	if (!cJSON_IsString(cc) || !cc->valuestring)
+		return 0;
+	r = b64_encode(command, command_len, &b64, &b64_len);
+	if (r < 0)
+		return r;
+	if (strlen(cc->valuestring) == b64_len && memcmp(cc->valuestring, b64, b64_len) == 0) {
+		index = member_index(item, cc);
+		cJSON_Delete(cJSON_DetachItemViaPointer(item, cc));
+		*ret_index = index;
+	}
+	free(b64);
+	return 0;
+}
+
+/* One record into its compact form (swas.h). Changes @item (its
+ * CommandContent goes), which the caller deletes with its tree. */
+static int invocation_fill(cJSON *item, const char *region_id, const char *instance_id, bool marked,
 			   struct swas_invocation *inv)
 {
+	char *invoke_id = NULL, *status = NULL, *created = NULL, *record = NULL;
+	unsigned char *command = NULL;
+	size_t command_len = 0, mlen, plen;
+	int content_index, r = -ENOMEM;
+
 	const struct str_field f[] = {
-		{ "InvokeId", &inv->invoke_id },
-		{ "InvokeStatus", &inv->invoke_status },
-		{ "InvocationStatus", &inv->invocation_status },
-		{ "CommandName", &inv->command_name },
-		{ "CommandType", &inv->command_type },
-		{ "CreationTime", &inv->creation_time },
+		{ "InvokeId", &invoke_id },
+		{ "InvokeStatus", &status },
+		{ "CreationTime", &created },
 	};
-	int r;
 
 	if (!take_strs(item, marked, f, sizeof(f) / sizeof(f[0])))
-		return -ENOMEM;
-	inv->ctime = swas_parse_time(inv->creation_time);
-	r = decode_b64_field(item, "CommandContent", marked, &inv->command, &inv->command_len);
+		goto out_free;
+	r = decode_b64_field(item, "CommandContent", marked, &command, &command_len);
 	if (r < 0)
-		return r;
-	r = render_parameters(item, marked, &inv->parameters_json, &inv->parameters_json_len);
+		goto out_free;
+	r = take_content(item, command, command_len, &content_index);
 	if (r < 0)
-		return r;
-	r = render_metadata(item, region_id, instance_id, &inv->metadata_json, &inv->metadata_json_len);
-	if (r < 0)
-		return r;
+		goto out_free;
+	r = -ENOMEM;
+	record = cJSON_PrintUnformatted(item);
+	if (!record)
+		goto out_free;
+	/* Kept as the API's text: \u0000 stays itself (render.c marks it again). */
 	if (marked)
-		unmark_json(inv->metadata_json, inv->metadata_json_len);
-	return 0;
+		unmark_json(record, strlen(record));
+	r = swas_invocation_build(inv, invoke_id, status, swas_parse_time(created), command, command_len,
+				  record, strlen(record), content_index);
+	if (r < 0)
+		goto out_free;
+	r = render_sizes(inv, region_id, instance_id, &mlen, &plen);
+	if (r == 0 && (mlen > UINT32_MAX || plen > UINT32_MAX))
+		r = -EOVERFLOW;
+	if (r < 0) {
+		swas_invocation_done(inv);
+		goto out_free;
+	}
+	inv->metadata_json_len = (uint32_t)mlen;
+	inv->parameters_json_len = (uint32_t)plen;
+out_free:
+	if (record)
+		cJSON_free(record);
+	free(command);
+	free(created);
+	free(status);
+	free(invoke_id);
+	return r;
 }
 
 int json_parse_invocations(const char *body, size_t len, const char *region_id, const char *instance_id,
@@ -679,7 +683,7 @@ int json_parse_invocations(const char *body, size_t len, const char *region_id, 
 	{
 		if (!cJSON_IsObject(item))
 			continue;
-		r = invocation_fill(item, region_id, instance_id, marked, &l.items[l.count++]);
+		r = invocation_fill((cJSON *)item, region_id, instance_id, marked, &l.items[l.count++]);
 		if (r < 0)
 			goto out_free_list;
 	}

@@ -5,6 +5,8 @@
  * that both, and the cache above them, free what they hold the same way
  * without depending on each other.
  */
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -70,14 +72,71 @@ void swas_instance_list_done(struct swas_instance_list *l)
 void swas_invocation_done(struct swas_invocation *inv)
 {
 	free(inv->invoke_id);
-	free(inv->invoke_status);
-	free(inv->invocation_status);
-	free(inv->command_name);
-	free(inv->command_type);
-	free(inv->creation_time);
-	free(inv->command);
-	free(inv->parameters_json);
-	free(inv->metadata_json);
+	memset(inv, 0, sizeof(*inv));
+}
+
+/* The InvokeStatus values SWAS documents: kept as static strings, so the
+ * common record stores none. */
+static const char *const known_statuses[] = { "Running", "Finished", "Failed", "Stopped" };
+
+static const char *known_status(const char *s)
+{
+	for (size_t i = 0; i < sizeof(known_statuses) / sizeof(known_statuses[0]); i++)
+		if (strcmp(s, known_statuses[i]) == 0)
+			return known_statuses[i];
+	return NULL;
+}
+
+int swas_invocation_build(struct swas_invocation *inv, const char *invoke_id, const char *invoke_status,
+			  time_t ctime, const unsigned char *command, size_t command_len, const char *record,
+			  size_t record_len, int32_t content_index)
+{
+	const char *status = known_status(invoke_status);
+	size_t id_len = strlen(invoke_id), status_len = status ? 0 : strlen(invoke_status) + 1;
+	size_t total;
+	char *blob, *p;
+
+	if (command_len > UINT32_MAX || record_len > UINT32_MAX || id_len > UINT32_MAX ||
+	    status_len > UINT32_MAX)
+		return -EOVERFLOW;
+	total = id_len + 1 + command_len + 1 + record_len + 1 + status_len;
+	blob = malloc(total);
+	if (!blob)
+		return -ENOMEM;
+	p = blob;
+	memcpy(p, invoke_id, id_len + 1);
+	p += id_len + 1;
+	inv->command = (const unsigned char *)p;
+	if (command_len)
+		memcpy(p, command, command_len);
+	p[command_len] = '\0';
+	p += command_len + 1;
+	inv->record = p;
+	if (record_len)
+		memcpy(p, record, record_len);
+	p[record_len] = '\0';
+	p += record_len + 1;
+	if (!status) {
+		memcpy(p, invoke_status, status_len);
+		status = p;
+	}
+	inv->invoke_id = blob;
+	inv->invoke_status = status;
+	inv->ctime = ctime;
+	inv->command_len = (uint32_t)command_len;
+	inv->record_len = (uint32_t)record_len;
+	inv->metadata_json_len = 0;
+	inv->parameters_json_len = 0;
+	inv->content_index = content_index;
+	return 0;
+}
+
+size_t swas_invocation_bytes(const struct swas_invocation *inv)
+{
+	if (!inv->invoke_id)
+		return 0;
+	return strlen(inv->invoke_id) + 1 + inv->command_len + 1 + inv->record_len + 1 +
+	       (known_status(inv->invoke_status) == inv->invoke_status ? 0 : strlen(inv->invoke_status) + 1);
 }
 
 void swas_invocation_list_done(struct swas_invocation_list *l)

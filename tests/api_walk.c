@@ -34,6 +34,7 @@
 #include "b64.h"
 #include "credentials.h"
 #include "log.h"
+#include "render.h"
 
 /* Writes @s as a JSON string; bytes >= 0x80 pass through (UTF-8 stays UTF-8). */
 static void put_str(const char *s, size_t len)
@@ -136,21 +137,31 @@ static void print_instance(const struct swas_instance *in)
 
 static void print_invocation(const char *region, const char *instance, const struct swas_invocation *inv)
 {
+	char *text = NULL;
+	size_t len;
+
 	printf("{");
 	field_str("kind", "invocation", true);
 	field_str("RegionId", region, false);
 	field_str("InstanceId", instance, false);
 	field_str("InvokeId", inv->invoke_id, false);
 	field_str("InvokeStatus", inv->invoke_status, false);
-	field_str("InvocationStatus", inv->invocation_status, false);
-	field_str("CommandName", inv->command_name, false);
-	field_str("CommandType", inv->command_type, false);
-	field_str("CreationTime", inv->creation_time, false);
 	field_num("ctime", (long long)inv->ctime);
 	field_b64("command_b64", inv->command, inv->command_len);
-	field_raw("parameters", inv->parameters_json, inv->parameters_json_len);
-	field_raw("metadata", inv->metadata_json, inv->metadata_json_len);
+	/* The files as a read renders them; the other fields are in metadata. */
+	if (render_parameters(inv, &text, &len) < 0)
+		goto out_oom;
+	field_raw("parameters", text, len);
+	free(text);
+	if (render_metadata(inv, region, instance, &text, &len) < 0)
+		goto out_oom;
+	field_raw("metadata", text, len);
+	free(text);
 	printf("}\n");
+	return;
+out_oom:
+	fprintf(stderr, "out of memory\n");
+	exit(1);
 }
 
 static void print_result(const struct swas_result *r)

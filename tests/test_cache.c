@@ -23,6 +23,7 @@
 #include "cache.h"
 #include "credentials.h"
 #include "fetcher.h"
+#include "render.h"
 #include "test.h"
 
 enum fake_kind {
@@ -131,23 +132,19 @@ static int fake_list_instances(struct fetcher *f, const char *region, struct swa
 
 static void fake_invocation(struct swas_invocation *inv, unsigned i, unsigned v)
 {
-	char buf[128];
+	static const char record[] = "{\"fake\":true}";
+	char id[32], command[128];
+	size_t mlen, plen;
 
-	snprintf(buf, sizeof(buf), "t-%04u", i);
-	inv->invoke_id = xstrdup(buf);
-	inv->invoke_status = xstrdup(i % 2 ? "Running" : "Finished");
-	inv->invocation_status = xstrdup(i % 2 ? "Running" : "Success");
-	inv->command_name = xstrdup("fake");
-	inv->command_type = xstrdup("RunShellScript");
-	inv->creation_time = xstrdup("2026-11-20T00:00:00Z");
-	inv->ctime = 1795651200 + i;
-	snprintf(buf, sizeof(buf), "echo %u version %u\n", i, v);
-	inv->command = (unsigned char *)xstrdup(buf);
-	inv->command_len = strlen(buf);
-	inv->parameters_json = xstrdup("{}\n");
-	inv->parameters_json_len = 3;
-	inv->metadata_json = xstrdup("{\"fake\":true}\n");
-	inv->metadata_json_len = strlen(inv->metadata_json);
+	snprintf(id, sizeof(id), "t-%04u", i);
+	snprintf(command, sizeof(command), "echo %u version %u\n", i, v);
+	ASSERT_EQ_INT(swas_invocation_build(inv, id, i % 2 ? "Running" : "Finished", 1795651200 + i,
+					    (const unsigned char *)command, strlen(command), record,
+					    sizeof(record) - 1, -1),
+		      0);
+	ASSERT_EQ_INT(render_sizes(inv, "r", "i", &mlen, &plen), 0);
+	inv->metadata_json_len = (uint32_t)mlen;
+	inv->parameters_json_len = (uint32_t)plen;
 }
 
 static int fake_list_invocations(struct fetcher *f, const char *region, const char *instance,

@@ -134,7 +134,7 @@ def first_instance(data, min_invocations=1):
 
 
 def check_invocation(got, inv, region_id, instance_id):
-    for k in ("InvokeId", "InvokeStatus", "InvocationStatus", "CommandName", "CommandType", "CreationTime"):
+    for k in ("InvokeId", "InvokeStatus"):
         assert got[k] == inv[k], (k, got[k], inv[k])
     assert base64.b64decode(got["command_b64"]) == base64.b64decode(inv["CommandContent"])
     assert got["parameters"] == (inv.get("Parameters") or {})

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "render.h"
 #include "swas.h"
 #include "test.h"
 
@@ -96,6 +97,48 @@ static const char invocations_body[] =
 	"\"CommandContent\":\"\",\"CreationTime\":\"2022-07-11T06:37Z\",\"Parameters\":{},"
 	"\"InvokeStatus\":\"Weird\",\"InvocationStatus\":\"Running\"}]}";
 
+/* The two JSON files of @inv rendered as fs.c renders them on read, checked
+ * against the sizes json.c computed when parsing (what stat reports). Kept in
+ * a ring, so an assertion may use a few at once; rendered_free() ends them. */
+static char *rendered[8];
+static size_t rendered_next;
+
+static const char *keep_rendered(char *text, size_t len, size_t want_len)
+{
+	ASSERT_EQ_INT(len, want_len);
+	ASSERT_EQ_INT(strlen(text), len);
+	free(rendered[rendered_next]);
+	rendered[rendered_next] = text;
+	rendered_next = (rendered_next + 1) % (sizeof(rendered) / sizeof(rendered[0]));
+	return text;
+}
+
+static const char *meta_of(const struct swas_invocation *inv, const char *region, const char *instance)
+{
+	char *text = NULL;
+	size_t len = 0;
+
+	ASSERT_EQ_INT(render_metadata(inv, region, instance, &text, &len), 0);
+	return keep_rendered(text, len, inv->metadata_json_len);
+}
+
+static const char *params_of(const struct swas_invocation *inv)
+{
+	char *text = NULL;
+	size_t len = 0;
+
+	ASSERT_EQ_INT(render_parameters(inv, &text, &len), 0);
+	return keep_rendered(text, len, inv->parameters_json_len);
+}
+
+static void rendered_free(void)
+{
+	for (size_t i = 0; i < sizeof(rendered) / sizeof(rendered[0]); i++) {
+		free(rendered[i]);
+		rendered[i] = NULL;
+	}
+}
+
 static void test_invocations(void)
 {
 	struct swas_invocation_list l = { 0 };
@@ -109,13 +152,10 @@ static void test_invocations(void)
 	ASSERT_EQ_INT(l.count, 2);
 	ASSERT_EQ_STR(l.items[0].invoke_id, "t-hz02p9545t6****");
 	ASSERT_EQ_STR(l.items[0].invoke_status, "Finished");
-	ASSERT_EQ_STR(l.items[0].invocation_status, "Success");
-	ASSERT_EQ_STR(l.items[0].command_type, "RunShellScript");
 	ASSERT_EQ_MEM(l.items[0].command, l.items[0].command_len, "uptime\n", 7);
 	ASSERT_EQ_INT(l.items[0].ctime, 1657521436);
-	ASSERT_EQ_STR(l.items[0].parameters_json, "{\n\t\"name\":\t\"x\"\n}\n");
-	ASSERT_EQ_INT(l.items[0].parameters_json_len, strlen(l.items[0].parameters_json));
-	ASSERT_EQ_STR(l.items[0].metadata_json,
+	ASSERT_EQ_STR(params_of(&l.items[0]), "{\n\t\"name\":\t\"x\"\n}\n");
+	ASSERT_EQ_STR(meta_of(&l.items[0], "cn-hangzhou", "i-1"),
 		      "{\n\t\"InvokeId\":\t\"t-hz02p9545t6****\",\n\t\"CommandName\":\t\"uptime\",\n"
 		      "\t\"CommandType\":\t\"RunShellScript\",\n\t\"CommandContent\":\t\"dXB0aW1lCg==\",\n"
 		      "\t\"CreationTime\":\t\"2022-07-11T06:37:16Z\",\n\t\"Parameters\":\t{\n\t\t\"name\":"
@@ -123,13 +163,11 @@ static void test_invocations(void)
 		      "\t\"InvokeStatus\":\t\"Finished\",\n\t\"InvocationStatus\":\t\"Success\",\n"
 		      "\t\"Unknown\":\t[1, "
 		      "2],\n\t\"InstanceId\":\t\"i-1\",\n\t\"RegionId\":\t\"cn-hangzhou\"\n}\n");
-	ASSERT_EQ_INT(l.items[0].metadata_json_len, strlen(l.items[0].metadata_json));
 	/* Strings verbatim: UTF-8 kept as is, quotes escaped as JSON. */
-	ASSERT_EQ_STR(l.items[1].command_name, "caf\xc3\xa9 \"q\"");
-	ASSERT_TRUE(strstr(l.items[1].metadata_json, "\"caf\xc3\xa9 \\\"q\\\"\"") != NULL);
+	ASSERT_TRUE(strstr(meta_of(&l.items[1], "cn-hangzhou", "i-1"), "\"caf\xc3\xa9 \\\"q\\\"\"") != NULL);
 	ASSERT_EQ_INT(l.items[1].command_len, 0);
 	ASSERT_EQ_STR((char *)l.items[1].command, "");
-	ASSERT_EQ_STR(l.items[1].parameters_json, "{\n}\n");
+	ASSERT_EQ_STR(params_of(&l.items[1]), "{\n}\n");
 	ASSERT_EQ_STR(l.items[1].invoke_status, "Weird");
 	ASSERT_EQ_INT(l.items[1].ctime, 1657521420);
 	swas_invocation_list_done(&l);
@@ -148,7 +186,7 @@ static void test_invocations_wrapped_and_empty(void)
 	ASSERT_EQ_INT(l.count, 1);
 	ASSERT_EQ_STR(l.items[0].invoke_id, "t-w");
 	/* A string holding a JSON object is unwrapped; no Parameters gives {}. */
-	ASSERT_EQ_STR(l.items[0].parameters_json, "{\n\t\"a\":\t1\n}\n");
+	ASSERT_EQ_STR(params_of(&l.items[0]), "{\n\t\"a\":\t1\n}\n");
 	swas_invocation_list_done(&l);
 
 	ASSERT_EQ_INT(json_parse_invocations(S("{\"TotalCount\":0,\"Invocations\":[]}"), "r", "i",
@@ -222,7 +260,7 @@ static void test_deep_nesting_fails_cleanly(void)
 					 "{\"c\":[[[{}]]]}}}}]}"),
 				       "r", "i", API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		0);
-	ASSERT_TRUE(strstr(l.items[0].parameters_json, "\"c\"") != NULL);
+	ASSERT_TRUE(strstr(params_of(&l.items[0]), "\"c\"") != NULL);
 	swas_invocation_list_done(&l);
 }
 
@@ -303,11 +341,15 @@ static void test_wrong_types_are_coerced(void)
 	ASSERT_EQ_INT(m.page_number, 0);
 	ASSERT_EQ_INT(l.count, 1); /* non-object items are skipped */
 	ASSERT_EQ_STR(l.items[0].invoke_id, "12345");
-	ASSERT_EQ_STR(l.items[0].command_name, "");
-	ASSERT_EQ_STR(l.items[0].command_type, "true");
-	ASSERT_EQ_STR(l.items[0].creation_time, "");
+	ASSERT_EQ_INT(l.items[0].ctime, 0);
 	ASSERT_EQ_STR(l.items[0].invoke_status, "");
-	ASSERT_EQ_STR(l.items[0].invocation_status, "1.5");
+	/* The files show every field as sent, whatever its type. */
+	ASSERT_EQ_STR(
+		meta_of(&l.items[0], "r", "i"),
+		"{\n\t\"InvokeId\":\t12345,\n\t\"CommandName\":\t{\n\t\t\"x\":\t1\n\t},\n"
+		"\t\"CommandType\":\ttrue,\n\t\"CreationTime\":\tnull,\n\t\"InvokeStatus\":\t[\"Running\"],\n"
+		"\t\"CommandContent\":\t\"not base64!\",\n\t\"InvocationStatus\":\t1.5,\n"
+		"\t\"InstanceId\":\t\"i\",\n\t\"RegionId\":\t\"r\"\n}\n");
 	/* Undecodable CommandContent is shown as sent. */
 	ASSERT_EQ_MEM(l.items[0].command, l.items[0].command_len, "not base64!", 11);
 	swas_invocation_list_done(&l);
@@ -337,10 +379,12 @@ static void test_nul_in_strings(void)
 		      0);
 	ASSERT_EQ_INT(l.count, 2);
 	ASSERT_EQ_STR(l.items[0].invoke_id, "t-1/x");
-	ASSERT_EQ_STR(l.items[0].command_name, "n/");
+
 	ASSERT_EQ_MEM(l.items[0].command, l.items[0].command_len, "a\0b", 3);
-	ASSERT_TRUE(strstr(l.items[0].metadata_json, "\"InvokeId\":\t\"t-1\\u0000x\"") != NULL);
-	ASSERT_EQ_STR(l.items[0].parameters_json, "{\n\t\"k\":\t\"v\\u0000\"\n}\n");
+	ASSERT_TRUE(strstr(meta_of(&l.items[0], "r", "i"), "\"InvokeId\":\t\"t-1\\u0000x\"") != NULL);
+	ASSERT_TRUE(strstr(meta_of(&l.items[0], "r", "i"), "\"CommandName\":\t\"n\\u0000\"") != NULL);
+	ASSERT_TRUE(strstr(meta_of(&l.items[0], "r", "i"), "\"CommandContent\":\t\"a\\u0000b\"") != NULL);
+	ASSERT_EQ_STR(params_of(&l.items[0]), "{\n\t\"k\":\t\"v\\u0000\"\n}\n");
 	ASSERT_EQ_STR(l.items[1].invoke_id, "t-2");
 	swas_invocation_list_done(&l);
 
@@ -349,7 +393,7 @@ static void test_nul_in_strings(void)
 					       "\\\"a\\\":\\\"x\\\\u0000y\\\"}\"}]}"),
 					     "r", "i", API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		      0);
-	ASSERT_EQ_STR(l.items[0].parameters_json, "{\n\t\"a\":\t\"x\\u0000y\"\n}\n");
+	ASSERT_EQ_STR(params_of(&l.items[0]), "{\n\t\"a\":\t\"x\\u0000y\"\n}\n");
 	swas_invocation_list_done(&l);
 
 	ASSERT_EQ_INT(json_parse_regions(S("{\"Regions\":[{\"RegionId\":\"\\u0000\"}]}"), &rl, &m), 0);
@@ -522,6 +566,55 @@ static void test_cli_profile(void)
 	ASSERT_EQ_INT(json_parse_cli_profile(S("{\"profiles\":["), NULL, &p, name, sizeof(name)), -EBADMSG);
 }
 
+/* The record keeps CommandContent only when encoding the command again would
+ * not give it back byte for byte; either way metadata.json shows it as sent,
+ * in its place. */
+static void test_content_spelled_as_sent(void)
+{
+	struct swas_invocation_list l = { 0 };
+	struct json_meta m;
+
+	ASSERT_EQ_INT(json_parse_invocations(
+			      S("{\"Invocations\":[{\"CommandContent\":\"dXB0aW1lCg==\",\"InvokeId\":\"t-a\","
+				"\"CommandContent\":\"eA==\"},"
+				"{\"InvokeId\":\"t-b\",\"CommandContent\":\"dXB0aW1lCg\"},"
+				"{\"InvokeId\":\"t-c\",\"CommandContent\":\"dXB0 aW1lCg==\"},"
+				"{\"InvokeId\":\"t-d\",\"InstanceId\":\"i-x\",\"CommandContent\":\"eA==\","
+				"\"Parameters\":\"\"},"
+				"{\"InvokeId\":\"t-e\",\"CommandContent\":12}]}"),
+			      "r", "i", API_INVOCATIONS_PAGE_SIZE, &l, &m),
+		      0);
+	ASSERT_EQ_INT(l.count, 5);
+	/* Canonical: out of the record (one copy of the command), back at index 0;
+	 * a second CommandContent is an ordinary field. */
+	ASSERT_EQ_MEM(l.items[0].command, l.items[0].command_len, "uptime\n", 7);
+	ASSERT_EQ_INT(l.items[0].content_index, 0);
+	ASSERT_TRUE(strstr(l.items[0].record, "dXB0aW1lCg") == NULL);
+	ASSERT_EQ_STR(
+		meta_of(&l.items[0], "r", "i"),
+		"{\n\t\"CommandContent\":\t\"dXB0aW1lCg==\",\n\t\"InvokeId\":\t\"t-a\",\n"
+		"\t\"CommandContent\":\t\"eA==\",\n\t\"InstanceId\":\t\"i\",\n\t\"RegionId\":\t\"r\"\n}\n");
+	/* Without padding, or with a space: kept as sent. */
+	ASSERT_EQ_INT(l.items[1].content_index, -1);
+	ASSERT_EQ_STR(meta_of(&l.items[1], "r", "i"),
+		      "{\n\t\"InvokeId\":\t\"t-b\",\n\t\"CommandContent\":\t\"dXB0aW1lCg\",\n"
+		      "\t\"InstanceId\":\t\"i\",\n\t\"RegionId\":\t\"r\"\n}\n");
+	ASSERT_EQ_INT(l.items[2].content_index, -1);
+	ASSERT_TRUE(strstr(meta_of(&l.items[2], "r", "i"), "\"CommandContent\":\t\"dXB0 aW1lCg==\",\n") !=
+		    NULL);
+	/* Last but one, with the API's own InstanceId. */
+	ASSERT_EQ_INT(l.items[3].content_index, 2);
+	ASSERT_EQ_STR(meta_of(&l.items[3], "r", "i"),
+		      "{\n\t\"InvokeId\":\t\"t-d\",\n\t\"InstanceId\":\t\"i-x\",\n\t\"CommandContent\":"
+		      "\t\"eA==\",\n"
+		      "\t\"Parameters\":\t\"\",\n\t\"RegionId\":\t\"r\"\n}\n");
+	ASSERT_EQ_STR(params_of(&l.items[3]), "{\n}\n");
+	/* Not a string: stays, a number. */
+	ASSERT_EQ_INT(l.items[4].content_index, -1);
+	ASSERT_TRUE(strstr(meta_of(&l.items[4], "r", "i"), "\"CommandContent\":\t12,\n") != NULL);
+	swas_invocation_list_done(&l);
+}
+
 int main(void)
 {
 	RUN(test_regions);
@@ -537,5 +630,7 @@ int main(void)
 	RUN(test_result);
 	RUN(test_error_bodies);
 	RUN(test_cli_profile);
+	RUN(test_content_spelled_as_sent);
+	rendered_free();
 	return 0;
 }
