@@ -89,32 +89,48 @@ struct swas_instance_list {
  *   when InvokeStatus is not one of the four known ones, InvokeStatus NUL.
  *
  * The API record is the DescribeInvocations record as the API sent it,
- * printed unformatted, without its CommandContent when that was canonical
- * base64 of the command (render.c puts it back at content_index); every
- * other field stays verbatim, U+0000 as the escape \u0000. metadata.json and
- * parameters.json are rendered from it when read (render.h); their sizes are
- * computed once, when the record is parsed, so that stat is exact without
- * rendering. Nothing else is kept: a cached listing of 100,000 invocations
- * costs their commands plus well under 1 KiB each.
+ * printed unformatted (U+0000 as the escape \u0000), less the members this
+ * struct already holds in a form that gives them back byte for byte: the
+ * first InvokeId, InvokeStatus and CreationTime when they are strings equal
+ * to invoke_id, invoke_status and ctime printed the API's way, and the first
+ * CommandContent when it is the canonical base64 of the command (not other
+ * spellings: padding, whitespace). render.c puts each back at the index it
+ * had (put_back); every other member stays in the record verbatim.
+ * metadata.json and parameters.json are rendered from it when read
+ * (render.h); their sizes are computed once, when the record is parsed, so
+ * that stat is exact without rendering. Nothing else is kept.
  *
  * Immutable once built: the cache shares it between threads and listings.
  */
+enum swas_kept {
+	SWAS_KEPT_INVOKE_ID,
+	SWAS_KEPT_INVOKE_STATUS,
+	SWAS_KEPT_CREATION_TIME,
+	SWAS_KEPT_COMMAND_CONTENT,
+	SWAS_KEPT_COUNT,
+};
+
 struct swas_invocation {
 	char *invoke_id;	      /* starts the allocation; owned */
 	const char *invoke_status;    /* a static string for Running, Finished, Failed and Stopped,
 					 else in the allocation */
 	const unsigned char *command; /* CommandContent, base64-decoded; in the allocation,
 					 NUL-terminated for convenience */
-	const char *record;	      /* the API record, unformatted JSON; in the allocation */
 	time_t ctime;		      /* CreationTime parsed, 0 if absent or unparsable */
 	uint32_t command_len;
-	uint32_t record_len;
-	uint32_t metadata_json_len;   /* the size of the rendered "metadata.json" */
-	uint32_t parameters_json_len; /* the size of the rendered "parameters.json" */
-	int32_t content_index;	      /* the member index CommandContent is put back at when
-					 rendering, -1 if it stayed in record (not canonical base64,
-					 not a string, or absent) */
+	uint32_t record_len;		   /* the API record, after the command (swas_invocation_record) */
+	uint32_t metadata_json_len;	   /* the size of the rendered "metadata.json" */
+	uint32_t parameters_json_len;	   /* the size of the rendered "parameters.json" */
+	int16_t put_back[SWAS_KEPT_COUNT]; /* the member index each kept field had in the API
+					      record, -1 if it stayed in the record */
 };
+
+/* The API record, unformatted JSON, NUL-terminated; borrowed from @inv. */
+static inline const char *swas_invocation_record(const struct swas_invocation *inv)
+{
+	return (const char *)inv->command + inv->command_len + 1;
+}
+
 struct swas_invocation_list {
 	struct swas_invocation *items; /* deduplicated by invoke_id, in the API's order */
 	size_t count;
@@ -145,15 +161,17 @@ void swas_invocation_done(struct swas_invocation *inv);
 /*
  * Builds @inv's one allocation from copies of @invoke_id, @invoke_status,
  * the @command_len bytes of @command and the @record_len bytes of @record
- * (which must not hold NUL); sets the pointers, ctime, command_len,
- * record_len and content_index, and leaves the two file sizes 0 for the
- * caller (json.c renders them once). -EOVERFLOW if a length does not fit a
+ * (which must not hold NUL); sets the pointers, ctime, lengths and put_back
+ * (@put_back NULL: all -1), and leaves the two file sizes 0 for the caller
+ * (json.c renders them once). -EOVERFLOW if a length does not fit a
  * uint32_t, -ENOMEM; @inv is written only on success. Takes nothing from
  * the caller.
  */
 int swas_invocation_build(struct swas_invocation *inv, const char *invoke_id, const char *invoke_status,
 			  time_t ctime, const unsigned char *command, size_t command_len, const char *record,
-			  size_t record_len, int32_t content_index);
+			  size_t record_len, const int16_t *put_back);
+/* @t as the API prints times, "yyyy-MM-ddTHH:mm:ssZ" (UTC), into @out. */
+void swas_format_time(time_t t, char out[static 21]);
 /* Bytes @inv holds beyond its struct (its one allocation, as requested). */
 size_t swas_invocation_bytes(const struct swas_invocation *inv);
 /* Frees the result's fields and zeroes it; accepts NULL. */

@@ -153,15 +153,16 @@ static int record_file(const struct node *n, const struct cache_record *rec, con
 }
 
 /* Whether @a and @b give file @f the same bytes, judged by what the file is
- * made of (the command; the record, and for metadata.json the command put
- * back into it), without rendering: the record is printed canonically, so
- * equal sources are equal files, and unequal ones are taken as changed. */
+ * made of (the command; the record and the fields put back into it), without
+ * rendering: the record is printed canonically, so equal sources are equal
+ * files, and unequal ones are taken as changed. */
 static bool record_file_same(const struct cache_record *a, const struct cache_record *b, enum node_file f)
 {
-	bool same_command = a->inv.command_len == b->inv.command_len &&
-			    memcmp(a->inv.command, b->inv.command, a->inv.command_len) == 0;
-	bool same_record = a->inv.record_len == b->inv.record_len &&
-			   memcmp(a->inv.record, b->inv.record, a->inv.record_len) == 0;
+	const struct swas_invocation *x = &a->inv, *y = &b->inv;
+	bool same_command =
+		x->command_len == y->command_len && memcmp(x->command, y->command, x->command_len) == 0;
+	bool same_record = x->record_len == y->record_len &&
+			   memcmp(swas_invocation_record(x), swas_invocation_record(y), x->record_len) == 0;
 
 	switch (f) {
 	case NODE_FILE_COMMAND:
@@ -169,8 +170,10 @@ static bool record_file_same(const struct cache_record *a, const struct cache_re
 	case NODE_FILE_PARAMETERS:
 		return same_record;
 	case NODE_FILE_METADATA:
-		return same_record && a->inv.content_index == b->inv.content_index &&
-		       (a->inv.content_index < 0 || same_command);
+		return same_record && same_command && x->ctime == y->ctime &&
+		       memcmp(x->put_back, y->put_back, sizeof(x->put_back)) == 0 &&
+		       strcmp(x->invoke_id, y->invoke_id) == 0 &&
+		       strcmp(x->invoke_status, y->invoke_status) == 0;
 	default:
 		return true;
 	}

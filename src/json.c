@@ -582,30 +582,78 @@ static int member_index(const cJSON *obj, const cJSON *member)
 	return i;
 }
 
-/* Takes the first CommandContent out of @item when it is canonical base64
- * of @command (encoding the command again gives it back byte for byte), so
- * the kept record does not hold the command twice; returns the index it had,
- * or -1 when it stays (absent, not a string, not base64, or spelled another
- * way: padding, whitespace, which must render as sent). */
-static int take_content(cJSON *item, const unsigned char *command, size_t command_len, int *ret_index)
+/* Whether @member (the first of its name in the record) is a string that
+ * the struct gives back byte for byte: see swas.h. */
+static int is_kept(enum swas_kept k, const cJSON *member, const struct swas_invocation *inv, bool *ret)
 {
-	cJSON *cc = cJSON_GetObjectItemCaseSensitive(item, "CommandContent");
-	char *b64 = NULL;
+	const char *s = cJSON_IsString(member) ? member->valuestring : NULL;
+	char *b64 = NULL, when[21];
 	size_t b64_len;
-	int r, index;
+	int r;
 
-	*ret_index = -1;
-	if (!cJSON_IsString(cc) || !cc->valuestring)
+	*ret = false;
+	if (!s)
 		return 0;
-	r = b64_encode(command, command_len, &b64, &b64_len);
-	if (r < 0)
-		return r;
-	if (strlen(cc->valuestring) == b64_len && memcmp(cc->valuestring, b64, b64_len) == 0) {
-		index = member_index(item, cc);
-		cJSON_Delete(cJSON_DetachItemViaPointer(item, cc));
-		*ret_index = index;
+	switch (k) {
+	case SWAS_KEPT_INVOKE_ID:
+		*ret = strcmp(s, inv->invoke_id) == 0;
+		break;
+	case SWAS_KEPT_INVOKE_STATUS:
+		*ret = strcmp(s, inv->invoke_status) == 0;
+		break;
+	case SWAS_KEPT_CREATION_TIME:
+		swas_format_time(inv->ctime, when);
+		*ret = inv->ctime != 0 && strcmp(s, when) == 0;
+		break;
+	case SWAS_KEPT_COMMAND_CONTENT:
+		r = b64_encode(inv->command, inv->command_len, &b64, &b64_len);
+		if (r < 0)
+			return r;
+		*ret = strlen(s) == b64_len && memcmp(s, b64, b64_len) == 0;
+		free(b64);
+		break;
+	case SWAS_KEPT_COUNT:
+		break;
 	}
-	free(b64);
+	return 0;
+}
+
+/* The names of the kept members, by enum swas_kept. */
+static const char *const kept_names[SWAS_KEPT_COUNT] = {
+	[SWAS_KEPT_INVOKE_ID] = "InvokeId",
+	[SWAS_KEPT_INVOKE_STATUS] = "InvokeStatus",
+	[SWAS_KEPT_CREATION_TIME] = "CreationTime",
+	[SWAS_KEPT_COMMAND_CONTENT] = "CommandContent",
+};
+
+/* Takes out of @item the members @fields gives back byte for byte (swas.h),
+ * so the record holds nothing twice; notes in @put_back the index each had
+ * (-1: stays). An index past INT16_MAX stays too (a record that long is
+ * not one the API sends). @fields: a view of the fields, no allocation. */
+static int take_kept(cJSON *item, const struct swas_invocation *fields, int16_t put_back[SWAS_KEPT_COUNT])
+{
+	cJSON *member[SWAS_KEPT_COUNT];
+	bool kept;
+	int k, r;
+
+	/* All indices first, in the record as the API sent it. */
+	for (k = 0; k < SWAS_KEPT_COUNT; k++) {
+		int index;
+
+		put_back[k] = -1;
+		member[k] = cJSON_GetObjectItemCaseSensitive(item, kept_names[k]);
+		if (!member[k])
+			continue;
+		r = is_kept((enum swas_kept)k, member[k], fields, &kept);
+		if (r < 0)
+			return r;
+		index = member_index(item, member[k]);
+		if (kept && index <= INT16_MAX)
+			put_back[k] = (int16_t)index;
+	}
+	for (k = 0; k < SWAS_KEPT_COUNT; k++)
+		if (put_back[k] >= 0)
+			cJSON_Delete(cJSON_DetachItemViaPointer(item, member[k]));
 	return 0;
 }
 
@@ -617,7 +665,9 @@ static int invocation_fill(cJSON *item, const char *region_id, const char *insta
 	char *invoke_id = NULL, *status = NULL, *created = NULL, *record = NULL;
 	unsigned char *command = NULL;
 	size_t command_len = 0, mlen, plen;
-	int content_index, r = -ENOMEM;
+	struct swas_invocation view;
+	int16_t put_back[SWAS_KEPT_COUNT];
+	int r = -ENOMEM;
 
 	const struct str_field f[] = {
 		{ "InvokeId", &invoke_id },
@@ -630,7 +680,16 @@ static int invocation_fill(cJSON *item, const char *region_id, const char *insta
 	r = decode_b64_field(item, "CommandContent", marked, &command, &command_len);
 	if (r < 0)
 		goto out_free;
-	r = take_content(item, command, command_len, &content_index);
+	/* The fields as the record will hold them, for take_kept to compare. */
+	view = (struct swas_invocation){ .invoke_id = invoke_id,
+					 .invoke_status = status,
+					 .command = command,
+					 .ctime = swas_parse_time(created),
+					 .command_len = (uint32_t)command_len };
+	r = -EOVERFLOW;
+	if (command_len > UINT32_MAX)
+		goto out_free;
+	r = take_kept(item, &view, put_back);
 	if (r < 0)
 		goto out_free;
 	r = -ENOMEM;
@@ -640,8 +699,8 @@ static int invocation_fill(cJSON *item, const char *region_id, const char *insta
 	/* Kept as the API's text: \u0000 stays itself (render.c marks it again). */
 	if (marked)
 		unmark_json(record, strlen(record));
-	r = swas_invocation_build(inv, invoke_id, status, swas_parse_time(created), command, command_len,
-				  record, strlen(record), content_index);
+	r = swas_invocation_build(inv, invoke_id, status, view.ctime, command, command_len, record,
+				  strlen(record), put_back);
 	if (r < 0)
 		goto out_free;
 	r = render_sizes(inv, region_id, instance_id, &mlen, &plen);

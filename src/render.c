@@ -59,9 +59,9 @@ static int parse_record(const struct swas_invocation *inv, cJSON **ret, bool *re
 	cJSON *root = NULL;
 	int r;
 
-	if (!inv->record)
+	if (!inv->invoke_id)
 		return -EBADMSG;
-	r = json_parse_text(inv->record, inv->record_len, &root, ret_marked);
+	r = json_parse_text(swas_invocation_record(inv), inv->record_len, &root, ret_marked);
 	if (r < 0)
 		return r == -ENOMEM ? r : -EBADMSG;
 	if (!cJSON_IsObject(root)) {
@@ -150,37 +150,83 @@ static void link_at(cJSON *obj, cJSON *item, int32_t index)
 	after->prev = item;
 }
 
-/* Puts CommandContent, the base64 of the command, back where the API had it. */
-static int put_back_content(cJSON *record, const struct swas_invocation *inv)
-{
-	char *b64 = NULL;
-	size_t b64_len;
-	cJSON *item;
-	int r;
+/* The names of the kept members, by enum swas_kept (as json.c takes them). */
+static const char *const kept_names[SWAS_KEPT_COUNT] = {
+	[SWAS_KEPT_INVOKE_ID] = "InvokeId",
+	[SWAS_KEPT_INVOKE_STATUS] = "InvokeStatus",
+	[SWAS_KEPT_CREATION_TIME] = "CreationTime",
+	[SWAS_KEPT_COMMAND_CONTENT] = "CommandContent",
+};
 
-	r = b64_encode(inv->command, inv->command_len, &b64, &b64_len);
+/* Puts kept member @k back into @record at @index, its value as the API
+ * sent it (swas.h says why these give it back byte for byte). */
+static int put_back_one(cJSON *record, const struct swas_invocation *inv, enum swas_kept k, int index)
+{
+	char when[21], *b64 = NULL;
+	const char *value = NULL;
+	cJSON *item;
+	int r = 0;
+
+	switch (k) {
+	case SWAS_KEPT_INVOKE_ID:
+		value = inv->invoke_id;
+		break;
+	case SWAS_KEPT_INVOKE_STATUS:
+		value = inv->invoke_status;
+		break;
+	case SWAS_KEPT_CREATION_TIME:
+		swas_format_time(inv->ctime, when);
+		value = when;
+		break;
+	case SWAS_KEPT_COMMAND_CONTENT:
+		r = b64_encode(inv->command, inv->command_len, &b64, NULL);
+		value = b64;
+		break;
+	case SWAS_KEPT_COUNT:
+		return -EINVAL;
+	}
 	if (r < 0)
 		return r;
 	r = -ENOMEM;
 	/* Added last (cJSON sets the key), then moved to its place. */
-	item = cJSON_AddStringToObject(record, "CommandContent", b64);
-	if (!item)
-		goto out_free;
-	link_at(record, cJSON_DetachItemViaPointer(record, item), inv->content_index);
-	r = 0;
-out_free:
+	item = cJSON_AddStringToObject(record, kept_names[k], value);
+	if (item) {
+		link_at(record, cJSON_DetachItemViaPointer(record, item), index);
+		r = 0;
+	}
 	free(b64);
 	return r;
+}
+
+/* Puts every kept member back, lowest index first: each index counts the
+ * members before it in the API's record, those put back included. */
+static int put_back(cJSON *record, const struct swas_invocation *inv)
+{
+	bool done[SWAS_KEPT_COUNT] = { false };
+
+	for (;;) {
+		int next = -1, r;
+
+		for (int k = 0; k < SWAS_KEPT_COUNT; k++)
+			if (!done[k] && inv->put_back[k] >= 0 &&
+			    (next < 0 || inv->put_back[k] < inv->put_back[next]))
+				next = k;
+		if (next < 0)
+			return 0;
+		done[next] = true;
+		r = put_back_one(record, inv, (enum swas_kept)next, inv->put_back[next]);
+		if (r < 0)
+			return r;
+	}
 }
 
 /* metadata.json from the parsed record, which it completes in place. */
 static int metadata_of(cJSON *record, const struct swas_invocation *inv, const char *region_id,
 		       const char *instance_id, bool marked, char **ret, size_t *ret_len)
 {
-	int r = 0;
+	int r;
 
-	if (inv->content_index >= 0)
-		r = put_back_content(record, inv);
+	r = put_back(record, inv);
 	if (r == 0)
 		r = add_if_absent(record, "InstanceId", instance_id);
 	if (r == 0)

@@ -31,6 +31,14 @@ time_t swas_parse_time(const char *s)
 	return timegm(&tm);
 }
 
+void swas_format_time(time_t t, char out[static 21])
+{
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		out[0] = '\0';
+}
+
 void swas_region_list_done(struct swas_region_list *l)
 {
 	size_t i;
@@ -89,7 +97,7 @@ static const char *known_status(const char *s)
 
 int swas_invocation_build(struct swas_invocation *inv, const char *invoke_id, const char *invoke_status,
 			  time_t ctime, const unsigned char *command, size_t command_len, const char *record,
-			  size_t record_len, int32_t content_index)
+			  size_t record_len, const int16_t *put_back)
 {
 	const char *status = known_status(invoke_status);
 	size_t id_len = strlen(invoke_id), status_len = status ? 0 : strlen(invoke_status) + 1;
@@ -107,11 +115,11 @@ int swas_invocation_build(struct swas_invocation *inv, const char *invoke_id, co
 	memcpy(p, invoke_id, id_len + 1);
 	p += id_len + 1;
 	inv->command = (const unsigned char *)p;
+	/* swas_invocation_record() finds the record right after the command. */
 	if (command_len)
 		memcpy(p, command, command_len);
 	p[command_len] = '\0';
 	p += command_len + 1;
-	inv->record = p;
 	if (record_len)
 		memcpy(p, record, record_len);
 	p[record_len] = '\0';
@@ -127,7 +135,8 @@ int swas_invocation_build(struct swas_invocation *inv, const char *invoke_id, co
 	inv->record_len = (uint32_t)record_len;
 	inv->metadata_json_len = 0;
 	inv->parameters_json_len = 0;
-	inv->content_index = content_index;
+	for (size_t i = 0; i < SWAS_KEPT_COUNT; i++)
+		inv->put_back[i] = put_back ? put_back[i] : -1;
 	return 0;
 }
 

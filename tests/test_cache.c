@@ -140,7 +140,7 @@ static void fake_invocation(struct swas_invocation *inv, unsigned i, unsigned v)
 	snprintf(command, sizeof(command), "echo %u version %u\n", i, v);
 	ASSERT_EQ_INT(swas_invocation_build(inv, id, i % 2 ? "Running" : "Finished", 1795651200 + i,
 					    (const unsigned char *)command, strlen(command), record,
-					    sizeof(record) - 1, -1),
+					    sizeof(record) - 1, NULL),
 		      0);
 	ASSERT_EQ_INT(render_sizes(inv, "r", "i", &mlen, &plen), 0);
 	inv->metadata_json_len = (uint32_t)mlen;

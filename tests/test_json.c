@@ -163,6 +163,11 @@ static void test_invocations(void)
 		      "\t\"InvokeStatus\":\t\"Finished\",\n\t\"InvocationStatus\":\t\"Success\",\n"
 		      "\t\"Unknown\":\t[1, "
 		      "2],\n\t\"InstanceId\":\t\"i-1\",\n\t\"RegionId\":\t\"cn-hangzhou\"\n}\n");
+	/* Nothing twice: the four fields the struct holds are out of the record. */
+	ASSERT_EQ_STR(
+		swas_invocation_record(&l.items[0]),
+		"{\"CommandName\":\"uptime\",\"CommandType\":\"RunShellScript\",\"Parameters\":{\"name\":"
+		"\"x\"},\"InvocationStatus\":\"Success\",\"Unknown\":[1,2]}");
 	/* Strings verbatim: UTF-8 kept as is, quotes escaped as JSON. */
 	ASSERT_TRUE(strstr(meta_of(&l.items[1], "cn-hangzhou", "i-1"), "\"caf\xc3\xa9 \\\"q\\\"\"") != NULL);
 	ASSERT_EQ_INT(l.items[1].command_len, 0);
@@ -588,30 +593,69 @@ static void test_content_spelled_as_sent(void)
 	/* Canonical: out of the record (one copy of the command), back at index 0;
 	 * a second CommandContent is an ordinary field. */
 	ASSERT_EQ_MEM(l.items[0].command, l.items[0].command_len, "uptime\n", 7);
-	ASSERT_EQ_INT(l.items[0].content_index, 0);
-	ASSERT_TRUE(strstr(l.items[0].record, "dXB0aW1lCg") == NULL);
+	ASSERT_EQ_INT(l.items[0].put_back[SWAS_KEPT_COMMAND_CONTENT], 0);
+	ASSERT_TRUE(strstr(swas_invocation_record(&l.items[0]), "dXB0aW1lCg") == NULL);
 	ASSERT_EQ_STR(
 		meta_of(&l.items[0], "r", "i"),
 		"{\n\t\"CommandContent\":\t\"dXB0aW1lCg==\",\n\t\"InvokeId\":\t\"t-a\",\n"
 		"\t\"CommandContent\":\t\"eA==\",\n\t\"InstanceId\":\t\"i\",\n\t\"RegionId\":\t\"r\"\n}\n");
 	/* Without padding, or with a space: kept as sent. */
-	ASSERT_EQ_INT(l.items[1].content_index, -1);
+	ASSERT_EQ_INT(l.items[1].put_back[SWAS_KEPT_COMMAND_CONTENT], -1);
 	ASSERT_EQ_STR(meta_of(&l.items[1], "r", "i"),
 		      "{\n\t\"InvokeId\":\t\"t-b\",\n\t\"CommandContent\":\t\"dXB0aW1lCg\",\n"
 		      "\t\"InstanceId\":\t\"i\",\n\t\"RegionId\":\t\"r\"\n}\n");
-	ASSERT_EQ_INT(l.items[2].content_index, -1);
+	ASSERT_EQ_INT(l.items[2].put_back[SWAS_KEPT_COMMAND_CONTENT], -1);
 	ASSERT_TRUE(strstr(meta_of(&l.items[2], "r", "i"), "\"CommandContent\":\t\"dXB0 aW1lCg==\",\n") !=
 		    NULL);
 	/* Last but one, with the API's own InstanceId. */
-	ASSERT_EQ_INT(l.items[3].content_index, 2);
+	ASSERT_EQ_INT(l.items[3].put_back[SWAS_KEPT_COMMAND_CONTENT], 2);
 	ASSERT_EQ_STR(meta_of(&l.items[3], "r", "i"),
 		      "{\n\t\"InvokeId\":\t\"t-d\",\n\t\"InstanceId\":\t\"i-x\",\n\t\"CommandContent\":"
 		      "\t\"eA==\",\n"
 		      "\t\"Parameters\":\t\"\",\n\t\"RegionId\":\t\"r\"\n}\n");
 	ASSERT_EQ_STR(params_of(&l.items[3]), "{\n}\n");
 	/* Not a string: stays, a number. */
-	ASSERT_EQ_INT(l.items[4].content_index, -1);
+	ASSERT_EQ_INT(l.items[4].put_back[SWAS_KEPT_COMMAND_CONTENT], -1);
 	ASSERT_TRUE(strstr(meta_of(&l.items[4], "r", "i"), "\"CommandContent\":\t12,\n") != NULL);
+	swas_invocation_list_done(&l);
+}
+
+/* InvokeId, InvokeStatus and CreationTime leave the record only when the
+ * struct gives them back as sent; a minutes-only time, a coerced id, a
+ * second InvokeId stay. */
+static void test_kept_fields_spelled_as_sent(void)
+{
+	struct swas_invocation_list l = { 0 };
+	struct json_meta m;
+
+	ASSERT_EQ_INT(
+		json_parse_invocations(
+			S("{\"Invocations\":[{\"CreationTime\":\"2022-07-11T06:37Z\",\"InvokeId\":\"t-a\","
+			  "\"X\":1,\"InvokeStatus\":\"Odd\",\"InvokeId\":\"t-b\"},"
+			  "{\"InvokeId\":7,\"InvokeStatus\":\"Running\",\"CreationTime\":\"2022-07-11T06:37:"
+			  "16Z\"}]}"),
+			"r", "i", API_INVOCATIONS_PAGE_SIZE, &l, &m),
+		0);
+	ASSERT_EQ_INT(l.count, 2);
+	ASSERT_EQ_INT(l.items[0].ctime, 1657521420);
+	ASSERT_EQ_INT(l.items[0].put_back[SWAS_KEPT_CREATION_TIME], -1);
+	ASSERT_EQ_INT(l.items[0].put_back[SWAS_KEPT_INVOKE_ID], 1);
+	ASSERT_EQ_INT(l.items[0].put_back[SWAS_KEPT_INVOKE_STATUS], 3);
+	ASSERT_EQ_STR(swas_invocation_record(&l.items[0]),
+		      "{\"CreationTime\":\"2022-07-11T06:37Z\",\"X\":1,\"InvokeId\":\"t-b\"}");
+	ASSERT_EQ_STR(
+		meta_of(&l.items[0], "r", "i"),
+		"{\n\t\"CreationTime\":\t\"2022-07-11T06:37Z\",\n\t\"InvokeId\":\t\"t-a\",\n\t\"X\":\t1,\n"
+		"\t\"InvokeStatus\":\t\"Odd\",\n\t\"InvokeId\":\t\"t-b\",\n\t\"InstanceId\":\t\"i\",\n"
+		"\t\"RegionId\":\t\"r\"\n}\n");
+	ASSERT_EQ_STR(l.items[1].invoke_id, "7");
+	ASSERT_EQ_INT(l.items[1].put_back[SWAS_KEPT_INVOKE_ID], -1);
+	ASSERT_EQ_INT(l.items[1].put_back[SWAS_KEPT_INVOKE_STATUS], 1);
+	ASSERT_EQ_INT(l.items[1].put_back[SWAS_KEPT_CREATION_TIME], 2);
+	ASSERT_EQ_STR(meta_of(&l.items[1], "r", "i"),
+		      "{\n\t\"InvokeId\":\t7,\n\t\"InvokeStatus\":\t\"Running\",\n"
+		      "\t\"CreationTime\":\t\"2022-07-11T06:37:16Z\",\n\t\"InstanceId\":\t\"i\",\n"
+		      "\t\"RegionId\":\t\"r\"\n}\n");
 	swas_invocation_list_done(&l);
 }
 
@@ -631,6 +675,7 @@ int main(void)
 	RUN(test_error_bodies);
 	RUN(test_cli_profile);
 	RUN(test_content_spelled_as_sent);
+	RUN(test_kept_fields_spelled_as_sent);
 	rendered_free();
 	return 0;
 }

@@ -14,12 +14,16 @@
  *     "\n", parse as JSON, metadata.json is an object naming its InstanceId
  *     and RegionId, result.json is an object without Output whose ExitCode,
  *     if any, is a number;
+ *   - an invocation's files, rendered from its compact record as a read
+ *     renders them, have the sizes computed at parse time, and metadata.json
+ *     is byte for byte what rendering the API's record directly gives
+ *     (checked for bodies without U+0000), CommandContent back in place;
  *   - U+0000 handling: no returned string or file holds U+001F (the internal
  *     marker) unless the body itself did;
  *   - times are swas_parse_time of the returned text; parsing the same page
  *     twice into one instance list appends the same items again.
  * The harness reads the rendered files back with cJSON; the code under test
- * keeps cJSON inside json.c.
+ * keeps cJSON inside json.c and render.c.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -30,8 +34,10 @@
 
 #include <cjson/cJSON.h>
 
+#include "b64.h"
 #include "fuzz.h"
 #include "json.h"
+#include "render.h"
 #include "swas.h"
 
 #define FUZZ_REGION   "cn-fuzz"
@@ -173,33 +179,134 @@ static void check_instances(const char *body, size_t len)
 	swas_instance_list_done(&l);
 }
 
-static void check_invocation(const struct swas_invocation *inv)
+/* The metadata.json the listing used to keep, rendered straight from the
+ * API's record as json.c did before records were kept compact: the record
+ * duplicated, InstanceId and RegionId added unless present, printed, "\n".
+ * The bytes a read renders now must be these. Caller frees. */
+static char *reference_metadata(const cJSON *record)
 {
-	cJSON *md, *params;
+	cJSON *copy = cJSON_Duplicate(record, true);
+	char *printed, *out = NULL;
+	size_t len;
+
+	FUZZ_CHECK(copy != NULL);
+	if (!cJSON_GetObjectItemCaseSensitive(copy, "InstanceId"))
+		FUZZ_CHECK(cJSON_AddStringToObject(copy, "InstanceId", FUZZ_INSTANCE) != NULL);
+	if (!cJSON_GetObjectItemCaseSensitive(copy, "RegionId"))
+		FUZZ_CHECK(cJSON_AddStringToObject(copy, "RegionId", FUZZ_REGION) != NULL);
+	printed = cJSON_Print(copy);
+	FUZZ_CHECK(printed != NULL);
+	len = strlen(printed);
+	out = malloc(len + 2);
+	FUZZ_CHECK(out != NULL);
+	memcpy(out, printed, len);
+	memcpy(out + len, "\n", 2);
+	cJSON_free(printed);
+	cJSON_Delete(copy);
+	return out;
+}
+
+/* @ref: the API's record as the harness parsed it, or NULL when the body holds
+ * a U+0000 (which json.c parses its own way). */
+static void check_invocation(const struct swas_invocation *inv, const cJSON *ref)
+{
+	cJSON *md, *params, *record;
+	const cJSON *cc;
+	char *text = NULL, *b64 = NULL, *want;
+	size_t len = 0;
 
 	check_str(inv->invoke_id);
 	check_str(inv->invoke_status);
-	check_str(inv->invocation_status);
-	check_str(inv->command_name);
-	check_str(inv->command_type);
-	check_str(inv->creation_time);
-	FUZZ_CHECK(inv->ctime == swas_parse_time(inv->creation_time));
 	FUZZ_CHECK(inv->command != NULL && inv->command[inv->command_len] == '\0');
+	FUZZ_CHECK(strlen(swas_invocation_record(inv)) == inv->record_len);
+	record = cJSON_ParseWithLength(swas_invocation_record(inv), inv->record_len);
+	FUZZ_CHECK(cJSON_IsObject(record));
+	cJSON_Delete(record);
 
-	params = check_rendered(inv->parameters_json, inv->parameters_json_len);
+	/* What a read renders: the size stat reported, parsed back. */
+	FUZZ_CHECK(render_parameters(inv, &text, &len) == 0 && len == inv->parameters_json_len);
+	params = check_rendered(text, len);
 	cJSON_Delete(params);
-	md = check_rendered(inv->metadata_json, inv->metadata_json_len);
+	free(text);
+	FUZZ_CHECK(render_metadata(inv, FUZZ_REGION, FUZZ_INSTANCE, &text, &len) == 0 &&
+		   len == inv->metadata_json_len);
+	md = check_rendered(text, len);
 	FUZZ_CHECK(cJSON_IsObject(md));
 	FUZZ_CHECK(cJSON_GetObjectItemCaseSensitive(md, "InstanceId") != NULL);
 	FUZZ_CHECK(cJSON_GetObjectItemCaseSensitive(md, "RegionId") != NULL);
+	for (int k = 0; k < SWAS_KEPT_COUNT; k++) {
+		static const char *const names[SWAS_KEPT_COUNT] = { "InvokeId", "InvokeStatus",
+								    "CreationTime", "CommandContent" };
+		char when[21];
+		const char *want_value = when;
+
+		if (inv->put_back[k] < 0)
+			continue;
+		/* Put back where it was, the first of its name, the value the struct gives. */
+		cc = cJSON_GetArrayItem(md, inv->put_back[k]);
+		FUZZ_CHECK(cc != NULL && cc == cJSON_GetObjectItemCaseSensitive(md, names[k]));
+		switch (k) {
+		case SWAS_KEPT_INVOKE_ID:
+			want_value = inv->invoke_id;
+			break;
+		case SWAS_KEPT_INVOKE_STATUS:
+			want_value = inv->invoke_status;
+			break;
+		case SWAS_KEPT_CREATION_TIME:
+			swas_format_time(inv->ctime, when);
+			break;
+		default:
+			FUZZ_CHECK(b64_encode(inv->command, inv->command_len, &b64, NULL) == 0);
+			want_value = b64;
+			break;
+		}
+		FUZZ_CHECK(cJSON_IsString(cc) && strcmp(cc->valuestring, want_value) == 0);
+		free(b64);
+		b64 = NULL;
+	}
 	cJSON_Delete(md);
+	if (ref) {
+		want = reference_metadata(ref);
+		FUZZ_CHECK(strcmp(text, want) == 0);
+		free(want);
+	}
+	free(text);
+}
+
+static bool has_escape_0000(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 6 <= len; i++)
+		if (s[i] == '\\' && strncmp(s + i + 1, "u0000", 5) == 0)
+			return true;
+	return false;
+}
+
+/* The records of a DescribeInvocations body as json.c finds them (the
+ * "Invocations" array, or its wrapped {"Invocation":[...]} form), parsed by
+ * the harness; NULL when it holds a U+0000. Caller deletes *ret_root. */
+static const cJSON *reference_list(const char *body, size_t len, cJSON **ret_root)
+{
+	const cJSON *list;
+
+	*ret_root = NULL;
+	if (has_escape_0000(body, len))
+		return NULL;
+	*ret_root = cJSON_ParseWithLength(body, len);
+	list = cJSON_GetObjectItemCaseSensitive(*ret_root, "Invocations");
+	if (cJSON_IsObject(list))
+		list = cJSON_GetObjectItemCaseSensitive(list, "Invocation");
+	return cJSON_IsArray(list) ? list : NULL;
 }
 
 static void check_invocations(const char *body, size_t len)
 {
 	struct swas_invocation_list l = { .items = (struct swas_invocation *)&l, .count = 12345 };
 	struct json_meta meta;
-	size_t i;
+	const cJSON *list, *item;
+	cJSON *root;
+	size_t i = 0;
 	int r = json_parse_invocations(body, len, FUZZ_REGION, FUZZ_INSTANCE, API_INVOCATIONS_PAGE_SIZE, &l,
 				       &meta);
 
@@ -210,8 +317,21 @@ static void check_invocations(const char *body, size_t len)
 	}
 	check_meta(&meta);
 	FUZZ_CHECK(l.count <= API_INVOCATIONS_PAGE_SIZE);
-	for (i = 0; i < l.count; i++)
-		check_invocation(&l.items[i]);
+	list = reference_list(body, len, &root);
+	if (list) {
+		cJSON_ArrayForEach(item, list)
+		{
+			if (!cJSON_IsObject(item))
+				continue;
+			FUZZ_CHECK(i < l.count);
+			check_invocation(&l.items[i++], item);
+		}
+		FUZZ_CHECK(i == l.count);
+	} else {
+		for (i = 0; i < l.count; i++)
+			check_invocation(&l.items[i], NULL);
+	}
+	cJSON_Delete(root);
 	swas_invocation_list_done(&l);
 }
 
