@@ -32,8 +32,8 @@
 #define API_MAX_INVOCATIONS	  100000 /* DescribeInvocations retention: "Up to 100,000 entries" */
 /* One pass: the pages API_MAX_INVOCATIONS fill at 50 a page. */
 #define API_MAX_INVOCATION_PAGES (API_MAX_INVOCATIONS / API_INVOCATIONS_PAGE_SIZE)
-/* One pass's records in memory (commands, rendered JSON), counted as pages
- * arrive: typical records take 1-2 KiB, so 100,000 of them fit; a server
+/* One pass's records in memory (commands, compact records), counted as pages
+ * arrive: typical records take well under 1 KiB, so 100,000 of them fit; a server
  * sending 64 KiB records cannot make one pass hold gigabytes. */
 #define API_MAX_PASS_BYTES ((size_t)256u << 20)
 /* ListInstances: 500 instances a region, far beyond a SWAS account's quota

@@ -6,6 +6,7 @@
 
 Measures, for the sample data set and for a generated one:
   - API calls and wall time of `find` plus `cat` of every command (cold);
+  - then `cat` of every metadata.json (rendered on read; listings cached);
   - a warm `grep -r` over the commands, and the same over a copy on tmpfs;
   - with --results, `grep -r` over every output (cold), its calls and time
     (with --parallel N, N greps at once through xargs -P);
@@ -58,6 +59,13 @@ def run(label, emu_args, latency_ms, results, tmp, parallel=1):
                                        text=True).stdout)
             print(f"[{label}] latency {latency_ms} ms: find + cat of {n_cmd} commands: {t:.2f} s, "
                   f"{total} API calls {by}")
+            # metadata.json is rendered on every read the kernel does not
+            # answer from its page cache: the first `cat` of each, listings cached.
+            emu.reset_counters()
+            t = timed(f"find {m.mnt} -name metadata.json -print0 | xargs -0 cat > /dev/null", shell=True)
+            total, _ = calls(emu)
+            print(f"[{label}] cat of {n_cmd} metadata.json (first read, listings cached): {t:.2f} s, "
+                  f"{total} API calls")
             if results:
                 emu.reset_counters()
                 if parallel > 1:
