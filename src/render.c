@@ -2,12 +2,13 @@
 /*
  * render: metadata.json and parameters.json printed from the compact record
  * (swas.h) when read. The record is the API's record as json.c parsed it,
- * printed unformatted; parsing it again gives the same tree (cJSON prints
- * every number so that it reads back to the same double, and strings
- * verbatim), so printing that tree formatted gives the bytes a direct
- * rendering of the API's record gave. The only other user of cJSON besides
- * json.c, whose parser (with its caps and U+0000 handling) it shares through
- * json_i.h.
+ * printed unformatted, less the members the struct holds; parsing it again
+ * gives the same tree (cJSON prints every number so that it reads back to
+ * the same double, and strings verbatim), and with those members put back
+ * at their indices, printing it formatted gives the bytes a direct rendering
+ * of the API's record gave (fuzz_json compares the two). The only other
+ * user of cJSON besides json.c, whose parser (with its caps and U+0000
+ * handling) it shares through json_i.h.
  */
 #include <errno.h>
 #include <stdbool.h>
