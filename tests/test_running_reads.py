@@ -118,6 +118,13 @@ class SlowReader(threading.Thread):
         return bytes(self.got)
 
 
+def saw_both(got, old, new):
+    """True if @got has a page of @old that @new does not have there, and one of @new that @old does not."""
+    pages = range(0, len(got), PAGE)
+    return any(got[o:o + PAGE] == old[o:o + PAGE] != new[o:o + PAGE] for o in pages) and \
+        any(got[o:o + PAGE] == new[o:o + PAGE] != old[o:o + PAGE] for o in pages)
+
+
 def change_during_read(emu, out, invoke_id, old, new):
     """Starts a slow reader of @out, changes the output from @old to @new
     while it reads, and returns what the reader got."""
@@ -146,10 +153,11 @@ def test_a_large_running_output_read_in_chunks_while_it_changes(emulator_factory
     with Mount(emu, tmp_path, cache_ttl=TTL) as m:
         out = m.path(REGION, INSTANCE, "Running", invoke_id, "output")
         assert cat(out) == current
+        mixed = 0   # reads in progress that got pages of both versions
         for cycle in range(3 * iterations):
             # A different length (not page-aligned, shorter or longer in turn).
             longer = version(2 * cycle + 1, BIG - 777 - (cycle % 2) * 100_003)
-            change_during_read(emu, out, invoke_id, current, longer)
+            mixed += saw_both(change_during_read(emu, out, invoke_id, current, longer), current, longer)
             # The stat saw the new size: a read starting now gets exactly it.
             assert os.stat(out).st_size == len(longer)
             got = cat(out)
@@ -161,7 +169,7 @@ def test_a_large_running_output_read_in_chunks_while_it_changes(emulator_factory
             # make it drop them.
             mtime = os.stat(out).st_mtime_ns
             same = version(2 * cycle + 2, len(current))
-            change_during_read(emu, out, invoke_id, current, same)
+            mixed += saw_both(change_during_read(emu, out, invoke_id, current, same), current, same)
             # Past the TTL a stat makes the daemon fetch the result again and
             # notice; the notifier thread then has the kernel drop the pages.
             safe_sleep(TTL + 1)
@@ -179,6 +187,10 @@ def test_a_large_running_output_read_in_chunks_while_it_changes(emulator_factory
                 time.sleep(0.5)
                 os.stat(out)
             current = same
+        # Each slow read outlasts two TTLs, so the change lands in its middle
+        # (it did in every one of 30 reads measured): if none saw both
+        # versions, this test no longer tests a change during a read.
+        assert mixed > 0, "no read in progress saw the change: the test lost its point"
 
 
 # ---- tail ----
