@@ -155,14 +155,14 @@ def test_a_large_running_output_read_in_chunks_while_it_changes(emulator_factory
         assert cat(out) == current
         mixed = 0   # reads in progress that got pages of both versions
         for cycle in range(3 * iterations):
-            # A different length (not page-aligned, shorter or longer in turn).
-            longer = version(2 * cycle + 1, BIG - 777 - (cycle % 2) * 100_003)
-            mixed += saw_both(change_during_read(emu, out, invoke_id, current, longer), current, longer)
+            # A different length (not page-aligned, shorter or resized in turn).
+            resized = version(2 * cycle + 1, BIG - 777 - (cycle % 2) * 100_003)
+            mixed += saw_both(change_during_read(emu, out, invoke_id, current, resized), current, resized)
             # The stat saw the new size: a read starting now gets exactly it.
-            assert os.stat(out).st_size == len(longer)
+            assert os.stat(out).st_size == len(resized)
             got = cat(out)
-            assert got == longer, pages_from(got, [longer]) or f"{len(got)} bytes, not {len(longer)}"
-            current = longer
+            assert got == resized, pages_from(got, [resized]) or f"{len(got)} bytes, not {len(resized)}"
+            current = resized
 
             # The same length, other bytes: the kernel keeps its pages (size
             # and mtime are the same), so only the daemon's notification can
@@ -189,7 +189,7 @@ def test_a_large_running_output_read_in_chunks_while_it_changes(emulator_factory
             current = same
         # Each slow read outlasts two TTLs, so the change lands in its middle
         # (it did in every one of 30 reads measured): if none saw both
-        # versions, this test no longer tests a change during a read.
+        # versions, this test no resized tests a change during a read.
         assert mixed > 0, "no read in progress saw the change: the test lost its point"
 
 
