@@ -155,7 +155,7 @@ def test_a_large_running_output_read_in_chunks_while_it_changes(emulator_factory
         assert cat(out) == current
         mixed = 0   # reads in progress that got pages of both versions
         for cycle in range(3 * iterations):
-            # A different length (not page-aligned, shorter or resized in turn).
+            # A different length (not page-aligned, shorter or longer in turn).
             resized = version(2 * cycle + 1, BIG - 777 - (cycle % 2) * 100_003)
             mixed += saw_both(change_during_read(emu, out, invoke_id, current, resized), current, resized)
             # The stat saw the new size: a read starting now gets exactly it.
@@ -189,7 +189,7 @@ def test_a_large_running_output_read_in_chunks_while_it_changes(emulator_factory
             current = same
         # Each slow read outlasts two TTLs, so the change lands in its middle
         # (it did in every one of 30 reads measured): if none saw both
-        # versions, this test no resized tests a change during a read.
+        # versions, this test no longer tests a change during a read.
         assert mixed > 0, "no read in progress saw the change: the test lost its point"
 
 
