@@ -8,6 +8,9 @@
  * kernel stops sending OPEN at all (FUSE_CAP_NO_OPEN_SUPPORT); together they
  * make a warm `grep -r` cost no request per file (contrib/docs/design.md §2).
  *
+ * Records and results are asked of the cache on every request, never kept in
+ * the inode table (node.h), so -o max_cache bounds what the daemon holds.
+ *
  * Ownership: struct fs borrows the cache; main() creates and frees both.
  * Thread-safety: the operations run on libfuse's worker threads concurrently;
  * fs keeps no mutable state of its own outside the node table and the cache.

@@ -14,9 +14,15 @@
  * (ours: children and operations in flight). A node is freed when both are 0;
  * the root never is.
  *
+ * A node holds identity only: no record or result of the cache. Those belong
+ * to the cache, which keeps them within -o max_cache and fetches them again
+ * when dropped; a node the kernel keeps for days must not pin them past that
+ * bound. What a file node remembers of its bytes is a fixed-size fingerprint,
+ * so the FUSE layer can tell when a file starts showing different bytes.
+ *
  * Thread-safety: every function may be called from any thread; the table
- * lock protects the counts, the hash chains and each node's rec/res pointers.
- * Immutable fields (marked below) may be read without it.
+ * lock protects the counts, the hash chains, fingerprints and directory
+ * flags. Immutable fields (marked below) may be read without it.
  */
 #ifndef SWASFS_NODE_H
 #define SWASFS_NODE_H
@@ -24,8 +30,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
-
-#include "cache.h"
 
 struct node_table;
 
@@ -50,6 +54,17 @@ enum node_file {
 
 extern const char *const node_file_names[NODE_FILE_COUNT];
 
+/* What a file node last served, without the bytes: their size and a 64-bit
+ * hash of them or of what they are built from (the FUSE layer chooses, per
+ * file). @final: they came from a final record or result, so they can never
+ * change again. */
+struct node_fingerprint {
+	uint64_t size;
+	uint64_t hash;
+	bool final;
+	bool set; /* false: nothing served yet */
+};
+
 struct node {
 	/* Immutable after creation. */
 	uint64_t ino;
@@ -66,15 +81,14 @@ struct node {
 	/* Protected by the table lock. */
 	uint64_t nlookup;
 	unsigned refs;
-	const struct cache_record *rec; /* invocation and file nodes: the record last served */
-	const struct cache_result *res; /* output and result.json: the result last served */
-	uint64_t dir_generation;	/* directories: listing generation the kernel last cached */
+	struct node_fingerprint served; /* file nodes: the bytes last served */
+	bool dir_cached;		/* directories: the kernel keeps a copy of the entries */
 	struct node *hnext;
 };
 
-/* Creates the table with its root (FUSE_ROOT_ID). Returns 0 or -ENOMEM. The
- * cache is borrowed, for dropping records when nodes die. */
-int node_table_new(struct cache *cache, struct node_table **ret_table);
+/* Creates the table with its root (FUSE_ROOT_ID). Returns 0 or -ENOMEM; the
+ * caller owns *ret_table and frees it with node_table_free(). */
+int node_table_new(struct node_table **ret_table);
 /* Frees every node whatever its counts (unmount). Accepts NULL. */
 void node_table_free(struct node_table *t);
 
@@ -97,22 +111,16 @@ uint64_t node_child_ino(const struct node *parent, const char *name);
 /* Lowers the kernel's count by @nlookup; frees the node when unused. */
 void node_forget(struct node_table *t, uint64_t ino, uint64_t nlookup);
 
-/* Replaces the record/result a node shows; takes a reference to the new one
- * and drops the old. Returns true if it changed. */
-bool node_set_record(struct node_table *t, struct node *n, const struct cache_record *rec);
-bool node_set_result(struct node_table *t, struct node *n, const struct cache_result *res);
-/* The current record/result with a new reference (drop with the cache's
- * unref), or NULL if none was set yet. */
-const struct cache_record *node_get_record(struct node_table *t, struct node *n);
-const struct cache_result *node_get_result(struct node_table *t, struct node *n);
-
-/* For opendir: true if the kernel's cached entries of directory @n came from
- * the listing of @generation (0: unknown, never the same); records it. */
-bool node_dir_unchanged(struct node_table *t, struct node *n, uint64_t generation);
+/* The fingerprint file node @n last served (copied out; .set false if none). */
+struct node_fingerprint node_served(struct node_table *t, struct node *n);
+/* Records that @n now serves bytes with fingerprint @fp (copied). Returns
+ * true if it had served others before (a fingerprint was set and differs in
+ * size or hash): the kernel's copy of the old bytes must go. */
+bool node_serve(struct node_table *t, struct node *n, const struct node_fingerprint *fp);
 
 /* Without opendir: records that the kernel now caches the entries of
- * directory @n as of @generation. */
-void node_dir_filled(struct node_table *t, struct node *n, uint64_t generation);
+ * directory @n (it keeps them until the directory's mtime changes). */
+void node_dir_filled(struct node_table *t, struct node *n);
 /* True if the kernel caches entries of @n at all. */
 bool node_dir_is_cached(struct node_table *t, struct node *n);
 

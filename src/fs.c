@@ -6,8 +6,11 @@
  * shows from the cache, reply. The kernel's caches are told to keep what we
  * say for as long as our cache would: a terminal invocation and its files for
  * a day (they never change), listings for cache_ttl, regions and instances
- * for instance_ttl. Directories are opened with cache_readdir and keep their
- * cached entries while the listing they came from is unchanged.
+ * for instance_ttl. Nodes hold identity only (node.h): every operation asks
+ * the cache for the listing or result it shows, so the cache's max_cache
+ * bounds what is kept. Directories are never opened (NO_OPENDIR): each
+ * readdir lists the current snapshot and the kernel keeps what it got until
+ * the directory's mtime changes (fill_dir).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -31,11 +34,9 @@ struct fs {
 	bool no_opendir;	 /* ... and for opendir */
 	struct fuse_session *se; /* for cache invalidation notices */
 	struct notify *notify;	 /* sends them; from init to destroy */
-	pthread_mutex_t dirs_lock;
-	struct dirh *dirs; /* open directories; protected by dirs_lock */
 };
 
-/* An open directory: the snapshot it lists, so offsets stay consistent. */
+/* A directory being listed: the snapshot one readdir call answers from. */
 struct dirh {
 	struct node *node; /* referenced */
 	const struct cache_regions *regions;
@@ -44,9 +45,6 @@ struct dirh {
 	const struct cache_status *status; /* borrowed from listing */
 	const struct cache_record *rec;	   /* referenced */
 	size_t count;			   /* entries besides "." and ".." */
-	/* The kernel may drop a RELEASEDIR at unmount: fs_free frees what is
-	 * left on this list. Protected by fs->dirs_lock. */
-	struct dirh *prev, *next;
 };
 
 static struct fs *fs_of(fuse_req_t req)
@@ -152,31 +150,54 @@ static int record_file(const struct node *n, const struct cache_record *rec, con
 	return 0;
 }
 
-/* Whether @a and @b give file @f the same bytes, judged by what the file is
- * made of (the command; the record and the fields put back into it), without
- * rendering: the record is printed canonically, so equal sources are equal
- * files, and unequal ones are taken as changed. */
-static bool record_file_same(const struct cache_record *a, const struct cache_record *b, enum node_file f)
-{
-	const struct swas_invocation *x = &a->inv, *y = &b->inv;
-	bool same_command =
-		x->command_len == y->command_len && memcmp(x->command, y->command, x->command_len) == 0;
-	bool same_record = x->record_len == y->record_len &&
-			   memcmp(swas_invocation_record(x), swas_invocation_record(y), x->record_len) == 0;
+/* FNV-1a, 64 bits: a fingerprint of what a file served (node.h), not a
+ * defence against anyone; a change it misses costs a stale page, as a
+ * change of neither size nor mtime always did. */
+#define FS_FNV_INIT 0xcbf29ce484222325ull
 
-	switch (f) {
-	case NODE_FILE_COMMAND:
-		return same_command;
-	case NODE_FILE_PARAMETERS:
-		return same_record;
-	case NODE_FILE_METADATA:
-		return same_record && same_command && x->ctime == y->ctime &&
-		       memcmp(x->put_back, y->put_back, sizeof(x->put_back)) == 0 &&
-		       strcmp(x->invoke_id, y->invoke_id) == 0 &&
-		       strcmp(x->invoke_status, y->invoke_status) == 0;
-	default:
-		return true;
+static uint64_t fnv(uint64_t h, const void *p, size_t len)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ull;
 	}
+	return h;
+}
+
+/* Hashes @len, then the bytes: two fields never run into each other. */
+static uint64_t fnv_field(uint64_t h, const void *p, size_t len)
+{
+	uint64_t n = len;
+
+	return fnv(fnv(h, &n, sizeof(n)), p, len);
+}
+
+/* The fingerprint of file @f of @rec, from what the file is made of (the
+ * command; the record and the fields put back into it) without rendering:
+ * the record is printed canonically, so equal sources are equal files. The
+ * region and instance metadata.json also shows are the node's own. */
+static struct node_fingerprint record_fingerprint(const struct cache_record *rec, enum node_file f)
+{
+	const struct swas_invocation *x = &rec->inv;
+	uint64_t h = FS_FNV_INIT;
+
+	if (f == NODE_FILE_COMMAND || f == NODE_FILE_METADATA)
+		h = fnv_field(h, x->command, x->command_len);
+	if (f == NODE_FILE_PARAMETERS || f == NODE_FILE_METADATA)
+		h = fnv_field(h, swas_invocation_record(x), x->record_len);
+	if (f == NODE_FILE_METADATA) {
+		int64_t ctime = x->ctime;
+
+		h = fnv_field(h, &ctime, sizeof(ctime));
+		h = fnv_field(h, x->put_back, sizeof(x->put_back));
+		h = fnv_field(h, x->invoke_id, strlen(x->invoke_id));
+		h = fnv_field(h, x->invoke_status, strlen(x->invoke_status));
+	}
+	return (struct node_fingerprint){
+		.size = record_file_size(rec, f), .hash = h, .final = rec->is_final, .set = true
+	};
 }
 
 static const void *result_file(const struct cache_result *res, enum node_file f, size_t *ret_len)
@@ -198,16 +219,24 @@ static bool is_result_file(enum node_file f)
  * The kernel keeps file pages across opens (no OPEN is ever sent), and drops
  * them by itself only when size or mtime change. A running invocation's file
  * can change with neither (InvocationStatus "Pending" -> "Running" in
- * metadata.json), so when a file node starts showing different bytes, tell
- * the kernel, through the notifier thread: never from here (notify.h).
+ * metadata.json), so when a file node starts showing different bytes (its
+ * fingerprint changes), tell the kernel, through the notifier thread: never
+ * from here (notify.h).
  */
-static void inval_if_changed(struct fs *fs, const struct node *n, const void *a, size_t alen, const void *b,
-			     size_t blen)
+static void inval_if_changed(struct fs *fs, struct node *n, const struct node_fingerprint *fp)
 {
-	bool same = alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
-
-	if (!same)
+	if (node_serve(fs->nodes, n, fp))
 		notify_inode(fs->notify, n->ino);
+}
+
+/* True if @n served final bytes and is about to serve final ones again:
+ * they are the same (final records and results never change), so skip
+ * hashing them. */
+static bool still_final(struct fs *fs, struct node *n, bool now_final)
+{
+	struct node_fingerprint old = node_served(fs->nodes, n);
+
+	return now_final && old.set && old.final;
 }
 
 /* ---- fresh data for a node ---- */
@@ -225,86 +254,66 @@ static int get_listing(struct fs *fs, const struct node *n, const struct cache_i
 }
 
 /*
- * The record an invocation node (or a file in it) shows. A final record is
- * kept forever; a running one follows the listing, so its files change when
- * the listing does. If the invocation left the listing, the last record is
- * still served: its directory entry goes away at the next lookup.
+ * The record an invocation node (or a file in it) shows, with a reference:
+ * the one in the current listing (fresh, or refreshed per cache_ttl; stale
+ * while the API does not answer). An invocation no longer listed is ENOENT.
+ * A running invocation's record follows the listing, so its files change
+ * when the listing does; a final record's bytes never change.
  */
 static int invocation_record(struct fs *fs, struct node *inv, const struct cache_record **ret)
 {
-	const struct cache_record *rec = node_get_record(fs->nodes, inv);
 	const struct cache_invocations *l;
-	const struct cache_record *now;
+	const struct cache_record *rec;
 	int r;
 
-	if (rec != NULL && rec->is_final)
-		goto out_found;
 	r = get_listing(fs, inv, &l);
-	if (r < 0) {
-		if (rec != NULL)
-			goto out_found;
+	if (r < 0)
 		return r;
-	}
-	now = cache_find_invocation(l, inv->invoke_id);
-	if (now != NULL && now != rec) {
-		node_set_record(fs->nodes, inv, now);
-		cache_record_unref(fs->cache, rec);
-		cache_record_ref(fs->cache, now);
-		rec = now;
-	}
+	rec = cache_find_invocation(l, inv->invoke_id);
+	if (rec != NULL)
+		cache_record_ref(fs->cache, rec);
 	cache_invocations_unref(fs->cache, l);
 	if (rec == NULL)
 		return -ENOENT;
-out_found:
 	*ret = rec;
 	return 0;
 }
 
-/* The result an output or result.json node shows (fetched on first use). */
+/* The result an output or result.json node shows, with a reference (the
+ * cache fetches it on first use, and again once dropped); see
+ * inval_if_changed. */
 static int invocation_result(struct fs *fs, struct node *file, const struct cache_record *rec,
 			     const struct cache_result **ret)
 {
-	const struct cache_result *res = node_get_result(fs->nodes, file), *old;
-	const void *a, *b;
-	size_t alen, blen;
+	const struct cache_result *res;
+	struct node_fingerprint fp;
+	const void *data;
+	size_t len;
 	int r;
 
-	if (res != NULL && res->is_final)
-		goto out_found;
-	old = res;
 	r = cache_get_result(fs->cache, file->region, file->instance, rec, &res);
-	if (r < 0) {
-		cache_result_unref(fs->cache, old);
+	if (r < 0)
 		return r;
+	if (!still_final(fs, file, res->is_final)) {
+		data = result_file(res, file->file, &len);
+		fp = (struct node_fingerprint){
+			.size = len, .hash = fnv(FS_FNV_INIT, data, len), .final = res->is_final, .set = true
+		};
+		inval_if_changed(fs, file, &fp);
 	}
-	if (old != res) {
-		/* A final result is left to the cache, which keeps it within
-		 * max_cache and fetches it again once dropped: a node the kernel
-		 * keeps for days must not pin it past that bound. */
-		node_set_result(fs->nodes, file, res->is_final ? NULL : res);
-		if (old != NULL) {
-			a = result_file(old, file->file, &alen);
-			b = result_file(res, file->file, &blen);
-			inval_if_changed(fs, file, a, alen, b, blen);
-		}
-	}
-	cache_result_unref(fs->cache, old);
-out_found:
 	*ret = res;
 	return 0;
 }
 
-/* Records the record a file node now shows; see inval_if_changed. */
+/* Notes the record a file node now shows; see inval_if_changed. */
 static void note_file_record(struct fs *fs, struct node *n, const struct cache_record *rec)
 {
-	const struct cache_record *old = node_get_record(fs->nodes, n);
+	struct node_fingerprint fp;
 
-	if (old != rec) {
-		node_set_record(fs->nodes, n, rec);
-		if (old != NULL && !record_file_same(old, rec, n->file))
-			notify_inode(fs->notify, n->ino);
-	}
-	cache_record_unref(fs->cache, old);
+	if (still_final(fs, n, rec->is_final))
+		return;
+	fp = record_fingerprint(rec, n->file);
+	inval_if_changed(fs, n, &fp);
 }
 
 /* True if the kernel keeps @n's entries (no OPENDIR: it lists once, then
@@ -656,28 +665,6 @@ out:
 
 /* ---- directories ---- */
 
-static void dirh_link(struct fs *fs, struct dirh *d)
-{
-	pthread_mutex_lock(&fs->dirs_lock);
-	d->next = fs->dirs;
-	if (fs->dirs != NULL)
-		fs->dirs->prev = d;
-	fs->dirs = d;
-	pthread_mutex_unlock(&fs->dirs_lock);
-}
-
-static void dirh_unlink(struct fs *fs, struct dirh *d)
-{
-	pthread_mutex_lock(&fs->dirs_lock);
-	if (d->prev != NULL)
-		d->prev->next = d->next;
-	else
-		fs->dirs = d->next;
-	if (d->next != NULL)
-		d->next->prev = d->prev;
-	pthread_mutex_unlock(&fs->dirs_lock);
-}
-
 static void dirh_free(struct fs *fs, struct dirh *d)
 {
 	cache_regions_unref(fs->cache, d->regions);
@@ -730,20 +717,7 @@ static int dirh_fill(struct fs *fs, struct dirh *d)
 	return -ENOTDIR;
 }
 
-/* What identifies the entries of @d: a listing's generation; an invocation
- * directory's names never change; 0 (never reuse) for the short top levels. */
-static uint64_t dir_generation(const struct dirh *d)
-{
-	if (d->listing != NULL)
-		return d->listing->generation;
-	if (d->instances != NULL)
-		return d->instances->generation;
-	if (d->regions != NULL)
-		return d->regions->generation;
-	return 1; /* an invocation directory: its names never change */
-}
-
-/* An open directory, or, without opendir, one for this readdir call. */
+/* The snapshot one readdir call lists. */
 static int dirh_new(struct fs *fs, fuse_ino_t ino, struct dirh **ret)
 {
 	struct dirh *d = calloc(1, sizeof(*d));
@@ -765,47 +739,28 @@ static int dirh_new(struct fs *fs, fuse_ino_t ino, struct dirh **ret)
 	return 0;
 }
 
+/*
+ * Without opendir the kernel keeps every directory's entries (FOPEN_CACHE_DIR
+ * | FOPEN_KEEP_CACHE) until the directory's mtime changes (see fill_dir), and
+ * saves two requests per directory in a walk. A kernel without
+ * FUSE_CAP_NO_OPENDIR_SUPPORT gets a plain open, without cache_readdir: it
+ * then asks readdir every time, each call answered from the current snapshot
+ * (so a listing that changes between two calls of one walk may skip or
+ * repeat an entry). No handle, so no RELEASEDIR to handle.
+ */
 static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	struct dirh *d;
-	int r;
 
-	/* Without opendir the kernel keeps every directory's entries
-	 * (FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE) until told otherwise: see
-	 * its mtime changes (see fill_dir). That saves two requests per
-	 * directory in a walk. */
 	if (fs->no_opendir) {
 		fuse_reply_err(req, ENOSYS);
 		return;
 	}
-	r = dirh_new(fs, ino, &d);
-	if (r < 0) {
-		fuse_reply_err(req, to_errno(r));
-		return;
-	}
-	/* Let the kernel cache the entries; they are dropped on the next
-	 * opendir unless the listing is provably the same one. */
-	fi->cache_readdir = 1;
-	fi->keep_cache = node_dir_unchanged(fs->nodes, d->node, dir_generation(d));
-	fi->fh = (uintptr_t)d;
-	dirh_link(fs, d);
-	if (fuse_reply_open(req, fi) != 0) {
-		dirh_unlink(fs, d);
-		dirh_free(fs, d);
-	}
+	fi->fh = 0;
+	fuse_reply_open(req, fi);
 }
 
-static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
-
-	dirh_unlink(fs_of(req), d);
-	dirh_free(fs_of(req), d);
-	fuse_reply_err(req, 0);
-}
-
-/* Entry @i of an open directory: its name, kind and, if @st, attributes. */
+/* Entry @i of a directory being listed: its name, kind and, if @st, attributes. */
 struct dir_entry {
 	const char *name;
 	enum node_kind kind;
@@ -899,23 +854,22 @@ static void reply_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 			  bool plus)
 {
 	struct fs *fs = fs_of(req);
-	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
-	bool own = d == NULL;
+	struct dirh *d;
 	size_t used = 0;
 	char *buf;
 	off_t i;
 	int r = 0;
 
-	if (own) {
-		/* No opendir: list the current snapshot; the kernel caches
-		 * what we send until the directory's mtime changes. */
-		r = dirh_new(fs, ino, &d);
-		if (r < 0) {
-			fuse_reply_err(req, to_errno(r));
-			return;
-		}
-		node_dir_filled(fs->nodes, d->node, dir_generation(d));
+	(void)fi;
+	/* List the current snapshot; without opendir the kernel caches what
+	 * we send until the directory's mtime changes. */
+	r = dirh_new(fs, ino, &d);
+	if (r < 0) {
+		fuse_reply_err(req, to_errno(r));
+		return;
 	}
+	if (fs->no_opendir)
+		node_dir_filled(fs->nodes, d->node);
 	buf = malloc(size ? size : 1);
 	if (buf == NULL) {
 		fuse_reply_err(req, ENOMEM);
@@ -949,8 +903,6 @@ static void reply_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 			r = node_child(fs->nodes, d->node, name, de.kind, de.file, de.ctime, true, &child);
 			if (r < 0)
 				break;
-			if (de.rec != NULL)
-				node_set_record(fs->nodes, child, de.rec);
 			dir_entry_attr(fs, d, &de, child, &e.attr, &e.attr_timeout);
 			e.entry_timeout = e.attr_timeout;
 			e.ino = child->ino;
@@ -969,8 +921,7 @@ static void reply_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 		fuse_reply_buf(req, buf, used);
 	free(buf);
 out:
-	if (own)
-		dirh_free(fs, d);
+	dirh_free(fs, d);
 }
 
 static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
@@ -1067,7 +1018,6 @@ static const struct fuse_lowlevel_ops ops = {
 	.opendir = fs_opendir,
 	.readdir = fs_readdir,
 	.readdirplus = fs_readdirplus,
-	.releasedir = fs_releasedir,
 	.statfs = fs_statfs,
 	.getxattr = fs_getxattr,
 	.listxattr = fs_listxattr,
@@ -1085,14 +1035,13 @@ int fs_new(const struct fs_config *cfg, struct cache *cache, struct fs **ret_fs)
 
 	if (fs == NULL)
 		return -ENOMEM;
-	r = node_table_new(cache, &fs->nodes);
+	r = node_table_new(&fs->nodes);
 	if (r < 0) {
 		free(fs);
 		return r;
 	}
 	fs->cache = cache;
 	fs->cfg = *cfg;
-	pthread_mutex_init(&fs->dirs_lock, NULL);
 	*ret_fs = fs;
 	return 0;
 }
@@ -1107,13 +1056,6 @@ void fs_free(struct fs *fs)
 	if (fs == NULL)
 		return;
 	notify_free(fs->notify);
-	while (fs->dirs != NULL) {
-		struct dirh *d = fs->dirs;
-
-		fs->dirs = d->next;
-		dirh_free(fs, d);
-	}
-	pthread_mutex_destroy(&fs->dirs_lock);
 	node_table_free(fs->nodes);
 	free(fs);
 }

@@ -27,7 +27,6 @@ struct node_table {
 	size_t nbuckets;       /* protected by lock */
 	unsigned long count;   /* protected by lock */
 	struct node *root;
-	struct cache *cache; /* borrowed */
 };
 
 uint64_t node_child_ino(const struct node *parent, const char *name)
@@ -97,15 +96,13 @@ static void table_remove(struct node_table *t, struct node *n)
 	t->count--;
 }
 
-static void node_free(struct node_table *t, struct node *n)
+static void node_free(struct node *n)
 {
-	cache_record_unref(t->cache, n->rec);
-	cache_result_unref(t->cache, n->res);
 	free(n->name);
 	free(n);
 }
 
-int node_table_new(struct cache *cache, struct node_table **ret_table)
+int node_table_new(struct node_table **ret_table)
 {
 	struct node_table *t = calloc(1, sizeof(*t));
 
@@ -122,7 +119,6 @@ int node_table_new(struct cache *cache, struct node_table **ret_table)
 	t->root->ino = NODE_ROOT_INO;
 	t->root->kind = NODE_ROOT;
 	t->root->refs = 1; /* the table's: the root never goes away */
-	t->cache = cache;
 	pthread_mutex_init(&t->lock, NULL);
 	table_insert(t, t->root);
 	*ret_table = t;
@@ -147,7 +143,7 @@ void node_table_free(struct node_table *t)
 		while (n != NULL) {
 			struct node *next = n->hnext;
 
-			node_free(t, n);
+			node_free(n);
 			n = next;
 		}
 	}
@@ -185,12 +181,12 @@ static struct node *unref_locked(struct node_table *t, struct node *n, struct no
 	return dead;
 }
 
-static void free_chain(struct node_table *t, struct node *dead)
+static void free_chain(struct node *dead)
 {
 	while (dead != NULL) {
 		struct node *next = dead->hnext;
 
-		node_free(t, dead);
+		node_free(dead);
 		dead = next;
 	}
 }
@@ -204,7 +200,7 @@ void node_put(struct node_table *t, struct node *n)
 	pthread_mutex_lock(&t->lock);
 	dead = unref_locked(t, n, NULL);
 	pthread_mutex_unlock(&t->lock);
-	free_chain(t, dead);
+	free_chain(dead);
 }
 
 void node_forget(struct node_table *t, uint64_t ino, uint64_t nlookup)
@@ -221,7 +217,7 @@ void node_forget(struct node_table *t, uint64_t ino, uint64_t nlookup)
 		}
 	}
 	pthread_mutex_unlock(&t->lock);
-	free_chain(t, dead);
+	free_chain(dead);
 }
 
 static void inherit_identity(struct node *n, const struct node *parent)
@@ -299,73 +295,32 @@ int node_child(struct node_table *t, struct node *parent, const char *name, enum
 	return 0;
 }
 
-bool node_set_record(struct node_table *t, struct node *n, const struct cache_record *rec)
+struct node_fingerprint node_served(struct node_table *t, struct node *n)
 {
-	const struct cache_record *old;
+	struct node_fingerprint fp;
 
-	if (rec != NULL)
-		cache_record_ref(t->cache, rec);
 	pthread_mutex_lock(&t->lock);
-	old = n->rec;
-	n->rec = rec;
+	fp = n->served;
 	pthread_mutex_unlock(&t->lock);
-	cache_record_unref(t->cache, old);
-	return old != rec;
+	return fp;
 }
 
-bool node_set_result(struct node_table *t, struct node *n, const struct cache_result *res)
+bool node_serve(struct node_table *t, struct node *n, const struct node_fingerprint *fp)
 {
-	const struct cache_result *old;
+	struct node_fingerprint old;
 
-	if (res != NULL)
-		cache_result_ref(t->cache, res);
 	pthread_mutex_lock(&t->lock);
-	old = n->res;
-	n->res = res;
+	old = n->served;
+	n->served = *fp;
+	n->served.set = true;
 	pthread_mutex_unlock(&t->lock);
-	cache_result_unref(t->cache, old);
-	return old != res;
+	return old.set && (old.size != fp->size || old.hash != fp->hash);
 }
 
-const struct cache_record *node_get_record(struct node_table *t, struct node *n)
-{
-	const struct cache_record *rec;
-
-	pthread_mutex_lock(&t->lock);
-	rec = n->rec;
-	if (rec != NULL)
-		cache_record_ref(t->cache, rec);
-	pthread_mutex_unlock(&t->lock);
-	return rec;
-}
-
-const struct cache_result *node_get_result(struct node_table *t, struct node *n)
-{
-	const struct cache_result *res;
-
-	pthread_mutex_lock(&t->lock);
-	res = n->res;
-	if (res != NULL)
-		cache_result_ref(t->cache, res);
-	pthread_mutex_unlock(&t->lock);
-	return res;
-}
-
-bool node_dir_unchanged(struct node_table *t, struct node *n, uint64_t generation)
-{
-	bool same;
-
-	pthread_mutex_lock(&t->lock);
-	same = generation != 0 && n->dir_generation == generation;
-	n->dir_generation = generation;
-	pthread_mutex_unlock(&t->lock);
-	return same;
-}
-
-void node_dir_filled(struct node_table *t, struct node *n, uint64_t generation)
+void node_dir_filled(struct node_table *t, struct node *n)
 {
 	pthread_mutex_lock(&t->lock);
-	n->dir_generation = generation;
+	n->dir_cached = true;
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -374,7 +329,7 @@ bool node_dir_is_cached(struct node_table *t, struct node *n)
 	bool cached;
 
 	pthread_mutex_lock(&t->lock);
-	cached = n->dir_generation != 0;
+	cached = n->dir_cached;
 	pthread_mutex_unlock(&t->lock);
 	return cached;
 }

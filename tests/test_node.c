@@ -2,8 +2,9 @@
 /*
  * test_node: inode numbers are stable per path and distinct between paths;
  * the kernel's lookup counts keep nodes alive exactly as long as they should
- * (no leak after forget, parents outlive children); names the API returns
- * that cannot be path components are recognised.
+ * (no leak after forget, parents outlive children); a file node remembers a
+ * fingerprint of what it served and says when it changes; names the API
+ * returns that cannot be path components are recognised.
  */
 #include <string.h>
 
@@ -16,7 +17,7 @@ static void test_inode_numbers_are_stable_and_distinct(void)
 	struct node_table *t;
 	struct node *root, *a, *b, *a2;
 
-	ASSERT_EQ_INT(node_table_new(NULL, &t), 0);
+	ASSERT_EQ_INT(node_table_new(&t), 0);
 	root = node_get(t, 1);
 	ASSERT_TRUE(root != NULL);
 	ASSERT_EQ_INT(node_child(t, root, "cn-hangzhou", NODE_REGION, 0, 0, true, &a), 0);
@@ -35,7 +36,7 @@ static void test_inode_numbers_are_stable_and_distinct(void)
 	node_table_free(t);
 
 	/* Another table (another mount): the same numbers. */
-	ASSERT_EQ_INT(node_table_new(NULL, &t), 0);
+	ASSERT_EQ_INT(node_table_new(&t), 0);
 	root = node_get(t, 1);
 	ASSERT_EQ_INT(node_child(t, root, "cn-hangzhou", NODE_REGION, 0, 0, false, &a2), 0);
 	ASSERT_TRUE(a2->ino == node_child_ino(root, "cn-hangzhou"));
@@ -49,7 +50,7 @@ static void test_identity_is_inherited_down_the_tree(void)
 	struct node_table *t;
 	struct node *root, *r, *i, *s, *v, *f;
 
-	ASSERT_EQ_INT(node_table_new(NULL, &t), 0);
+	ASSERT_EQ_INT(node_table_new(&t), 0);
 	root = node_get(t, 1);
 	ASSERT_EQ_INT(node_child(t, root, "cn-hangzhou", NODE_REGION, 0, 0, true, &r), 0);
 	ASSERT_EQ_INT(node_child(t, r, "i-1", NODE_INSTANCE, 0, 1700000000, true, &i), 0);
@@ -79,7 +80,7 @@ static void test_forget_frees_nodes_and_then_their_parents(void)
 	struct node *root, *r, *i;
 	uint64_t rino, iino;
 
-	ASSERT_EQ_INT(node_table_new(NULL, &t), 0);
+	ASSERT_EQ_INT(node_table_new(&t), 0);
 	ASSERT_EQ_INT(node_count(t), 1);
 	root = node_get(t, 1);
 	ASSERT_EQ_INT(node_child(t, root, "r", NODE_REGION, 0, 0, true, &r), 0);
@@ -117,7 +118,7 @@ static void test_an_operation_in_flight_keeps_a_forgotten_node(void)
 	struct node_table *t;
 	struct node *root, *r, *held;
 
-	ASSERT_EQ_INT(node_table_new(NULL, &t), 0);
+	ASSERT_EQ_INT(node_table_new(&t), 0);
 	root = node_get(t, 1);
 	ASSERT_EQ_INT(node_child(t, root, "r", NODE_REGION, 0, 0, true, &r), 0);
 	node_put(t, r);
@@ -126,6 +127,41 @@ static void test_an_operation_in_flight_keeps_a_forgotten_node(void)
 	ASSERT_EQ_INT(node_count(t), 2);
 	ASSERT_EQ_STR(held->name, "r");
 	node_put(t, held);
+	ASSERT_EQ_INT(node_count(t), 1);
+	node_put(t, root);
+	node_table_free(t);
+}
+
+static void test_a_file_node_says_when_its_bytes_change(void)
+{
+	struct node_table *t;
+	struct node *root, *v, *f;
+	struct node_fingerprint a = { .size = 5, .hash = 42 }, b = a, c = a, got;
+
+	b.hash = 43;
+	c.size = 6;
+	ASSERT_EQ_INT(node_table_new(&t), 0);
+	root = node_get(t, 1);
+	ASSERT_EQ_INT(node_child(t, root, "t-1", NODE_INVOCATION, 0, 0, true, &v), 0);
+	ASSERT_EQ_INT(node_child(t, v, "output", NODE_FILE, NODE_FILE_OUTPUT, 0, true, &f), 0);
+	ASSERT_TRUE(!node_served(t, f).set);
+	/* The first bytes served replace nothing the kernel has. */
+	ASSERT_TRUE(!node_serve(t, f, &a));
+	got = node_served(t, f);
+	ASSERT_TRUE(got.set && got.size == 5 && got.hash == 42 && !got.final);
+	ASSERT_TRUE(!node_serve(t, f, &a));
+	ASSERT_TRUE(node_serve(t, f, &b)); /* same size, other bytes */
+	ASSERT_TRUE(node_serve(t, f, &c)); /* other size */
+	ASSERT_TRUE(!node_serve(t, f, &c));
+	/* Becoming final with the same bytes is no change, but is kept. */
+	c.final = true;
+	ASSERT_TRUE(!node_serve(t, f, &c));
+	ASSERT_TRUE(node_served(t, f).final);
+	/* A node holds identity and this, nothing the cache owns. */
+	node_put(t, f);
+	node_put(t, v);
+	node_forget(t, node_child_ino(v, "output"), 1);
+	node_forget(t, node_child_ino(root, "t-1"), 1);
 	ASSERT_EQ_INT(node_count(t), 1);
 	node_put(t, root);
 	node_table_free(t);
@@ -153,6 +189,7 @@ int main(void)
 	RUN(test_identity_is_inherited_down_the_tree);
 	RUN(test_forget_frees_nodes_and_then_their_parents);
 	RUN(test_an_operation_in_flight_keeps_a_forgotten_node);
+	RUN(test_a_file_node_says_when_its_bytes_change);
 	RUN(test_unusable_names);
 	return 0;
 }
