@@ -81,8 +81,8 @@ struct node {
 	/* Protected by the table lock. */
 	uint64_t nlookup;
 	unsigned refs;
+	bool dir_cached; /* directories: the kernel keeps a copy of the entries (fills refs' padding) */
 	struct node_fingerprint served; /* file nodes: the bytes last served */
-	bool dir_cached;		/* directories: the kernel keeps a copy of the entries */
 	struct node *hnext;
 };
 
