@@ -320,6 +320,7 @@ class Watchdog:
 
     def __init__(self):
         self._lock = threading.Lock()
+        self._trip_lock = threading.Lock()  # held from an abort until its finding is recorded
         self._mounts = []      # live Mounts; protected by _lock
         self._thread = None    # protected by _lock
         self._seen = {}        # (pid, tid) -> (first seen blocked, its switch count then); watchdog thread only
@@ -397,14 +398,17 @@ class Watchdog:
         self._reported &= live
 
     def _trip(self, what, mounts):
-        done = [abort_connection(m.conn) for m in mounts]
-        msg = f"watchdog: stuck reader: {what}; {'; '.join(done)} of " + \
-            ", ".join(str(m.mnt) for m in mounts)
-        print(msg, file=sys.stderr)
-        with self._lock:
-            self.trips.append(msg)
-        for m in mounts:
-            m.trips.append(msg)
+        # The abort frees the reader at once: record the finding under the
+        # lock take_trips() waits for, so a test never looks before it is there.
+        with self._trip_lock:
+            done = [abort_connection(m.conn) for m in mounts]
+            msg = f"watchdog: stuck reader: {what}; {'; '.join(done)} of " + \
+                ", ".join(str(m.mnt) for m in mounts)
+            print(msg, file=sys.stderr)
+            with self._lock:
+                self.trips.append(msg)
+            for m in mounts:
+                m.trips.append(msg)
 
 
 WATCHDOG = Watchdog()
@@ -545,7 +549,8 @@ class Mount:
 
     def take_trips(self):
         """The watchdog's findings on this mount, which then no longer fail the test."""
-        trips, self.trips = self.trips, []
+        with WATCHDOG._trip_lock:   # a finding being recorded right now is included
+            trips, self.trips = self.trips, []
         WATCHDOG.take(trips)
         return trips
 
