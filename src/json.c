@@ -327,8 +327,7 @@ static void meta_read(const cJSON *root, struct json_meta *meta)
 	meta->total_count = num_of(root, "TotalCount", 0, 1000000000, -1);
 }
 
-/* cJSON_Print's text plus "\n", in our own allocation. */
-static int render(const cJSON *item, char **ret, size_t *ret_len)
+int json_print_file(const struct cJSON *item, bool marked, char **ret, size_t *ret_len)
 {
 	char *printed = cJSON_Print(item), *out;
 	size_t len;
@@ -345,6 +344,8 @@ static int render(const cJSON *item, char **ret, size_t *ret_len)
 	out[len] = '\n';
 	out[len + 1] = '\0';
 	cJSON_free(printed);
+	if (marked)
+		json_unmark(out, len + 1);
 	*ret = out;
 	*ret_len = len + 1;
 	return 0;
@@ -797,7 +798,7 @@ static int render_result(const cJSON *res, char **ret, size_t *ret_len)
 			goto out_delete;
 		}
 	}
-	r = render(copy, ret, ret_len);
+	r = json_print_file(copy, false, ret, ret_len);
 out_delete:
 	cJSON_Delete(copy);
 	return r;

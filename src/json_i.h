@@ -25,4 +25,9 @@ int json_parse_text(const char *text, size_t len, struct cJSON **ret, bool *ret_
  * place (same length). */
 void json_unmark(char *s, size_t len);
 
+/* A file's bytes: cJSON_Print's text of @item plus "\n", in our own
+ * allocation (caller frees with free()); with @marked, the U+0000 marks back
+ * to \u0000. Returns 0 or -ENOMEM. */
+int json_print_file(const struct cJSON *item, bool marked, char **ret, size_t *ret_len);
+
 #endif

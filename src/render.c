@@ -23,32 +23,6 @@
 #include "render.h"
 #include "swas.h"
 
-/* cJSON_Print's text plus "\n", in our own allocation; the U+0000 marks
- * (@marked) back to \u0000. */
-static int print_file(const cJSON *item, bool marked, char **ret, size_t *ret_len)
-{
-	char *printed = cJSON_Print(item), *out;
-	size_t len;
-
-	if (!printed)
-		return -ENOMEM;
-	len = strlen(printed);
-	out = malloc(len + 2);
-	if (!out) {
-		cJSON_free(printed);
-		return -ENOMEM;
-	}
-	memcpy(out, printed, len);
-	out[len] = '\n';
-	out[len + 1] = '\0';
-	cJSON_free(printed);
-	if (marked)
-		json_unmark(out, len + 1);
-	*ret = out;
-	*ret_len = len + 1;
-	return 0;
-}
-
 static bool is_ascii_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -105,7 +79,7 @@ static int parameters_of(const cJSON *record, bool marked, char **ret, size_t *r
 		}
 		p = empty;
 	}
-	r = print_file(p, marked || inner_marked, ret, ret_len);
+	r = json_print_file(p, marked || inner_marked, ret, ret_len);
 out_free:
 	cJSON_Delete(inner);
 	cJSON_Delete(empty);
@@ -233,7 +207,7 @@ static int metadata_of(cJSON *record, const struct swas_invocation *inv, const c
 	if (r == 0)
 		r = add_if_absent(record, "RegionId", region_id);
 	if (r == 0)
-		r = print_file(record, marked, ret, ret_len);
+		r = json_print_file(record, marked, ret, ret_len);
 	return r;
 }
 
