@@ -139,6 +139,15 @@ def _read(path):
         return None
 
 
+def proc_status_kib(pid, field="VmRSS"):
+    """A memory figure of process @pid from /proc/PID/status (VmRSS, VmHWM, ...) in KiB,
+    or None if the process or the field is gone."""
+    for line in (_read(f"/proc/{pid}/status") or "").splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return None
+
+
 def task_state(pid, tid=None):
     """(state letter, wchan, context switches) of a task, or None once it is gone. The
     switch count moves each time the task wakes: unchanged means still the same wait."""

@@ -25,7 +25,7 @@ import time
 
 import pytest
 
-from mount import SWASFS, VALGRIND, Mount, safe_sleep
+from mount import SWASFS, VALGRIND, Mount, proc_status_kib, safe_sleep
 
 RSS_BOUND_KIB = 300 * 1024  # generous: a normal mount of these data sets stays near 10 MiB
 # Under ASan (quarantine, redzones) or valgrind the RSS says nothing about
@@ -43,11 +43,9 @@ ALLOW = [r"failed: ", r"announced more"]
 
 
 def vm_hwm_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmHWM")
+    kib = proc_status_kib(pid, "VmHWM")
+    assert kib is not None, "no VmHWM"
+    return kib
 
 
 def timed_listdir(path):

@@ -24,14 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
 from emulator import Emulator  # noqa: E402
-from mount import AK_SECRET, Mount  # noqa: E402
-
-
-def rss_kib(pid):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return -1
+from mount import AK_SECRET, Mount, proc_status_kib as rss_kib  # noqa: E402
 
 
 def cat_all(mnt, name):

@@ -23,20 +23,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
 from emulator import Emulator  # noqa: E402
-from mount import AK_SECRET, Mount  # noqa: E402
+from mount import AK_SECRET, Mount, proc_status_kib as rss_kib  # noqa: E402
 
 
 def timed(cmd, **kw):
     t0 = time.monotonic()
     subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
     return time.monotonic() - t0
-
-
-def rss_kib(pid):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return -1
 
 
 def calls(emu):

@@ -284,7 +284,7 @@ class Soak:
                                       f"(since +{start - self.t0:.0f} s): {where}")
                     self.event(f"stuck: reader {rid}: {op} {target}")
             if now >= next_rss and self.m.proc is not None and self.m.proc.poll() is None:
-                kb = rss_kb(self.m.proc.pid)
+                kb = mount.proc_status_kib(self.m.proc.pid)
                 if kb is not None:
                     self.rss.append((round(now - t0), kb))
                 next_rss = now + RSS_EVERY
@@ -340,13 +340,6 @@ def dump_threads(pid, path):
 
 def b64(text):
     return base64.b64encode(text.encode()).decode()
-
-
-def rss_kb(pid):
-    for line in (mount._read(f"/proc/{pid}/status") or "").splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return None
 
 
 def percentile(xs, q):
