@@ -34,8 +34,10 @@
 #include "config.h"
 #include "credentials.h"
 #include "fetcher.h"
+#include "bg.h"
 #include "fs.h"
 #include "log.h"
+#include "tree.h"
 
 #define DEFAULT_ENDPOINT     "https://swas.{region}.aliyuncs.com"
 #define DEFAULT_HOME_REGION  "cn-hangzhou"
@@ -474,6 +476,8 @@ int main(int argc, char *argv[])
 	struct api *api = NULL;
 	struct fetcher *fetcher = NULL;
 	struct fs *fs = NULL;
+	struct tree *tree = NULL;
+	struct bg *bg = NULL;
 	size_t max_bytes = 0;
 	struct cred *cred = NULL; /* after make_api: borrowed from api, valid until api_free */
 	const char *env;
@@ -541,21 +545,26 @@ int main(int argc, char *argv[])
 	if (fuse_opt_add_arg(&args, "-oro,noatime,default_permissions,fsname=swasfs,subtype=swasfs") != 0)
 		goto out_fs;
 	{
-		struct fs_config fcfg = {
+		struct tree_config tcfg = {
 			.uid = getuid(),
 			.gid = getgid(),
 			.mount_time = time(NULL),
 			.results = !o.no_results,
 		};
-		/* api_new opens no connection and starts no thread: safe before the fork. */
+		/* Nothing here opens a connection or starts a thread (bg starts
+		 * its threads in FUSE's init): safe before the fork. */
 		struct cache_config ccfg = { .cache_ttl_s = o.cache_ttl, .instance_ttl_s = o.instance_ttl };
+		struct bg_config bcfg = { .job_threads = o.jobs };
 
 		if (max_cache_of(&o, &max_bytes) < 0)
 			goto out_fs;
 		ccfg.max_bytes = max_bytes;
+		if (bg_new(&bcfg, &bg) < 0)
+			goto out_fs;
+		ccfg.bg = bg;
 		if (load_credentials(&o, &cred) < 0 || make_api(&o, cred, &api) < 0 ||
 		    fetcher_api_new(api, &fetcher) < 0 || cache_new(fetcher, &ccfg, &cache) < 0 ||
-		    fs_new(&fcfg, cache, &fs) < 0)
+		    tree_new(&tcfg, cache, bg, &tree) < 0 || fs_new(tree, bg, &fs) < 0)
 			goto out_fs;
 	}
 	/* Parses the FUSE options: a typo fails here, before any API call. */
@@ -595,8 +604,13 @@ out_signals:
 out_session:
 	fuse_session_destroy(se);
 out_fs:
+	/* Every background thread ends before what it uses goes (fs_destroy
+	 * stopped them already if the session started). */
+	bg_stop(bg);
 	fs_free(fs);
+	tree_free(tree);
 	cache_free(cache);
+	bg_free(bg);
 	fetcher_free(fetcher);
 	api_free(api);
 	swas_region_list_done(&regions);
