@@ -677,7 +677,7 @@ static bool has_child(const struct tree *t, const struct node *parent, const str
 		return cache_find_link(pv->instances, name) != NULL;
 	case NODE_INSTANCE:
 		if (strcmp(name, NODE_NAME_INSTANCE_JSON) == 0 || strcmp(name, NODE_NAME_BYID) == 0) {
-			*kind = name[3] == 'i' ? NODE_INSTANCE_JSON : NODE_BYID_DIR;
+			*kind = strcmp(name, NODE_NAME_BYID) == 0 ? NODE_BYID_DIR : NODE_INSTANCE_JSON;
 			return true;
 		}
 		*kind = NODE_STATUS;
