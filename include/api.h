@@ -111,6 +111,11 @@ int api_list_invocations(struct api *api, const char *region_id, const char *ins
 int api_get_result(struct api *api, const char *region_id, const char *instance_id, const char *invoke_id,
 		   struct swas_result *ret, struct api_error *err);
 
+/* Marks the calling thread's requests as background (readahead) or not:
+ * of the jobs request slots, background requests leave the last one to
+ * foreground requests. Per thread; the default is foreground. */
+void api_set_background(bool on);
+
 /* Counters since api_new(), for the verbose log and tests. */
 struct api_stats {
 	unsigned long calls; /* HTTP requests sent, retries included */

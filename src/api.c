@@ -283,10 +283,22 @@ void api_get_stats(struct api *api, struct api_stats *ret)
 	ret->failures = atomic_load(&api->failures);
 }
 
+/* Set by readahead's jobs around their fetches (api_set_background). */
+static _Thread_local bool background;
+
+void api_set_background(bool on)
+{
+	background = on;
+}
+
+/* A request slot. A background request never takes the last one, so a
+ * foreground request (a reader waiting) never waits behind readahead. */
 static void jobs_acquire(struct api *api)
 {
+	unsigned limit = background && api->jobs > 1 ? api->jobs - 1 : api->jobs;
+
 	pthread_mutex_lock(&api->jobs_lock);
-	while (api->in_flight >= api->jobs)
+	while (api->in_flight >= limit)
 		pthread_cond_wait(&api->jobs_cond, &api->jobs_lock);
 	api->in_flight++;
 	pthread_mutex_unlock(&api->jobs_lock);
@@ -296,7 +308,8 @@ static void jobs_release(struct api *api)
 {
 	pthread_mutex_lock(&api->jobs_lock);
 	api->in_flight--;
-	pthread_cond_signal(&api->jobs_cond);
+	/* Both kinds wait on it: wake them all, the ones that fit go. */
+	pthread_cond_broadcast(&api->jobs_cond);
 	pthread_mutex_unlock(&api->jobs_lock);
 }
 
@@ -982,6 +995,7 @@ struct inv_pass {
 	struct api_pager pager; /* protected by lock */
 	int error;		/* protected by lock: first failure, stops the workers */
 	struct api_error err;	/* protected by lock */
+	bool background;	/* the caller's api_set_background, for its page workers */
 };
 
 struct inv_page_ctx {
@@ -1081,6 +1095,8 @@ static void *inv_worker(void *arg)
 {
 	struct inv_pass *pass = arg;
 
+	background = pass->background;
+
 	for (;;) {
 		struct api_error err = { 0 };
 		unsigned n;
@@ -1179,6 +1195,7 @@ int api_list_invocations(struct api *api, const char *region_id, const char *ins
 		.api = api,
 		.region_id = region_id,
 		.instance_id = instance_id,
+		.background = background,
 	};
 	unsigned p;
 	bool truncated;

@@ -38,6 +38,7 @@
 #include "fs.h"
 #include "log.h"
 #include "metrics.h"
+#include "readahead.h"
 #include "stats.h"
 #include "tree.h"
 
@@ -73,6 +74,7 @@ struct options {
 	unsigned retry_budget;
 	int verbose;
 	int no_results;
+	int readahead; /* -1: jobs */
 	int dumpable;
 };
 
@@ -89,6 +91,7 @@ static const struct fuse_opt swasfs_opts[] = { OPT("regions=%s", regions),
 					       OPT("instance_ttl=%u", instance_ttl),
 					       OPT("max_cache=%s", max_cache),
 					       OPT("jobs=%u", jobs),
+					       OPT("readahead=%d", readahead),
 					       OPT("timeout=%u", timeout),
 					       OPT("retry_budget=%u", retry_budget),
 					       OPT("verbose", verbose),
@@ -121,6 +124,8 @@ static void print_usage(const char *prog)
 	       "    -o jobs=N               API requests in flight at once (default %d)\n"
 	       "    -o timeout=SECONDS      limit for one API request (default %d)\n"
 	       "    -o retry_budget=SECONDS time for all retries of one call (default %d)\n"
+	       "    -o readahead=N          results and listings fetched ahead of a walk, at most N at\n"
+	       "                            once (default: jobs; 0 turns it off)\n"
 	       "    -o no_results           leave output and result.json out of the tree\n"
 	       "    -o verbose              log one line per API call\n"
 	       "    -o dumpable             let the daemon dump core and be traced by its user\n"
@@ -202,6 +207,10 @@ static int check_options(const struct options *o)
 		fprintf(stderr, "swasfs: jobs must be between 1 and %u\n", MAX_JOBS);
 		return -EINVAL;
 	}
+	if (o->readahead < -1 || o->readahead > (int)MAX_JOBS) {
+		fprintf(stderr, "swasfs: readahead must be between 0 and %u\n", MAX_JOBS);
+		return -EINVAL;
+	}
 	if (o->timeout < 1 || o->timeout > MAX_TIMEOUT || o->retry_budget < 1 ||
 	    o->retry_budget > MAX_TIMEOUT) {
 		fprintf(stderr, "swasfs: timeout and retry_budget must be between 1 and %u seconds\n",
@@ -277,6 +286,20 @@ static int load_credentials(const struct options *o, struct cred **ret_cred)
 }
 
 /* Builds a client that owns @cred (freed by api_free, also on failure). */
+static int make_readahead(const struct options *o, struct cache *cache, struct bg *bg,
+			  struct metrics *metrics, struct readahead **ret)
+{
+	struct readahead_config cfg = {
+		.window = o->readahead < 0 ? o->jobs : (unsigned)o->readahead,
+		.cache = cache,
+		.bg = bg,
+		.metrics = metrics,
+		.verbose = o->verbose,
+	};
+
+	return readahead_new(&cfg, ret);
+}
+
 static int make_api(const struct options *o, struct cred *cred, struct metrics *metrics, struct api **ret_api)
 {
 	struct api_config cfg;
@@ -472,6 +495,7 @@ int main(int argc, char *argv[])
 		.jobs = DEFAULT_JOBS,
 		.timeout = DEFAULT_TIMEOUT,
 		.retry_budget = DEFAULT_RETRY_BUDGET,
+		.readahead = -1,
 	};
 	struct swas_region_list regions = { 0 };
 	struct fuse_cmdline_opts opts = { 0 };
@@ -483,6 +507,7 @@ int main(int argc, char *argv[])
 	struct tree *tree = NULL;
 	struct bg *bg = NULL;
 	struct metrics metrics = { 0 };
+	struct readahead *readahead = NULL;
 	struct stats_source stats = { .version = SWASFS_VERSION,
 				      .metrics = &metrics,
 				      .start_ms = stats_now_ms() };
@@ -575,8 +600,12 @@ int main(int argc, char *argv[])
 		ccfg.bg = bg;
 		if (load_credentials(&o, &cred) < 0 || make_api(&o, cred, &metrics, &api) < 0 ||
 		    fetcher_api_new(api, &fetcher) < 0 || cache_new(fetcher, &ccfg, &cache) < 0 ||
-		    tree_new(&tcfg, cache, bg, &tree) < 0 || fs_new(tree, bg, &fs) < 0)
+		    make_readahead(&o, cache, bg, &metrics, &readahead) < 0)
 			goto out_fs;
+		tcfg.readahead = readahead;
+		if (tree_new(&tcfg, cache, bg, &tree) < 0 || fs_new(tree, bg, &fs) < 0)
+			goto out_fs;
+		stats.readahead = readahead;
 		stats.cache = cache;
 		stats.tree = tree;
 	}
@@ -622,6 +651,7 @@ out_fs:
 	bg_stop(bg);
 	fs_free(fs);
 	tree_free(tree);
+	readahead_free(readahead);
 	cache_free(cache);
 	bg_free(bg);
 	fetcher_free(fetcher);
