@@ -66,8 +66,9 @@ class NotifyListener:
     """A SOCK_DGRAM socket for $NOTIFY_SOCKET (a path, or an abstract @name) and a thread that
     records each datagram with what the mount looked like the moment it arrived."""
 
-    def __init__(self, tmp_path, mnt, abstract=False):
+    def __init__(self, tmp_path, mnt, abstract=False, daemon_log=None):
         self.mnt = Path(mnt)
+        self.daemon_log = daemon_log
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         if abstract:
             name = f"swasfs-test-{uuid.uuid4().hex}"
@@ -78,6 +79,7 @@ class NotifyListener:
             self.sock.bind(self.address)
         self.sock.settimeout(0.2)
         self.messages = []   # (text, mounted then, the root's entries then or the error)
+        self.logs = []       # the daemon's output when each message came
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="notify-listener", daemon=True)
         self._thread.start()
@@ -91,6 +93,8 @@ class NotifyListener:
             except OSError:
                 return
             text = data.decode()
+            # The daemon's -d output the moment the message came: which requests it had answered.
+            seen = self.daemon_log.read_text(errors="replace") if self.daemon_log else ""
             mounted = mount.fuse_mount_dev(self.mnt) is not None
             listing = None
             if "READY=1" in text.split("\n"):
@@ -99,6 +103,7 @@ class NotifyListener:
                 except OSError as e:
                     listing = e
             self.messages.append((text, mounted, listing))
+            self.logs.append(seen)
 
     def wait(self, state, timeout=20):
         assert wait_for(lambda: any(state in m[0].split("\n") for m in self.messages), timeout), \
@@ -114,15 +119,19 @@ class NotifyListener:
 def test_ready_is_sent_once_the_mount_answers_and_stopping_at_unmount(emulator, tmp_path):
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    listener = NotifyListener(tmp_path, os.path.realpath(mnt))
-    env = credentials_env(tmp_path)
-    env["NOTIFY_SOCKET"] = listener.address
+    m = Mount(emulator, tmp_path, allow=[r"error: -\d+ \("])
+    m.args.insert(0, "-d")   # every request in the output, to see which came before READY=1
+    listener = NotifyListener(tmp_path, os.path.realpath(mnt), daemon_log=m.log_path)
+    m.env["NOTIFY_SOCKET"] = listener.address
     try:
-        with Mount(emulator, tmp_path, env=env) as m:
+        with m:
             text, mounted, listing = listener.wait("READY=1")
-            # When READY=1 arrived, the mount was there and answered at once.
+            # When READY=1 arrived, the mount was there and answered at once: FUSE's INIT
+            # and a STATFS (the daemon's own check) had been answered already.
             assert mounted
             assert listing == regions_of(emulator)
+            before = listener.logs[0]
+            assert "opcode: INIT" in before and "opcode: STATFS" in before, before[-2000:]
             assert not any("STOPPING=1" in msg[0] for msg in listener.messages)
             assert m.proc.poll() is None
         text, _, _ = listener.wait("STOPPING=1")
@@ -479,3 +488,25 @@ def test_mount_t_fuse_swasfs_and_an_fstab_line_with_automount_options(emulator, 
     text = log.read_text()
     assert "cache at exit" in text
     assert not [ln for ln in text.splitlines() if mount.BAD_LINE.search(ln)], text
+
+
+def test_sighup_makes_the_kernel_forget_its_cached_entries(emulator, tmp_path):
+    """A stat of a path the kernel has cached (attributes for cache_ttl) reaches the daemon after
+    SIGHUP only if the kernel was told to forget it: the refresh then shows in the counters."""
+    emu = emulator
+    reg, inst = first_listing(emu)
+    with Mount(emu, tmp_path) as m:
+        fin = m.path(reg["RegionId"], inst["InstanceId"], "Finished")
+        walk(m)
+        os.stat(fin)
+        emu.reset_counters()
+        os.stat(fin)
+        assert emu.counters()["total"] == 0   # from the kernel's cache
+        m.proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: "SIGHUP:" in m.log()), m.log()
+        os.stat(fin)
+
+        def listing_calls():
+            return emu.counters()["by_action_instance"].get("DescribeInvocations", {}).get(inst["InstanceId"], 0)
+        assert wait_for(lambda: listing_calls() == 1, 5), emu.counters()
+        assert m.proc.poll() is None and m.mounted()
