@@ -77,15 +77,21 @@ static int open_append(const char *path)
 
 int log_open_file(const char *path)
 {
-	size_t len = strlen(path);
-	int fd;
+	char cwd[PATH_MAX];
+	int fd, n;
 
-	if (len == 0 || len >= sizeof(log_file_path))
+	/* Absolute: fuse_daemonize changes to / before any reopen. */
+	if (path[0] == '/')
+		n = snprintf(log_file_path, sizeof(log_file_path), "%s", path);
+	else if (getcwd(cwd, sizeof(cwd)) != NULL)
+		n = snprintf(log_file_path, sizeof(log_file_path), "%s/%s", cwd, path);
+	else
+		return -errno;
+	if (n <= 0 || (size_t)n >= sizeof(log_file_path))
 		return -ENAMETOOLONG;
-	fd = open_append(path);
+	fd = open_append(log_file_path);
 	if (fd < 0)
 		return fd;
-	memcpy(log_file_path, path, len + 1);
 	log_file_fd = fd;
 	return 0;
 }

@@ -409,11 +409,13 @@ def test_mount_fuse3_with_a_profile_source_and_fstab_only_options(emulator, tmp_
     log = tmp_path / "helper.log"
     env = profile_env(tmp_path)
     env["PATH"] = f"{bin_dir(tmp_path)}:{env['PATH']}"
-    opts = (f"endpoint={emulator.url},log={log},_netdev,nofail,x-systemd.automount,noauto,defaults,rw,"
+    # A relative log path: the daemon has changed to / by the time SIGHUP reopens it.
+    opts = ("endpoint=" + emulator.url + ",log=helper.log,_netdev,nofail,x-systemd.automount,noauto,defaults,rw,"
             "comment=swasfs")
     pids = []
     try:
-        rc, out = run_bounded(["mount.fuse3", f"swasfs#{PROFILE}", str(mnt), "-o", opts], 60, env=env)
+        rc, out = run_bounded(["mount.fuse3", f"swasfs#{PROFILE}", str(mnt), "-o", opts], 60, env=env,
+                              cwd=tmp_path)
         assert rc == 0, out
         assert mount.fuse_mount_dev(mnt) is not None
         pids = daemon_pids(mnt)
@@ -424,6 +426,9 @@ def test_mount_fuse3_with_a_profile_source_and_fstab_only_options(emulator, tmp_
         assert b"_netdev" not in argv[4] and b"nofail" not in argv[4] and b"x-systemd.automount" in argv[4]
         assert sorted(os.listdir(mnt)) == regions_of(emulator)
         assert {"ro", "nosuid", "nodev"} <= mount_flags(mnt)
+        log.rename(tmp_path / "helper.log.1")
+        os.kill(pids[0], signal.SIGHUP)
+        assert wait_for(lambda: log.exists() and "SIGHUP:" in log.read_text())
     finally:
         if mount.fuse_mount_dev(mnt) is not None:
             rc, out = run_bounded(["fusermount3", "-u", str(mnt)], mount.UNMOUNT_TIMEOUT)
@@ -432,6 +437,7 @@ def test_mount_fuse3_with_a_profile_source_and_fstab_only_options(emulator, tmp_
         wait_gone(pids or daemon_pids(mnt))
     text = log.read_text()
     assert "cache at exit" in text
+    text += (tmp_path / "helper.log.1").read_text()
     assert not [ln for ln in text.splitlines() if mount.BAD_LINE.search(ln)], text
 
 
