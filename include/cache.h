@@ -13,7 +13,8 @@
  * A getter returns the snapshot if fresh; otherwise exactly one fetch runs
  * while the other callers wait for it (singleflight) and share its outcome.
  * Data never fetched is fetched by the caller, who waits as long as the API's
- * retry budget allows. A stale snapshot is refreshed on a thread of its own:
+ * retry budget allows. A stale snapshot is refreshed in the background (a job
+ * of the daemon's struct bg, bg.h, the one owner of its threads):
  * readers wait for it at most CACHE_STALE_WAIT_MS, then get the last good copy
  * (stale-while-revalidate), and the kernel TTLs given out meanwhile are short.
  *
@@ -60,6 +61,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "bg.h"
 #include "fetcher.h"
 
 struct cache;
@@ -74,6 +76,7 @@ struct cache_config {
 	void *clock_arg;
 	unsigned stale_wait_ms; /* 0: CACHE_STALE_WAIT_MS */
 	size_t max_bytes;	/* 0: CACHE_DEFAULT_MAX_BYTES */
+	struct bg *bg;		/* runs background refreshes (borrowed); NULL: readers refresh themselves */
 };
 
 /* The -o max_cache default: a quarter of a small VM's memory, and room for
@@ -160,7 +163,8 @@ struct cache_result {
  * its own. */
 int cache_new(struct fetcher *fetcher, const struct cache_config *cfg, struct cache **ret_cache);
 /* Waits for the refreshes still running (cancel the fetcher first to make
- * that quick), then frees everything. Accepts NULL. */
+ * that quick; bg_stop() of the config's bg before this joins them), then
+ * frees everything. Accepts NULL. */
 void cache_free(struct cache *cache);
 
 /* Installs @ids as the region list (the -o regions option, or the ListRegions
@@ -180,6 +184,8 @@ int cache_peek_instances(struct cache *cache, const char *region, const struct c
 int cache_get_invocations(struct cache *cache, const char *region, const struct cache_instance *inst,
 			  const struct cache_invocations **ret);
 void cache_invocations_unref(struct cache *cache, const struct cache_invocations *l);
+/* Another reference to a listing one holds already. */
+void cache_invocations_ref(struct cache *cache, const struct cache_invocations *l);
 /* The listing last fetched, fresh or not, without asking the API; -ENOENT if
  * there is none. */
 int cache_peek_invocations(struct cache *cache, const char *region, const char *instance,

@@ -27,8 +27,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bg.h"
 #include "breaker.h"
 #include "cache.h"
+#include "lockrule.h"
 #include "log.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
@@ -141,6 +143,7 @@ struct endpoint {
 
 struct cache {
 	struct fetcher *fetcher; /* borrowed */
+	struct bg *bg;		 /* borrowed: runs the refreshes */
 	unsigned cache_ttl_s;
 	unsigned instance_ttl_s;
 	cache_clock_fn clock;
@@ -187,6 +190,20 @@ static uint64_t monotonic_ms(void *arg)
 static uint64_t now_ms(const struct cache *c)
 {
 	return c->clock(c->clock_arg);
+}
+
+/* c->lock, with the locking rules' bookkeeping (lockrule.h). */
+static void cache_lock(struct cache *c)
+{
+	lockrule_assert_free(LOCK_NODES);
+	pthread_mutex_lock(&c->lock);
+	lockrule_acquired(LOCK_CACHE);
+}
+
+static void cache_unlock(struct cache *c)
+{
+	lockrule_released(LOCK_CACHE);
+	pthread_mutex_unlock(&c->lock);
 }
 
 bool cache_is_valid_name(const char *s, size_t len)
@@ -482,7 +499,7 @@ static bool first_time(struct cache *c, const char *key)
 	struct entry *e;
 	bool first = false;
 
-	pthread_mutex_lock(&c->lock);
+	cache_lock(c);
 	if (table_find(&c->logged, key, len, h) == NULL) {
 		e = malloc(sizeof(*e));
 		if (e != NULL && entry_init(e, key, len) == 0) {
@@ -492,7 +509,7 @@ static bool first_time(struct cache *c, const char *key)
 			free(e);
 		}
 	}
-	pthread_mutex_unlock(&c->lock);
+	cache_unlock(c);
 	return first;
 }
 
@@ -682,7 +699,7 @@ static int slot_done(struct cache *c, struct slot *s, const struct fetch_ctx *ct
 	struct snap *drop = NULL;
 	struct breaker *b;
 
-	pthread_mutex_lock(&c->lock);
+	cache_lock(c);
 	b = endpoint_breaker(c, ctx->endpoint);
 	if (b != NULL && r != -ECANCELED && r != -ENOMEM) {
 		was_open = breaker_is_open(b);
@@ -719,7 +736,7 @@ static int slot_done(struct cache *c, struct slot *s, const struct fetch_ctx *ct
 		s->users--; /* the reader that fetched is done with the slot */
 	slot_charge(c, s);
 	evict_locked(c, &dropped); /* may drop @s itself: not touched below */
-	pthread_mutex_unlock(&c->lock);
+	cache_unlock(c);
 	slots_free(dropped);
 
 	if (stale)
@@ -762,22 +779,39 @@ static void refresh_job_free(struct refresh_job *j)
 	free(j);
 }
 
-static void *refresh_thread(void *arg)
+/* A refresh job's end, run or dropped: the slot is published, the count
+ * falls. */
+static void refresh_finish(struct refresh_job *j, int r, struct snap *fresh, const struct api_error *err)
+{
+	struct cache *c = j->c;
+
+	slot_done(c, j->s, &j->ctx, r, j->old, fresh, err, NULL);
+	refresh_job_free(j);
+	cache_lock(c);
+	c->refreshing--;
+	pthread_cond_broadcast(&c->cond);
+	cache_unlock(c);
+}
+
+/* A refresh, on one of bg's job threads (bg.h). */
+static void refresh_run(void *arg)
 {
 	struct refresh_job *j = arg;
-	struct cache *c = j->c;
 	struct api_error err = { 0 };
 	struct snap *fresh = NULL;
 	int r;
 
-	r = j->fetch(c, &j->ctx, j->old, &fresh, &err);
-	slot_done(c, j->s, &j->ctx, r, j->old, fresh, &err, NULL);
-	refresh_job_free(j);
-	pthread_mutex_lock(&c->lock);
-	c->refreshing--;
-	pthread_cond_broadcast(&c->cond);
-	pthread_mutex_unlock(&c->lock);
-	return NULL;
+	r = j->fetch(j->c, &j->ctx, j->old, &fresh, &err);
+	refresh_finish(j, r, fresh, &err);
+}
+
+/* A refresh that will never run (the daemon is stopping): its waiters get
+ * the last good copy, as after a cancelled fetch. */
+static void refresh_drop(void *arg)
+{
+	struct api_error err = { 0 };
+
+	refresh_finish(arg, -ECANCELED, NULL, &err);
 }
 
 static char *dup_or_null(const char *s, bool *failed)
@@ -793,15 +827,14 @@ static char *dup_or_null(const char *s, bool *failed)
 }
 
 /*
- * Starts fetching slot @s (marked fetching) on a thread of its own. Called with c->lock held; returns -EAGAIN when too many
- * refreshes run already or no thread could be made: the caller then fetches
- * itself.
+ * Starts fetching slot @s (marked fetching) as a background job (bg.h).
+ * Called with c->lock held (bg_submit takes bg's lock, never the other way
+ * round); returns -EAGAIN when too many refreshes run already, there is no bg
+ * or it refuses: the caller then fetches itself.
  */
 static int start_refresh(struct cache *c, struct slot *s, fetch_fn fetch, const struct fetch_ctx *ctx)
 {
 	struct refresh_job *j;
-	pthread_attr_t attr;
-	pthread_t t;
 	bool failed = false;
 	int r;
 
@@ -833,10 +866,7 @@ static int start_refresh(struct cache *c, struct slot *s, fetch_fn fetch, const 
 	j->old = s->value;
 	if (j->old != NULL)
 		snap_ref(j->old);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	r = pthread_create(&t, &attr, refresh_thread, j);
-	pthread_attr_destroy(&attr);
+	r = c->bg != NULL ? bg_submit(c->bg, refresh_run, refresh_drop, j) : -EAGAIN;
 	if (r != 0) {
 		/* Under c->lock: the reference cannot be the last one (the slot
 		 * holds another), so this frees nothing. */
@@ -896,10 +926,10 @@ static int slot_get(struct cache *c, const char *key, size_t keylen, fetch_fn fe
 	int r;
 
 	*ret = NULL;
-	pthread_mutex_lock(&c->lock);
+	cache_lock(c);
 	s = slot_find_or_add(c, key, keylen, ctx->cls);
 	if (s == NULL) {
-		pthread_mutex_unlock(&c->lock);
+		cache_unlock(c);
 		return -ENOMEM;
 	}
 	slot_touch(c, s);
@@ -932,7 +962,7 @@ static int slot_get(struct cache *c, const char *key, size_t keylen, fetch_fn fe
 			old = s->value;
 			if (old != NULL)
 				snap_ref(old);
-			pthread_mutex_unlock(&c->lock);
+			cache_unlock(c);
 			r = fetch(c, ctx, old, &fresh, &err);
 			return slot_done(c, s, ctx, r, old, fresh, &err, ret);
 		}
@@ -961,20 +991,20 @@ static int slot_get(struct cache *c, const char *key, size_t keylen, fetch_fn fe
 out_hit:
 	snap_ref(s->value);
 	*ret = s->value;
-	pthread_mutex_unlock(&c->lock);
+	cache_unlock(c);
 	return 0;
 
 out_stale:
 	s->users--;
 	snap_ref(s->value);
 	*ret = s->value;
-	pthread_mutex_unlock(&c->lock);
+	cache_unlock(c);
 	note_stale_served(c);
 	return 0;
 
 out_release:
 	s->users--;
-	pthread_mutex_unlock(&c->lock);
+	cache_unlock(c);
 	return r;
 }
 
@@ -984,7 +1014,7 @@ static int slot_peek(struct cache *c, const char *key, size_t keylen, struct sna
 	struct entry *e;
 	int r = -ENOENT;
 
-	pthread_mutex_lock(&c->lock);
+	cache_lock(c);
 	e = table_find(&c->slots, key, keylen, hash_bytes(key, keylen));
 	if (e != NULL)
 		slot_touch(c, (struct slot *)e);
@@ -993,7 +1023,7 @@ static int slot_peek(struct cache *c, const char *key, size_t keylen, struct sna
 		snap_ref(*ret);
 		r = 0;
 	}
-	pthread_mutex_unlock(&c->lock);
+	cache_unlock(c);
 	return r;
 }
 
@@ -1001,9 +1031,9 @@ static uint64_t next_generation(struct cache *c)
 {
 	uint64_t g;
 
-	pthread_mutex_lock(&c->lock);
+	cache_lock(c);
 	g = ++c->next_generation;
-	pthread_mutex_unlock(&c->lock);
+	cache_unlock(c);
 	return g;
 }
 
@@ -1071,6 +1101,7 @@ static int fetch_regions(struct cache *c, const struct fetch_ctx *ctx, struct sn
 	const char **ids;
 	int r;
 
+	lockrule_assert_none(); /* a fetch may take a retry budget */
 	r = fetcher_list_regions(c->fetcher, &list, err);
 	if (r < 0)
 		return r;
@@ -1097,10 +1128,10 @@ int cache_set_regions(struct cache *c, const char *const *ids, size_t count, boo
 	r = regions_snap_new(c, ids, count, &snap);
 	if (r < 0)
 		return r;
-	pthread_mutex_lock(&c->lock);
+	cache_lock(c);
 	s = slot_find_or_add(c, "", 0, LRU_NONE);
 	if (s == NULL) {
-		pthread_mutex_unlock(&c->lock);
+		cache_unlock(c);
 		snap_unref(snap);
 		return -ENOMEM;
 	}
@@ -1109,7 +1140,7 @@ int cache_set_regions(struct cache *c, const char *const *ids, size_t count, boo
 	s->pinned = pinned;
 	s->fresh_until = now_ms(c) + ttl_ms_of(c, snap);
 	slot_charge(c, s);
-	pthread_mutex_unlock(&c->lock);
+	cache_unlock(c);
 	snap_unref(drop);
 	return 0;
 }
@@ -1149,6 +1180,7 @@ static int fetch_instances(struct cache *c, const struct fetch_ctx *ctx, struct 
 	size_t n = 0;
 	int r;
 
+	lockrule_assert_none(); /* a fetch may take a retry budget */
 	r = fetcher_list_instances(c->fetcher, ctx->region, &list, err);
 	if (r < 0)
 		return r;
@@ -1393,6 +1425,7 @@ static int fetch_invocations(struct cache *c, const struct fetch_ctx *ctx, struc
 	size_t statuses_cap = 8, *caps = NULL;
 	int r;
 
+	lockrule_assert_none(); /* a fetch may take a retry budget */
 	r = fetcher_list_invocations(c->fetcher, ctx->region, ctx->inst->id, &list, err);
 	if (r < 0)
 		return r;
@@ -1522,6 +1555,12 @@ void cache_invocations_unref(struct cache *c, const struct cache_invocations *l)
 		snap_unref(&container_of(l, struct invocations_snap, pub)->s);
 }
 
+void cache_invocations_ref(struct cache *c, const struct cache_invocations *l)
+{
+	(void)c;
+	snap_ref(&container_of(l, struct invocations_snap, pub)->s);
+}
+
 void cache_record_ref(struct cache *c, const struct cache_record *rec)
 {
 	(void)c;
@@ -1590,6 +1629,7 @@ static int fetch_result(struct cache *c, const struct fetch_ctx *ctx, struct sna
 	rs = snap_alloc(sizeof(*rs), SNAP_RESULT);
 	if (rs == NULL)
 		return -ENOMEM;
+	lockrule_assert_none(); /* a fetch may take a retry budget */
 	r = fetcher_get_result(c->fetcher, ctx->region, ctx->inst->id, rec->inv.invoke_id, &rs->pub.res, err);
 	if (r < 0) {
 		free(rs);
@@ -1668,7 +1708,7 @@ size_t cache_mark_stale(struct cache *c)
 {
 	size_t marked = 0;
 
-	pthread_mutex_lock(&c->lock);
+	cache_lock(c);
 	for (size_t i = 0; i < c->slots.nbuckets; i++) {
 		for (struct entry *e = c->slots.buckets[i]; e != NULL; e = e->next) {
 			struct slot *s = (struct slot *)e;
@@ -1681,7 +1721,7 @@ size_t cache_mark_stale(struct cache *c)
 			marked++;
 		}
 	}
-	pthread_mutex_unlock(&c->lock);
+	cache_unlock(c);
 	return marked;
 }
 
@@ -1689,13 +1729,13 @@ size_t cache_mark_stale(struct cache *c)
 
 void cache_get_stats(struct cache *c, struct cache_stats *ret)
 {
-	pthread_mutex_lock(&c->lock);
+	cache_lock(c);
 	ret->bytes = c->bytes;
 	ret->slots = c->slots.count;
 	ret->evictions = c->evictions;
 	ret->hits = c->hits;
 	ret->misses = c->misses;
-	pthread_mutex_unlock(&c->lock);
+	cache_unlock(c);
 }
 
 static bool is_degraded(const struct cache *c)
@@ -1728,6 +1768,7 @@ int cache_new(struct fetcher *fetcher, const struct cache_config *cfg, struct ca
 	if (c == NULL)
 		return -ENOMEM;
 	c->fetcher = fetcher;
+	c->bg = cfg->bg;
 	c->max_bytes = cfg->max_bytes ? cfg->max_bytes : CACHE_DEFAULT_MAX_BYTES;
 	for (size_t i = 0; i < LRU_CLASSES; i++)
 		lru_init(&c->lru[i]);
@@ -1788,10 +1829,10 @@ void cache_free(struct cache *c)
 		return;
 	/* Refreshes still running hold slots: let them finish (the API's
 	 * cancel, on shutdown, makes that quick). */
-	pthread_mutex_lock(&c->lock);
+	cache_lock(c);
 	while (c->refreshing > 0)
 		pthread_cond_wait(&c->cond, &c->lock);
-	pthread_mutex_unlock(&c->lock);
+	cache_unlock(c);
 	table_free(&c->slots, slot_free);
 	table_free(&c->logged, entry_free);
 	table_free(&c->endpoints, entry_free);

@@ -46,6 +46,7 @@
 #include "log.h"
 #include "sdnotify.h"
 #include "service.h"
+#include "tree.h"
 
 #define DEFAULT_ENDPOINT     "https://swas.{region}.aliyuncs.com"
 #define DEFAULT_HOME_REGION  "cn-hangzhou"
@@ -652,37 +653,15 @@ __attribute__((format(printf, 2, 0))) static void fuse_log_to_ours(enum fuse_log
 	used = 0;
 }
 
-/* What the reload hook needs. */
-struct reload_ctx {
-	struct fuse_session *se;
-	struct cache *cache;
-};
-
 /*
- * The service's on_reload hook: after the cache was marked stale, make the
- * kernel forget the directory entries it caches, so the next access reaches
- * the cache (which then asks the API). Invalidating each region's entry in
- * the root drops, with it, every unused cached entry below it (the kernel's
- * d_invalidate prunes the subtree), and the root's own attributes and cached
- * listing go with its inode invalidation. Runs on the service thread, never
- * in a request handler (notify.h says why that matters). Entries in use (a
- * shell's working directory, an open file) stay until they are let go.
- *
- * This is main's stand-in until the tree module's notifier takes over the
- * hook (it knows every node, not only the regions).
+ * The service's on_reload hook: after the cache was marked stale, every
+ * directory the kernel holds has its attributes and cached entries dropped
+ * (the tree's notifier sends them from its own thread), so the next access
+ * reaches the tree and the cache, which then asks the API.
  */
-static void drop_kernel_entries(void *arg)
+static void invalidate_kernel_dirs(void *arg)
 {
-	struct reload_ctx *ctx = arg;
-	const struct cache_regions *regions;
-
-	if (cache_get_regions(ctx->cache, &regions) == 0) {
-		for (size_t i = 0; i < regions->count; i++)
-			fuse_lowlevel_notify_inval_entry(ctx->se, FUSE_ROOT_ID, regions->ids[i],
-							 strlen(regions->ids[i]));
-		cache_regions_unref(ctx->cache, regions);
-	}
-	fuse_lowlevel_notify_inval_inode(ctx->se, FUSE_ROOT_ID, 0, 0);
+	tree_invalidate_dirs(arg);
 }
 
 /* Log lines once the mount is up: -o log's file, else stderr in the
@@ -711,10 +690,10 @@ int main(int argc, char *argv[])
 	struct api *api = NULL;
 	struct fetcher *fetcher = NULL;
 	struct fs *fs = NULL;
+	struct tree *tree = NULL;
 	struct bg *bg = NULL;
 	struct sdnotify *notify = NULL;
 	struct service *service = NULL;
-	struct reload_ctx reload = { 0 };
 	enum log_level level;
 	unsigned start_sinks = LOG_SINK_STDERR;
 	size_t max_bytes = 0;
@@ -803,24 +782,27 @@ int main(int argc, char *argv[])
 	if (fuse_opt_add_arg(
 		    &args, "-oro,nosuid,nodev,noatime,default_permissions,fsname=swasfs,subtype=swasfs") != 0)
 		goto out_fs;
-	if (bg_new(&(struct bg_config){ 0 }, &bg) < 0)
-		goto out_fs;
 	{
-		struct fs_config fcfg = {
+		struct tree_config tcfg = {
 			.uid = getuid(),
 			.gid = getgid(),
 			.mount_time = time(NULL),
 			.results = !o.no_results,
 		};
-		/* api_new opens no connection and starts no thread: safe before the fork. */
+		/* Nothing here opens a connection or starts a thread (bg starts
+		 * its threads in FUSE's init): safe before the fork. */
 		struct cache_config ccfg = { .cache_ttl_s = o.cache_ttl, .instance_ttl_s = o.instance_ttl };
+		struct bg_config bcfg = { .job_threads = o.jobs };
 
 		if (max_cache_of(&o, &max_bytes) < 0)
 			goto out_fs;
 		ccfg.max_bytes = max_bytes;
+		if (bg_new(&bcfg, &bg) < 0)
+			goto out_fs;
+		ccfg.bg = bg;
 		if (load_credentials(&o, &cred) < 0 || make_api(&o, cred, &api) < 0 ||
 		    fetcher_api_new(api, &fetcher) < 0 || cache_new(fetcher, &ccfg, &cache) < 0 ||
-		    fs_new(&fcfg, cache, &fs) < 0)
+		    tree_new(&tcfg, cache, bg, &tree) < 0 || fs_new(tree, bg, &fs) < 0)
 			goto out_fs;
 	}
 	/* Parses the FUSE options: a typo fails here, before any API call. */
@@ -830,15 +812,13 @@ int main(int argc, char *argv[])
 	fs_set_session(fs, se);
 	if (check_api(&o, cred, &regions) < 0 || seed_regions(cache, &o, &regions) < 0)
 		goto out_session;
-	reload.se = se;
-	reload.cache = cache;
 	{
 		struct service_config scfg = {
 			.mountpoint = opts.mountpoint,
 			.notify = notify,
 			.cache = cache,
-			.on_reload = drop_kernel_entries,
-			.on_reload_arg = &reload,
+			.on_reload = invalidate_kernel_dirs,
+			.on_reload_arg = tree,
 		};
 
 		r = service_new(&scfg, &service);
@@ -860,13 +840,8 @@ int main(int argc, char *argv[])
 		if (r < 0)
 			log_debug("cannot lock the credentials in memory: %s", strerror(-r));
 	}
-	/* The first threads, after the fork: the service thread checks that
-	 * the mount answers, then says READY=1. */
-	r = bg_start(bg);
-	if (r < 0) {
-		log_error("cannot start the background threads: %s", strerror(-r));
-		goto out_unmount;
-	}
+	/* FUSE's init starts bg (fs.c), the service thread with it: that
+	 * thread checks that the mount answers, then says READY=1. */
 	ret = run_session(se, &opts);
 	r = sdnotify_send(notify, "STOPPING=1");
 	if (r < 0)
@@ -885,14 +860,19 @@ out_unmount:
 out_signals:
 	signals_remove();
 out_session:
-	/* Closing the FUSE device fails any request still waiting on it (the
-	 * service thread's readiness check), so bg can join it after this. */
+	/* fuse_session_unmount closed the FUSE device, which fails any request
+	 * still waiting on it (the service thread's readiness check), so
+	 * fs_destroy's bg_stop in here can join that thread. */
 	fuse_session_destroy(se);
 out_fs:
-	bg_free(bg);
+	/* Every background thread ends before what it uses goes (fs_destroy
+	 * stopped them already if the session started). */
+	bg_stop(bg);
 	service_free(service);
 	fs_free(fs);
+	tree_free(tree);
 	cache_free(cache);
+	bg_free(bg);
 	fetcher_free(fetcher);
 	api_free(api);
 	swas_region_list_done(&regions);
