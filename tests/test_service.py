@@ -284,8 +284,9 @@ def test_unknown_region_is_refused_at_start_naming_the_known_ones(emulator, tmp_
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     known = regions_of(emulator)
+    # Bounded: a daemon that accepted the region would mount and stay.
     r = run_swasfs(["-f", "-o", f"endpoint={emulator.url},regions={known[0]}:xx-nowhere-1", str(mnt)],
-                   env=credentials_env(tmp_path))
+                   env=credentials_env(tmp_path), timeout=20)
     assert r.returncode == 1
     assert "xx-nowhere-1" in r.stderr
     for region in known:
