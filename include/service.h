@@ -8,7 +8,8 @@
  *   - reload: SIGHUP reopens the -o log file (logrotate), marks every cached
  *     listing stale (cache_mark_stale: kept as the fallback while the API is
  *     asked again), then calls the on_reload hook, which asks the kernel to
- *     drop its cached directory entries so the next access reaches the cache.
+ *     drop its cached directory entries so the next access reaches the cache;
+ *     the service manager hears RELOADING=1 before and READY=1 after.
  *
  * The signal handler only calls service_reload_from_signal(), which writes
  * one byte to a non-blocking pipe (async-signal-safe); the thread does the

@@ -12,9 +12,11 @@
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -135,11 +137,26 @@ static bool wait_until_mounted(struct service *s)
 	return false;
 }
 
+/* sd_notify(3)'s reload protocol: RELOADING=1 with the monotonic time it
+ * began, then READY=1 once done (what Type=notify-reload waits for; plain
+ * Type=notify takes it as information). */
+static void notify_reloading(struct service *s)
+{
+	struct timespec ts;
+	char msg[64];
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
+		 (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000u);
+	sdnotify_send(s->cfg.notify, msg);
+}
+
 static void reload(struct service *s)
 {
 	size_t marked;
 	int r;
 
+	notify_reloading(s);
 	r = log_reopen();
 	if (r < 0)
 		log_warn("SIGHUP: cannot reopen the log file: %s; still writing to the old one",
@@ -149,6 +166,7 @@ static void reload(struct service *s)
 		s->cfg.on_reload(s->cfg.on_reload_arg);
 	atomic_fetch_add(&s->reloads, 1);
 	log_info("SIGHUP: %zu cached listings marked stale; the next access asks the API", marked);
+	sdnotify_send(s->cfg.notify, "READY=1");
 }
 
 static void service_run(void *arg)

@@ -152,6 +152,12 @@ def test_abstract_notify_socket_gets_ready_and_stopping_on_sigterm(emulator, tmp
         try:
             _, mounted, listing = listener.wait("READY=1")
             assert mounted and listing == regions_of(emulator)
+            # A reload: RELOADING=1 with the time it began, then READY=1 again once done.
+            m.proc.send_signal(signal.SIGHUP)
+            text, _, _ = listener.wait("RELOADING=1")
+            assert re.fullmatch(r"RELOADING=1\nMONOTONIC_USEC=\d+", text), text
+            assert wait_for(lambda: [x[0] for x in listener.messages][-1:] == ["READY=1"]
+                            and len(listener.messages) == 3), listener.messages
             m.proc.send_signal(signal.SIGTERM)
             assert m.proc.wait(timeout=30) == 0
             listener.wait("STOPPING=1")
