@@ -54,7 +54,16 @@ enum node_kind {
 	NODE_INSTANCE,
 	NODE_STATUS,
 	NODE_INVOCATION,
-	NODE_FILE,
+	NODE_FILE, /* an invocation's file */
+	/* The names swasfs adds (README "Finding things"). */
+	NODE_BYNAME_DIR,    /* <region>/.by-name */
+	NODE_BYNAME_LINK,   /* <region>/.by-name/<name> -> ../<InstanceId> */
+	NODE_INSTANCE_JSON, /* <region>/<instance>/.instance.json */
+	NODE_BYID_DIR,	    /* <region>/<instance>/.by-id (looked up, never listed) */
+	NODE_BYID_LINK,	    /* .by-id/<InvokeId> -> ../<InvokeStatus>/<InvokeId> */
+	NODE_CTL_DIR,	    /* <mnt>/.swasfs (looked up, never listed) */
+	NODE_CTL_STATS,	    /* .swasfs/stats.json */
+	NODE_CTL_VERSION,   /* .swasfs/version */
 };
 
 /* The files of an invocation directory, in listing order. */
@@ -68,6 +77,13 @@ enum node_file {
 };
 
 extern const char *const node_file_names[NODE_FILE_COUNT];
+
+#define NODE_NAME_BYNAME	".by-name"
+#define NODE_NAME_INSTANCE_JSON ".instance.json"
+#define NODE_NAME_BYID		".by-id"
+#define NODE_NAME_CTL		".swasfs"
+#define NODE_NAME_STATS		"stats.json"
+#define NODE_NAME_VERSION	"version"
 
 /* What a file node last served, without the bytes: their size and a 64-bit
  * hash of them or of what they are built from (the FUSE layer chooses, per

@@ -63,9 +63,14 @@ struct tree;
 struct tree_config {
 	uid_t uid; /* owner of every file */
 	gid_t gid;
-	time_t mount_time; /* mtime of the root and region directories */
-	bool results;	   /* show output and result.json */
-	node_hash_fn hash; /* inode numbers; NULL: FNV-1a (tests force collisions) */
+	time_t mount_time;   /* mtime of the root and region directories */
+	bool results;	     /* show output and result.json */
+	node_hash_fn hash;   /* inode numbers; NULL: FNV-1a (tests force collisions) */
+	const char *version; /* .swasfs/version shows "swasfs <version>\n" (borrowed) */
+	/* .swasfs/stats.json: renders it into *ret (caller frees) and *ret_len;
+	 * 0 or -errno. NULL: the file is empty "{}\n". */
+	int (*render_stats)(void *arg, char **ret, size_t *ret_len);
+	void *stats_arg;
 };
 
 /* How the tree tells the kernel to drop an inode's cached pages and
@@ -112,6 +117,7 @@ struct tree_data {
 	char *rendered;
 	const struct cache_record *rec;
 	const struct cache_result *res;
+	const struct cache_instances *instances;
 };
 /* Up to @size bytes of file @ino from @off (fewer at the end, none past it).
  * -EISDIR for a directory. */
@@ -131,6 +137,10 @@ void tree_data_done(struct tree *t, struct tree_data *d);
 typedef int (*tree_fill_fn)(void *arg, const char *name, mode_t mode, uint64_t ino_hint,
 			    const struct tree_entry *e, off_t next);
 int tree_readdir(struct tree *t, uint64_t ino, off_t off, bool plus, tree_fill_fn fill, void *arg);
+
+/* The target of symlink @ino into *ret (caller frees). -EINVAL if @ino is
+ * not a symlink. */
+int tree_readlink(struct tree *t, uint64_t ino, char **ret);
 
 /* Queues every directory the kernel holds for invalidation (its attributes
  * and cached entries), so the next access asks again: for a reload. */

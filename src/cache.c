@@ -210,7 +210,7 @@ bool cache_is_valid_name(const char *s, size_t len)
 {
 	if (s == NULL || len == 0 || len > CACHE_NAME_MAX)
 		return false;
-	if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
+	if (s[0] == '.')
 		return false;
 	return memchr(s, '/', len) == NULL && memchr(s, '\0', len) == NULL;
 }
@@ -385,9 +385,15 @@ static void snap_free(struct snap *s)
 	case SNAP_INSTANCES: {
 		struct instances_snap *l = (struct instances_snap *)s;
 
-		for (size_t i = 0; i < l->pub.count; i++)
+		for (size_t i = 0; i < l->pub.count; i++) {
 			free(l->pub.items[i].id);
+			free(l->pub.items[i].name);
+			free(l->pub.items[i].record);
+		}
 		free(l->pub.items);
+		for (size_t i = 0; i < l->pub.nby_name; i++)
+			free(l->pub.by_name[i].name);
+		free(l->pub.by_name);
 		break;
 	}
 	case SNAP_INVOCATIONS: {
@@ -436,9 +442,12 @@ static void snap_measure(struct snap *s)
 	case SNAP_INSTANCES: {
 		const struct instances_snap *l = (const struct instances_snap *)s;
 
-		n += usable(l->pub.items);
+		n += usable(l->pub.items) + usable(l->pub.by_name);
 		for (size_t i = 0; i < l->pub.count; i++)
-			n += usable(l->pub.items[i].id);
+			n += usable(l->pub.items[i].id) + usable(l->pub.items[i].name) +
+			     usable(l->pub.items[i].record);
+		for (size_t i = 0; i < l->pub.nby_name; i++)
+			n += usable(l->pub.by_name[i].name);
 		break;
 	}
 	case SNAP_INVOCATIONS: {
@@ -1172,6 +1181,77 @@ static int cmp_instance(const void *a, const void *b)
 	return strcmp(((const struct cache_instance *)a)->id, ((const struct cache_instance *)b)->id);
 }
 
+/* Each record's first-seen time: the old snapshot's where the record is
+ * byte for byte the same, else now. */
+static void keep_seen(struct cache_instances *l, const struct cache_instances *old)
+{
+	time_t now = time(NULL);
+
+	for (size_t i = 0; i < l->count; i++) {
+		struct cache_instance *in = &l->items[i];
+		const struct cache_instance *was = old != NULL ? cache_find_instance(old, in->id) : NULL;
+
+		in->seen = now;
+		if (was != NULL && was->record_len == in->record_len &&
+		    (in->record_len == 0 || memcmp(was->record, in->record, in->record_len) == 0))
+			in->seen = was->seen;
+	}
+}
+
+static int cmp_link(const void *a, const void *b)
+{
+	return strcmp(((const struct cache_link *)a)->name, ((const struct cache_link *)b)->name);
+}
+
+/* True if another instance of @l (sorted by id) has @in's name. */
+static bool is_shared_name(const struct cache_instances *l, const struct cache_instance *in)
+{
+	for (size_t i = 0; i < l->count; i++) {
+		if (&l->items[i] != in && l->items[i].name != NULL && strcmp(l->items[i].name, in->name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The .by-name entries of @l: each usable name once; a name several
+ * instances share becomes "<name>.<id>" for each, left out past
+ * CACHE_NAME_MAX. Quadratic in the instances of one region (ListInstances
+ * returns at most API_MAX_INSTANCES of them). Returns 0 or -ENOMEM. */
+static int build_by_name(struct cache_instances *l)
+{
+	uint64_t h = DIGEST_INIT;
+	size_t n = 0;
+
+	l->by_name = calloc(l->count ? l->count : 1, sizeof(*l->by_name));
+	if (l->by_name == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->count; i++) {
+		const struct cache_instance *in = &l->items[i];
+		char name[CACHE_NAME_MAX + 2];
+		int len;
+
+		if (in->name == NULL)
+			continue;
+		if (is_shared_name(l, in))
+			len = snprintf(name, sizeof(name), "%s.%s", in->name, in->id);
+		else
+			len = snprintf(name, sizeof(name), "%s", in->name);
+		if (len < 0 || (size_t)len > CACHE_NAME_MAX)
+			continue;
+		l->by_name[n].name = strdup(name);
+		if (l->by_name[n].name == NULL)
+			return -ENOMEM;
+		l->by_name[n++].instance = i;
+		l->nby_name = n; /* what snap_free frees */
+	}
+	if (n > 1)
+		qsort(l->by_name, n, sizeof(*l->by_name), cmp_link);
+	for (size_t i = 0; i < n; i++)
+		h = digest_add(h, l->by_name[i].name, strlen(l->by_name[i].name));
+	l->by_name_ns = digest_ns(h);
+	return 0;
+}
+
 static int fetch_instances(struct cache *c, const struct fetch_ctx *ctx, struct snap *old, struct snap **ret,
 			   struct api_error *err)
 {
@@ -1204,7 +1284,18 @@ static int fetch_instances(struct cache *c, const struct fetch_ctx *ctx, struct 
 		}
 		l->pub.items[n].id = in->instance_id;
 		l->pub.items[n].ctime = in->ctime;
+		l->pub.items[n].record = in->record;
+		l->pub.items[n].record_len = in->record_len;
 		in->instance_id = NULL; /* moved */
+		in->record = NULL;
+		if (in->instance_name != NULL && in->instance_name[0] != '\0') {
+			if (cache_is_valid_name(in->instance_name, strlen(in->instance_name))) {
+				l->pub.items[n].name = in->instance_name;
+				in->instance_name = NULL;
+			} else {
+				log_bad_name_once(c, "instance name", in->instance_name);
+			}
+		}
 		n++;
 	}
 	l->pub.count = n;
@@ -1214,6 +1305,8 @@ static int fetch_instances(struct cache *c, const struct fetch_ctx *ctx, struct 
 	for (size_t i = 1, w = 1; i < n; i++) {
 		if (strcmp(l->pub.items[i].id, l->pub.items[w - 1].id) == 0) {
 			free(l->pub.items[i].id);
+			free(l->pub.items[i].name);
+			free(l->pub.items[i].record);
 			l->pub.count--;
 		} else {
 			l->pub.items[w++] = l->pub.items[i];
@@ -1226,6 +1319,9 @@ static int fetch_instances(struct cache *c, const struct fetch_ctx *ctx, struct 
 			h = digest_add(h, l->pub.items[i].id, strlen(l->pub.items[i].id));
 		l->pub.entries_ns = digest_ns(h);
 	}
+	keep_seen(&l->pub, old != NULL ? &((struct instances_snap *)old)->pub : NULL);
+	if (build_by_name(&l->pub) < 0)
+		goto out_snap;
 	snap_measure(&l->s);
 	*ret = &l->s;
 	r = 0;
@@ -1266,11 +1362,24 @@ int cache_peek_instances(struct cache *c, const char *region, const struct cache
 	return r;
 }
 
+void cache_instances_ref(struct cache *c, const struct cache_instances *l)
+{
+	(void)c;
+	snap_ref(&container_of(l, struct instances_snap, pub)->s);
+}
+
 void cache_instances_unref(struct cache *c, const struct cache_instances *l)
 {
 	(void)c;
 	if (l != NULL)
 		snap_unref(&container_of(l, struct instances_snap, pub)->s);
+}
+
+const struct cache_link *cache_find_link(const struct cache_instances *l, const char *name)
+{
+	struct cache_link key = { .name = (char *)name };
+
+	return bsearch(&key, l->by_name, l->nby_name, sizeof(*l->by_name), cmp_link);
 }
 
 const struct cache_instance *cache_find_instance(const struct cache_instances *l, const char *id)
@@ -1735,7 +1844,38 @@ void cache_get_stats(struct cache *c, struct cache_stats *ret)
 	ret->evictions = c->evictions;
 	ret->hits = c->hits;
 	ret->misses = c->misses;
+	ret->max_bytes = c->max_bytes;
+	ret->listings = ret->results = 0;
+	for (size_t i = 0; i < c->slots.nbuckets; i++) {
+		for (struct entry *e = c->slots.buckets[i]; e != NULL; e = e->next) {
+			const struct snap *v = ((const struct slot *)e)->value;
+
+			if (v != NULL && v->kind == SNAP_INVOCATIONS)
+				ret->listings++;
+			else if (v != NULL && v->kind == SNAP_RESULT)
+				ret->results++;
+		}
+	}
 	cache_unlock(c);
+}
+
+size_t cache_get_endpoints(struct cache *c, struct cache_endpoint_state *ret, size_t max)
+{
+	size_t n = 0;
+
+	cache_lock(c);
+	for (size_t i = 0; i < c->endpoints.nbuckets && n < max; i++) {
+		for (struct entry *e = c->endpoints.buckets[i]; e != NULL && n < max; e = e->next) {
+			const struct endpoint *ep = (const struct endpoint *)e;
+
+			snprintf(ret[n].name, sizeof(ret[n].name), "%.*s", (int)e->keylen, e->key);
+			ret[n].open = breaker_is_open(&ep->breaker);
+			ret[n].period_ms = ep->breaker.period_ms;
+			n++;
+		}
+	}
+	cache_unlock(c);
+	return n;
 }
 
 static bool is_degraded(const struct cache *c)

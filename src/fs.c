@@ -75,6 +75,18 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_attr(req, &st, ttl);
 }
 
+static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char *target = NULL;
+	int r = tree_readlink(fs_of(req)->tree, ino, &target);
+
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_readlink(req, target);
+	free(target);
+}
+
 /* The mount is read-only; the kernel refuses most writes itself (-o ro),
  * this covers the rest. */
 static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
@@ -296,6 +308,7 @@ static const struct fuse_lowlevel_ops ops = {
 	.forget_multi = fs_forget_multi,
 	.getattr = fs_getattr,
 	.setattr = fs_setattr,
+	.readlink = fs_readlink,
 	.open = fs_open,
 	.read = fs_read,
 	.opendir = fs_opendir,

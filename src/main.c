@@ -44,8 +44,10 @@
 #include "fetcher.h"
 #include "fs.h"
 #include "log.h"
+#include "metrics.h"
 #include "sdnotify.h"
 #include "service.h"
+#include "stats.h"
 #include "tree.h"
 
 #define DEFAULT_ENDPOINT     "https://swas.{region}.aliyuncs.com"
@@ -387,12 +389,13 @@ static int load_credentials(const struct options *o, struct cred **ret_cred)
 }
 
 /* Builds a client that owns @cred (freed by api_free, also on failure). */
-static int make_api(const struct options *o, struct cred *cred, struct api **ret_api)
+static int make_api(const struct options *o, struct cred *cred, struct metrics *metrics, struct api **ret_api)
 {
 	struct api_config cfg;
 	int r;
 
 	api_config_of(o, &cfg);
+	cfg.metrics = metrics;
 	r = api_new(&cfg, cred, ret_api);
 	if (r < 0)
 		log_error("cannot create the API client: %s", strerror(-r));
@@ -421,7 +424,8 @@ static const char *endpoint_url(const char *tmpl, const char *region, char *buf,
 
 /* The start-up check: one ListRegions with a client of its own, signing with a
  * copy of @cred (borrowed). On success *ret_list has the answer. */
-static int check_api(const struct options *o, const struct cred *cred, struct swas_region_list *ret_list)
+static int check_api(const struct options *o, const struct cred *cred, struct metrics *metrics,
+		     struct swas_region_list *ret_list)
 {
 	struct api_error err = { 0 };
 	char url[PATH_MAX];
@@ -434,7 +438,7 @@ static int check_api(const struct options *o, const struct cred *cred, struct sw
 		log_error("cannot copy the credentials: %s", strerror(-r));
 		return r;
 	}
-	r = make_api(o, copy, &api);
+	r = make_api(o, copy, metrics, &api);
 	if (r < 0)
 		return r;
 	r = api_list_regions(api, ret_list, &err);
@@ -696,6 +700,10 @@ int main(int argc, char *argv[])
 	struct service *service = NULL;
 	enum log_level level;
 	unsigned start_sinks = LOG_SINK_STDERR;
+	struct metrics metrics = { 0 };
+	struct stats_source stats = { .version = SWASFS_VERSION,
+				      .metrics = &metrics,
+				      .start_ms = stats_now_ms() };
 	size_t max_bytes = 0;
 	struct cred *cred = NULL; /* after make_api: borrowed from api, valid until api_free */
 	const char *env;
@@ -788,6 +796,9 @@ int main(int argc, char *argv[])
 			.gid = getgid(),
 			.mount_time = time(NULL),
 			.results = !o.no_results,
+			.version = SWASFS_VERSION,
+			.render_stats = stats_render,
+			.stats_arg = &stats,
 		};
 		/* Nothing here opens a connection or starts a thread (bg starts
 		 * its threads in FUSE's init): safe before the fork. */
@@ -800,17 +811,19 @@ int main(int argc, char *argv[])
 		if (bg_new(&bcfg, &bg) < 0)
 			goto out_fs;
 		ccfg.bg = bg;
-		if (load_credentials(&o, &cred) < 0 || make_api(&o, cred, &api) < 0 ||
+		if (load_credentials(&o, &cred) < 0 || make_api(&o, cred, &metrics, &api) < 0 ||
 		    fetcher_api_new(api, &fetcher) < 0 || cache_new(fetcher, &ccfg, &cache) < 0 ||
 		    tree_new(&tcfg, cache, bg, &tree) < 0 || fs_new(tree, bg, &fs) < 0)
 			goto out_fs;
+		stats.cache = cache;
+		stats.tree = tree;
 	}
 	/* Parses the FUSE options: a typo fails here, before any API call. */
 	se = fuse_session_new(&args, fs_operations(), sizeof(struct fuse_lowlevel_ops), fs);
 	if (se == NULL)
 		goto out_fs;
 	fs_set_session(fs, se);
-	if (check_api(&o, cred, &regions) < 0 || seed_regions(cache, &o, &regions) < 0)
+	if (check_api(&o, cred, &metrics, &regions) < 0 || seed_regions(cache, &o, &regions) < 0)
 		goto out_session;
 	{
 		struct service_config scfg = {

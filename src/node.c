@@ -303,10 +303,10 @@ static void inherit_identity(struct node *n, const struct node *parent)
 		n->status = n->name;
 		break;
 	case NODE_INVOCATION:
+	case NODE_BYID_LINK:
 		n->invoke_id = n->name;
 		break;
-	case NODE_ROOT:
-	case NODE_FILE:
+	default:
 		break;
 	}
 }

@@ -20,8 +20,11 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lockrule.h"
 #include "log.h"
@@ -35,6 +38,13 @@ struct tree {
 	struct node_table *nodes;
 	struct notify *notify;	   /* its thread belongs to the bg */
 	struct tree_kernel kernel; /* set before bg_start, then read only */
+
+	/* .swasfs/stats.json as last rendered (by a getattr or lookup, which
+	 * give its size): reads serve these bytes. */
+	pthread_mutex_t stats_lock;
+	char *stats;		    /* protected by stats_lock */
+	size_t stats_len;	    /* protected by stats_lock */
+	struct timespec stats_time; /* protected by stats_lock */
 };
 
 /*
@@ -50,10 +60,15 @@ struct view {
 	const struct cache_status *status;
 	const struct cache_record *rec; /* an invocation, a file */
 	const struct cache_result *res; /* output, result.json */
+	/* The synthetic names: borrowed from @instances, or the tree's own. */
+	const struct cache_instance *inst; /* .instance.json, a .by-name link */
+	size_t size;			   /* stats.json as rendered, version */
+	struct timespec time;		   /* stats.json: when rendered */
 };
 
 static void view_done(struct tree *t, struct view *v)
 {
+	/* @inst lies in @instances. */
 	lockrule_assert_free(LOCK_NODES);
 	cache_regions_unref(t->cache, v->regions);
 	cache_instances_unref(t->cache, v->instances);
@@ -93,9 +108,22 @@ static bool is_result_file(enum node_file f)
  * data is final (can never change) or not. */
 static double kernel_ttl(const struct tree *t, enum node_kind kind, bool final)
 {
-	if (kind == NODE_ROOT || kind == NODE_REGION)
+	switch (kind) {
+	case NODE_ROOT:
+	case NODE_REGION:
+	case NODE_BYNAME_DIR:
+	case NODE_BYNAME_LINK:
+	case NODE_INSTANCE_JSON:
+		/* They follow the instance list. */
 		return cache_instance_ttl(t->cache);
-	return final ? TREE_IMMUTABLE_TTL_S : cache_listing_ttl(t->cache);
+	case NODE_CTL_DIR:
+	case NODE_CTL_VERSION:
+		return TREE_IMMUTABLE_TTL_S;
+	case NODE_CTL_STATS:
+		return 0; /* rendered at each stat, so its size is exact */
+	default:
+		return final ? TREE_IMMUTABLE_TTL_S : cache_listing_ttl(t->cache);
+	}
 }
 
 /* @ns: the digest of the directory's entries (cache.h), so the kernel drops
@@ -111,6 +139,19 @@ static void fill_dir(const struct tree *t, struct stat *st, uint64_t ino, time_t
 	st->st_blksize = 4096;
 	st->st_atime = st->st_mtime = st->st_ctime = time;
 	st->st_atim.tv_nsec = st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = ns;
+}
+
+static void fill_link(const struct tree *t, struct stat *st, uint64_t ino, time_t time, size_t target_len)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = S_IFLNK | 0777;
+	st->st_nlink = 1;
+	st->st_uid = t->cfg.uid;
+	st->st_gid = t->cfg.gid;
+	st->st_size = (off_t)target_len;
+	st->st_blksize = 4096;
+	st->st_atime = st->st_mtime = st->st_ctime = time;
 }
 
 static void fill_file(const struct tree *t, struct stat *st, uint64_t ino, time_t time, size_t size)
@@ -153,6 +194,26 @@ static const void *result_file(const struct cache_result *res, enum node_file f,
 	return res->res.result_json;
 }
 
+/* .by-id's mtime nanoseconds: a digest of every status directory's (each a
+ * digest of its entries), so they change when any invocation comes, goes
+ * or moves. */
+static long byid_ns(const struct cache_invocations *l)
+{
+	uint64_t h = NODE_HASH_INIT;
+
+	for (size_t i = 0; i < l->nstatuses; i++) {
+		h ^= (uint64_t)l->statuses[i].mtime_ns;
+		h *= 0x100000001b3ull;
+	}
+	return (long)(h % 1000000000u);
+}
+
+/* "../<InvokeStatus>/<InvokeId>" */
+static size_t byid_target_len(const struct cache_record *rec)
+{
+	return strlen("../") + strlen(rec->inv.invoke_status) + 1 + strlen(rec->inv.invoke_id);
+}
+
 /*
  * The attributes of node @n as view @v shows it, and how long the kernel may
  * keep them: the only function that decides either (getattr, lookup and
@@ -185,6 +246,39 @@ static void attr_of(const struct tree *t, const struct node *n, const struct vie
 	case NODE_INVOCATION:
 		fill_dir(t, st, n->ino, v->rec->inv.ctime, 0, 2);
 		*ret_ttl = kernel_ttl(t, n->kind, v->rec->is_final);
+		return;
+	case NODE_BYNAME_DIR:
+		fill_dir(t, st, n->ino, t->cfg.mount_time, v->instances ? v->instances->by_name_ns : 0, 2);
+		*ret_ttl = kernel_ttl(t, n->kind, false);
+		return;
+	case NODE_BYNAME_LINK:
+		fill_link(t, st, n->ino, v->inst->ctime, strlen("../") + strlen(v->inst->id));
+		*ret_ttl = kernel_ttl(t, n->kind, false);
+		return;
+	case NODE_INSTANCE_JSON:
+		fill_file(t, st, n->ino, v->inst->seen, v->inst->record_len);
+		*ret_ttl = kernel_ttl(t, n->kind, false);
+		return;
+	case NODE_BYID_DIR:
+		fill_dir(t, st, n->ino, n->instance_ctime, v->listing ? byid_ns(v->listing) : 0, 2);
+		*ret_ttl = kernel_ttl(t, n->kind, false);
+		return;
+	case NODE_BYID_LINK:
+		fill_link(t, st, n->ino, v->rec->inv.ctime, byid_target_len(v->rec));
+		*ret_ttl = kernel_ttl(t, n->kind, v->rec->is_final);
+		return;
+	case NODE_CTL_DIR:
+		fill_dir(t, st, n->ino, t->cfg.mount_time, 0, 2);
+		*ret_ttl = kernel_ttl(t, n->kind, true);
+		return;
+	case NODE_CTL_VERSION:
+		fill_file(t, st, n->ino, t->cfg.mount_time, v->size);
+		*ret_ttl = kernel_ttl(t, n->kind, true);
+		return;
+	case NODE_CTL_STATS:
+		fill_file(t, st, n->ino, v->time.tv_sec, v->size);
+		st->st_atim.tv_nsec = st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = v->time.tv_nsec;
+		*ret_ttl = kernel_ttl(t, n->kind, false);
 		return;
 	case NODE_FILE:
 		break;
@@ -270,13 +364,24 @@ static struct node_fingerprint result_fingerprint(const struct cache_result *res
  */
 static void note_served(struct tree *t, struct node *n, const struct view *v)
 {
-	bool final = is_result_file(n->file) ? v->res->is_final : v->rec->is_final;
-	struct node_fingerprint old = node_served(t->nodes, n), fp;
+	struct node_fingerprint old, fp;
+	bool final;
 
-	if (final && old.set && old.final)
+	if (n->kind == NODE_INSTANCE_JSON) {
+		fp = (struct node_fingerprint){ .size = v->inst->record_len,
+						.hash = fnv(NODE_HASH_INIT, v->inst->record,
+							    v->inst->record_len),
+						.set = true };
+	} else if (n->kind == NODE_FILE) {
+		final = is_result_file(n->file) ? v->res->is_final : v->rec->is_final;
+		old = node_served(t->nodes, n);
+		if (final && old.set && old.final)
+			return;
+		fp = is_result_file(n->file) ? result_fingerprint(v->res, n->file)
+					     : record_fingerprint(v->rec, n->file);
+	} else {
 		return;
-	fp = is_result_file(n->file) ? result_fingerprint(v->res, n->file)
-				     : record_fingerprint(v->rec, n->file);
+	}
 	if (node_serve(t->nodes, n, &fp))
 		notify_inode(t->notify, n->ino);
 }
@@ -363,9 +468,54 @@ static int view_result(struct tree *t, struct node *n, struct view *v)
 	return cache_get_result(t->cache, n->region, n->instance, v->rec, &v->res);
 }
 
+static const char version_prefix[] = "swasfs ";
+
+/* .swasfs/stats.json, rendered now and kept for the reads that follow. */
+static int render_stats(struct tree *t, struct view *v)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	if (t->cfg.render_stats != NULL) {
+		r = t->cfg.render_stats(t->cfg.stats_arg, &text, &len);
+		if (r < 0)
+			return r;
+	} else if ((text = strdup("{}\n")) == NULL) {
+		return -ENOMEM;
+	} else {
+		len = 3;
+	}
+	pthread_mutex_lock(&t->stats_lock);
+	free(t->stats);
+	t->stats = text;
+	t->stats_len = len;
+	clock_gettime(CLOCK_REALTIME, &t->stats_time);
+	v->size = len;
+	v->time = t->stats_time;
+	pthread_mutex_unlock(&t->stats_lock);
+	return 0;
+}
+
+/* The instance list of @n's region and @n's instance in it: peeked at if
+ * cached (it was when the parent was listed), else fetched. */
+static int view_instance(struct tree *t, struct node *n, struct view *v)
+{
+	lockrule_assert_free(LOCK_NODES);
+	if (cache_peek_instances(t->cache, n->region, &v->instances) < 0) {
+		int r = cache_get_instances(t->cache, n->region, &v->instances);
+
+		if (r < 0)
+			return r;
+	}
+	v->inst = cache_find_instance(v->instances, n->instance);
+	return v->inst != NULL ? 0 : -ENOENT;
+}
+
 /* The view of @n, asking the cache for everything. */
 static int view_of(struct tree *t, struct node *n, enum view_need need, struct view *v)
 {
+	const struct cache_link *link;
 	int r = 0;
 
 	memset(v, 0, sizeof(*v));
@@ -375,6 +525,7 @@ static int view_of(struct tree *t, struct node *n, enum view_need need, struct v
 		r = cache_get_regions(t->cache, &v->regions);
 		break;
 	case NODE_REGION:
+	case NODE_BYNAME_DIR:
 		if (need == VIEW_FOR_LIST) {
 			lockrule_assert_free(LOCK_NODES);
 			r = cache_get_instances(t->cache, n->region, &v->instances);
@@ -382,7 +533,19 @@ static int view_of(struct tree *t, struct node *n, enum view_need need, struct v
 		}
 		v->instances = region_instances(t, n, wants_refresh(t, n, need));
 		break;
+	case NODE_BYNAME_LINK:
+		v->instances = region_instances(t, n, true);
+		link = v->instances != NULL ? cache_find_link(v->instances, n->name) : NULL;
+		if (link == NULL)
+			r = -ENOENT;
+		else
+			v->inst = &v->instances->items[link->instance];
+		break;
+	case NODE_INSTANCE_JSON:
+		r = view_instance(t, n, v);
+		break;
 	case NODE_INSTANCE:
+	case NODE_BYID_DIR:
 		if (need == VIEW_FOR_LIST) {
 			r = get_listing(t, n, &v->listing);
 			break;
@@ -396,6 +559,7 @@ static int view_of(struct tree *t, struct node *n, enum view_need need, struct v
 		break;
 	case NODE_INVOCATION:
 	case NODE_FILE:
+	case NODE_BYID_LINK:
 		r = get_listing(t, n, &v->listing);
 		if (r == 0)
 			r = record_in(t, v->listing, n->invoke_id, &v->rec);
@@ -404,6 +568,14 @@ static int view_of(struct tree *t, struct node *n, enum view_need need, struct v
 		v->listing = NULL;
 		if (r == 0 && n->kind == NODE_FILE && is_result_file(n->file) && need != VIEW_NO_FETCH)
 			r = view_result(t, n, v);
+		break;
+	case NODE_CTL_DIR:
+		break;
+	case NODE_CTL_VERSION:
+		v->size = strlen(version_prefix) + strlen(t->cfg.version ? t->cfg.version : "") + 1;
+		break;
+	case NODE_CTL_STATS:
+		r = render_stats(t, v);
 		break;
 	}
 	if (r < 0)
@@ -421,15 +593,13 @@ static int view_of(struct tree *t, struct node *n, enum view_need need, struct v
 static int view_child(struct tree *t, const struct view *pv, struct node *child, enum view_need need,
 		      struct view *v)
 {
+	const struct cache_link *link;
 	int r = 0;
 
 	memset(v, 0, sizeof(*v));
 	switch (child->kind) {
 	case NODE_ROOT:
 		return -EINVAL;
-	case NODE_REGION:
-	case NODE_INSTANCE:
-		return view_of(t, child, need, v);
 	case NODE_STATUS:
 		v->status = cache_find_status(pv->listing, child->status);
 		if (v->status == NULL)
@@ -439,12 +609,25 @@ static int view_child(struct tree *t, const struct view *pv, struct node *child,
 		v->listing = pv->listing;
 		return 0;
 	case NODE_INVOCATION:
-		r = cache_find_record(pv->listing, pv->status, child->invoke_id) != NULL
-			    ? record_in(t, pv->listing, child->invoke_id, &v->rec)
-			    : -ENOENT;
-		return r;
+		if (cache_find_record(pv->listing, pv->status, child->invoke_id) == NULL)
+			return -ENOENT;
+		return record_in(t, pv->listing, child->invoke_id, &v->rec);
+	case NODE_BYID_LINK:
+		return record_in(t, pv->listing, child->invoke_id, &v->rec);
+	case NODE_BYNAME_LINK:
+		link = cache_find_link(pv->instances, child->name);
+		if (link == NULL)
+			return -ENOENT;
+		cache_instances_ref(t->cache, pv->instances);
+		v->instances = pv->instances;
+		v->inst = &v->instances->items[link->instance];
+		return 0;
 	case NODE_FILE:
 		break;
+	default:
+		/* Directories with lists of their own, and files that are not
+		 * in their parent's view. */
+		return view_of(t, child, need, v);
 	}
 	cache_record_ref(t->cache, pv->rec);
 	v->rec = pv->rec;
@@ -458,10 +641,11 @@ static int view_child(struct tree *t, const struct view *pv, struct node *child,
 
 /* ---- lookup ---- */
 
-/* Does the directory @parent (seen through @pv) list @name? Says what the
- * child would be. */
-static bool lists_child(const struct tree *t, const struct node *parent, const struct view *pv,
-			const char *name, enum node_kind *kind, enum node_file *file, time_t *ctime)
+/* Does the directory @parent (seen through @pv) have @name? Says what the
+ * child would be. Names the API gives never begin with '.' (cache.h), so the
+ * synthetic ones cannot be shadowed. */
+static bool has_child(const struct tree *t, const struct node *parent, const struct view *pv,
+		      const char *name, enum node_kind *kind, enum node_file *file, time_t *ctime)
 {
 	const struct cache_instance *inst;
 
@@ -469,20 +653,38 @@ static bool lists_child(const struct tree *t, const struct node *parent, const s
 	switch (parent->kind) {
 	case NODE_ROOT:
 		*kind = NODE_REGION;
+		if (strcmp(name, NODE_NAME_CTL) == 0) {
+			*kind = NODE_CTL_DIR;
+			return true;
+		}
 		for (size_t i = 0; i < pv->regions->count; i++) {
 			if (strcmp(pv->regions->ids[i], name) == 0)
 				return true;
 		}
 		return false;
 	case NODE_REGION:
+		if (strcmp(name, NODE_NAME_BYNAME) == 0) {
+			*kind = NODE_BYNAME_DIR;
+			return true;
+		}
 		*kind = NODE_INSTANCE;
 		inst = cache_find_instance(pv->instances, name);
 		if (inst != NULL)
 			*ctime = inst->ctime;
 		return inst != NULL;
+	case NODE_BYNAME_DIR:
+		*kind = NODE_BYNAME_LINK;
+		return cache_find_link(pv->instances, name) != NULL;
 	case NODE_INSTANCE:
+		if (strcmp(name, NODE_NAME_INSTANCE_JSON) == 0 || strcmp(name, NODE_NAME_BYID) == 0) {
+			*kind = strcmp(name, NODE_NAME_BYID) == 0 ? NODE_BYID_DIR : NODE_INSTANCE_JSON;
+			return true;
+		}
 		*kind = NODE_STATUS;
 		return cache_find_status(pv->listing, name) != NULL;
+	case NODE_BYID_DIR:
+		*kind = NODE_BYID_LINK;
+		return cache_find_invocation(pv->listing, name) != NULL;
 	case NODE_STATUS:
 		*kind = NODE_INVOCATION;
 		return cache_find_record(pv->listing, pv->status, name) != NULL;
@@ -496,28 +698,66 @@ static bool lists_child(const struct tree *t, const struct node *parent, const s
 			}
 		}
 		return false;
-	case NODE_FILE:
-		break;
+	case NODE_CTL_DIR:
+		*kind = strcmp(name, NODE_NAME_STATS) == 0 ? NODE_CTL_STATS : NODE_CTL_VERSION;
+		return strcmp(name, NODE_NAME_STATS) == 0 || strcmp(name, NODE_NAME_VERSION) == 0;
+	default:
+		return false;
 	}
-	return false;
 }
 
 /* How long the kernel may remember that a child of @parent is absent: as
- * long as the listing that proves it. */
-static double negative_ttl(const struct tree *t, const struct node *parent, const struct view *pv)
+ * long as the list that proves it. */
+static double negative_ttl(const struct tree *t, const struct node *parent)
 {
-	if (parent->kind == NODE_INVOCATION)
+	switch (parent->kind) {
+	case NODE_INVOCATION:
+	case NODE_CTL_DIR:
 		return TREE_IMMUTABLE_TTL_S; /* the file names never change */
-	return kernel_ttl(t, parent->kind, false);
+	case NODE_BYID_DIR:
+		return kernel_ttl(t, NODE_INSTANCE, false);
+	default:
+		return kernel_ttl(t, parent->kind, false);
+	}
+}
+
+static bool is_dir(enum node_kind kind)
+{
+	switch (kind) {
+	case NODE_FILE:
+	case NODE_BYNAME_LINK:
+	case NODE_INSTANCE_JSON:
+	case NODE_BYID_LINK:
+	case NODE_CTL_STATS:
+	case NODE_CTL_VERSION:
+		return false;
+	default:
+		return true;
+	}
+}
+
+static mode_t type_of(enum node_kind kind)
+{
+	if (kind == NODE_BYNAME_LINK || kind == NODE_BYID_LINK)
+		return S_IFLNK;
+	return is_dir(kind) ? S_IFDIR : S_IFREG;
 }
 
 /* The parent's view for a lookup: its fresh list (a region's and an
  * instance's included: the name may be new). */
 static int parent_view(struct tree *t, struct node *parent, struct view *pv)
 {
-	if (parent->kind == NODE_FILE)
+	if (!is_dir(parent->kind))
 		return -ENOTDIR;
-	return view_of(t, parent, parent->kind == NODE_INVOCATION ? VIEW_NO_FETCH : VIEW_FOR_LIST, pv);
+	switch (parent->kind) {
+	case NODE_INVOCATION:
+		return view_of(t, parent, VIEW_NO_FETCH, pv);
+	case NODE_CTL_DIR:
+		memset(pv, 0, sizeof(*pv));
+		return 0;
+	default:
+		return view_of(t, parent, VIEW_FOR_LIST, pv);
+	}
 }
 
 int tree_lookup(struct tree *t, uint64_t parent_ino, const char *name, struct tree_entry *ret)
@@ -536,9 +776,9 @@ int tree_lookup(struct tree *t, uint64_t parent_ino, const char *name, struct tr
 	r = parent_view(t, parent, &pv);
 	if (r < 0)
 		goto out_parent;
-	if (!lists_child(t, parent, &pv, name, &kind, &file, &ctime)) {
+	if (!has_child(t, parent, &pv, name, &kind, &file, &ctime)) {
 		/* A negative entry. */
-		ret->ttl = negative_ttl(t, parent, &pv);
+		ret->ttl = negative_ttl(t, parent);
 		goto out_pv;
 	}
 	r = node_child(t->nodes, parent, name, kind, file, ctime, true, &child);
@@ -549,8 +789,7 @@ int tree_lookup(struct tree *t, uint64_t parent_ino, const char *name, struct tr
 		node_forget(t->nodes, child->ino, 1);
 		goto out_child;
 	}
-	if (kind == NODE_FILE)
-		note_served(t, child, &v);
+	note_served(t, child, &v);
 	attr_of(t, child, &v, &ret->attr, &ret->ttl);
 	ret->ino = child->ino;
 	view_done(t, &v);
@@ -579,8 +818,7 @@ int tree_getattr(struct tree *t, uint64_t ino, struct stat *ret_st, double *ret_
 	r = view_of(t, n, VIEW_FOR_ATTR, &v);
 	if (r < 0)
 		goto out_node;
-	if (n->kind == NODE_FILE)
-		note_served(t, n, &v);
+	note_served(t, n, &v);
 	attr_of(t, n, &v, ret_st, ret_ttl);
 	view_done(t, &v);
 out_node:
@@ -590,9 +828,9 @@ out_node:
 
 /* ---- read ---- */
 
-/* The bytes file @n shows through @v: the command and results are the
- * cache's own; the JSON files are rendered now into d->rendered. */
-static int file_bytes(const struct node *n, const struct view *v, struct tree_data *d)
+/* The bytes an invocation file @n shows through @v: the command and results
+ * are the cache's own; the JSON files are rendered now into d->rendered. */
+static int invocation_bytes(const struct node *n, const struct view *v, struct tree_data *d)
 {
 	int r = 0;
 
@@ -618,35 +856,94 @@ static int file_bytes(const struct node *n, const struct view *v, struct tree_da
 	return r;
 }
 
+/* stats.json as the last getattr or lookup rendered it (so the bytes match
+ * the size it gave), or rendered now if none did. */
+static int stats_bytes(struct tree *t, struct tree_data *d)
+{
+	struct view v = { 0 };
+	int r = 0;
+
+	pthread_mutex_lock(&t->stats_lock);
+	if (t->stats == NULL) {
+		pthread_mutex_unlock(&t->stats_lock);
+		r = render_stats(t, &v);
+		if (r < 0)
+			return r;
+		pthread_mutex_lock(&t->stats_lock);
+	}
+	d->rendered = malloc(t->stats_len + 1);
+	if (d->rendered != NULL) {
+		memcpy(d->rendered, t->stats, t->stats_len + 1);
+		d->len = t->stats_len;
+	}
+	pthread_mutex_unlock(&t->stats_lock);
+	d->bytes = d->rendered;
+	return d->rendered != NULL ? 0 : -ENOMEM;
+}
+
+/* The bytes file @n shows; @v's references move into @d where the bytes
+ * lie in them. */
+static int file_bytes(struct tree *t, const struct node *n, struct view *v, struct tree_data *d)
+{
+	int r;
+
+	switch (n->kind) {
+	case NODE_FILE:
+		r = invocation_bytes(n, v, d);
+		/* The view's references keep the bytes: hand them over. */
+		d->rec = v->rec;
+		d->res = v->res;
+		v->rec = NULL;
+		v->res = NULL;
+		return r;
+	case NODE_INSTANCE_JSON:
+		d->bytes = v->inst->record != NULL ? v->inst->record : "";
+		d->len = v->inst->record_len;
+		d->instances = v->instances;
+		v->instances = NULL;
+		return 0;
+	case NODE_CTL_VERSION:
+		d->rendered = malloc(v->size + 1);
+		if (d->rendered == NULL)
+			return -ENOMEM;
+		snprintf(d->rendered, v->size + 1, "%s%s\n", version_prefix,
+			 t->cfg.version ? t->cfg.version : "");
+		d->bytes = d->rendered;
+		d->len = v->size;
+		return 0;
+	case NODE_CTL_STATS:
+		return stats_bytes(t, d);
+	default:
+		return is_dir(n->kind) ? -EISDIR : -EINVAL;
+	}
+}
+
 int tree_read(struct tree *t, uint64_t ino, size_t size, off_t off, struct tree_data *ret)
 {
 	struct node *n = node_get(t->nodes, ino);
-	struct view v;
+	struct view v = { 0 };
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
 	if (n == NULL)
 		return -ESTALE;
-	if (n->kind != NODE_FILE) {
-		r = -EISDIR;
+	if (type_of(n->kind) != S_IFREG) {
+		r = is_dir(n->kind) ? -EISDIR : -EINVAL;
 		goto out_node;
 	}
-	r = view_of(t, n, VIEW_FOR_ATTR, &v);
-	if (r < 0)
-		goto out_node;
-	note_served(t, n, &v);
-	r = file_bytes(n, &v, ret);
+	/* stats.json is read as last rendered, not rendered again. */
+	if (n->kind != NODE_CTL_STATS) {
+		r = view_of(t, n, VIEW_FOR_ATTR, &v);
+		if (r < 0)
+			goto out_node;
+		note_served(t, n, &v);
+	}
+	r = file_bytes(t, n, &v, ret);
+	view_done(t, &v);
 	if (r < 0) {
-		view_done(t, &v);
 		tree_data_done(t, ret);
 		goto out_node;
 	}
-	/* The view's references keep the bytes: hand them to the data. */
-	ret->rec = v.rec;
-	ret->res = v.res;
-	v.rec = NULL;
-	v.res = NULL;
-	view_done(t, &v);
 	if (off < 0 || (uint64_t)off >= ret->len) {
 		ret->len = 0;
 	} else {
@@ -660,34 +957,87 @@ out_node:
 	return kernel_errno(r);
 }
 
+int tree_readlink(struct tree *t, uint64_t ino, char **ret)
+{
+	struct node *n = node_get(t->nodes, ino);
+	struct view v;
+	char *target;
+	size_t len;
+	int r;
+
+	if (n == NULL)
+		return -ESTALE;
+	if (type_of(n->kind) != S_IFLNK) {
+		r = -EINVAL;
+		goto out_node;
+	}
+	r = view_of(t, n, VIEW_FOR_ATTR, &v);
+	if (r < 0)
+		goto out_node;
+	len = n->kind == NODE_BYNAME_LINK ? strlen("../") + strlen(v.inst->id) : byid_target_len(v.rec);
+	target = malloc(len + 1);
+	if (target == NULL) {
+		r = -ENOMEM;
+	} else {
+		if (n->kind == NODE_BYNAME_LINK)
+			snprintf(target, len + 1, "../%s", v.inst->id);
+		else
+			snprintf(target, len + 1, "../%s/%s", v.rec->inv.invoke_status, v.rec->inv.invoke_id);
+		*ret = target;
+	}
+	view_done(t, &v);
+out_node:
+	node_put(t->nodes, n);
+	return kernel_errno(r);
+}
+
 void tree_data_done(struct tree *t, struct tree_data *d)
 {
 	free(d->rendered);
 	cache_record_unref(t->cache, d->rec);
 	cache_result_unref(t->cache, d->res);
+	cache_instances_unref(t->cache, d->instances);
 	memset(d, 0, sizeof(*d));
 }
 
 /* ---- readdir ---- */
 
-/* Entries of directory @n as @v shows it, besides "." and "..". */
+/* Invocations of listing @l, every status together (.by-id). */
+static size_t invocation_count(const struct cache_invocations *l)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->nstatuses; i++)
+		n += l->statuses[i].count;
+	return n;
+}
+
+/* Entries of directory @n as @v shows it, besides "." and "..". The
+ * synthetic names come first: a region lists .by-name, an instance
+ * .instance.json (.by-id and .swasfs are answered on lookup only, so walks
+ * and backups never see them). */
 static size_t entry_count(const struct tree *t, const struct node *n, const struct view *v)
 {
 	switch (n->kind) {
 	case NODE_ROOT:
 		return v->regions->count;
 	case NODE_REGION:
-		return v->instances->count;
+		return 1 + v->instances->count;
+	case NODE_BYNAME_DIR:
+		return v->instances->nby_name;
 	case NODE_INSTANCE:
-		return v->listing->nstatuses;
+		return 1 + v->listing->nstatuses;
+	case NODE_BYID_DIR:
+		return invocation_count(v->listing);
 	case NODE_STATUS:
 		return v->status->count;
 	case NODE_INVOCATION:
 		return t->cfg.results ? NODE_FILE_COUNT : NODE_FILE_OUTPUT;
-	case NODE_FILE:
-		break;
+	case NODE_CTL_DIR:
+		return 2;
+	default:
+		return 0;
 	}
-	return 0;
 }
 
 /* Entry @i of directory @n as @v shows it. */
@@ -698,6 +1048,16 @@ struct dir_entry {
 	time_t ctime; /* instance entries */
 };
 
+/* Record @i of listing @l, every status together. */
+static const struct cache_record *invocation_at(const struct cache_invocations *l, size_t i)
+{
+	for (size_t s = 0; s < l->nstatuses; i -= l->statuses[s++].count) {
+		if (i < l->statuses[s].count)
+			return l->statuses[s].records[i];
+	}
+	return NULL;
+}
+
 static void entry_at(const struct node *n, const struct view *v, size_t i, struct dir_entry *e)
 {
 	memset(e, 0, sizeof(*e));
@@ -707,13 +1067,31 @@ static void entry_at(const struct node *n, const struct view *v, size_t i, struc
 		e->kind = NODE_REGION;
 		break;
 	case NODE_REGION:
-		e->name = v->instances->items[i].id;
-		e->ctime = v->instances->items[i].ctime;
+		if (i == 0) {
+			e->name = NODE_NAME_BYNAME;
+			e->kind = NODE_BYNAME_DIR;
+			break;
+		}
+		e->name = v->instances->items[i - 1].id;
+		e->ctime = v->instances->items[i - 1].ctime;
 		e->kind = NODE_INSTANCE;
 		break;
+	case NODE_BYNAME_DIR:
+		e->name = v->instances->by_name[i].name;
+		e->kind = NODE_BYNAME_LINK;
+		break;
 	case NODE_INSTANCE:
-		e->name = v->listing->statuses[i].name;
+		if (i == 0) {
+			e->name = NODE_NAME_INSTANCE_JSON;
+			e->kind = NODE_INSTANCE_JSON;
+			break;
+		}
+		e->name = v->listing->statuses[i - 1].name;
 		e->kind = NODE_STATUS;
+		break;
+	case NODE_BYID_DIR:
+		e->name = invocation_at(v->listing, i)->inv.invoke_id;
+		e->kind = NODE_BYID_LINK;
 		break;
 	case NODE_STATUS:
 		e->name = v->status->records[i]->inv.invoke_id;
@@ -724,7 +1102,11 @@ static void entry_at(const struct node *n, const struct view *v, size_t i, struc
 		e->kind = NODE_FILE;
 		e->file = (enum node_file)i;
 		break;
-	case NODE_FILE:
+	case NODE_CTL_DIR:
+		e->name = i == 0 ? NODE_NAME_STATS : NODE_NAME_VERSION;
+		e->kind = i == 0 ? NODE_CTL_STATS : NODE_CTL_VERSION;
+		break;
+	default:
 		break;
 	}
 }
@@ -764,18 +1146,18 @@ int tree_readdir(struct tree *t, uint64_t ino, off_t off, bool plus, tree_fill_f
 	struct node *n = node_get(t->nodes, ino);
 	bool listed = false;
 	size_t count;
-	struct view v;
+	struct view v = { 0 };
 	int r;
 
 	if (n == NULL)
 		return -ESTALE;
-	if (n->kind == NODE_FILE) {
+	if (!is_dir(n->kind)) {
 		r = -ENOTDIR;
 		goto out_node;
 	}
 	/* List the current snapshot; without opendir the kernel caches what
 	 * it gets until the directory's mtime changes. */
-	r = view_of(t, n, VIEW_FOR_LIST, &v);
+	r = n->kind == NODE_CTL_DIR ? 0 : view_of(t, n, VIEW_FOR_LIST, &v);
 	if (r < 0)
 		goto out_node;
 	if (t->kernel.caches_dirs)
@@ -795,7 +1177,7 @@ int tree_readdir(struct tree *t, uint64_t ino, off_t off, bool plus, tree_fill_f
 		} else {
 			entry_at(n, &v, (size_t)i - 2, &de);
 			name = de.name;
-			mode = de.kind == NODE_FILE ? S_IFREG : S_IFDIR;
+			mode = type_of(de.kind);
 			hint = node_child_ino(t->nodes, n, name, de.kind, de.file);
 			if (plus) {
 				r = entry_attr(t, n, &v, &de, &e);
@@ -866,6 +1248,7 @@ int tree_new(const struct tree_config *cfg, struct cache *cache, struct bg *bg, 
 		return -ENOMEM;
 	t->cfg = *cfg;
 	t->cache = cache;
+	pthread_mutex_init(&t->stats_lock, NULL);
 	r = node_table_new(cfg->hash, &t->nodes);
 	if (r < 0)
 		goto out_free;
@@ -878,6 +1261,7 @@ int tree_new(const struct tree_config *cfg, struct cache *cache, struct bg *bg, 
 out_nodes:
 	node_table_free(t->nodes);
 out_free:
+	pthread_mutex_destroy(&t->stats_lock);
 	free(t);
 	return r;
 }
@@ -888,6 +1272,8 @@ void tree_free(struct tree *t)
 		return;
 	notify_free(t->notify);
 	node_table_free(t->nodes);
+	free(t->stats);
+	pthread_mutex_destroy(&t->stats_lock);
 	free(t);
 }
 

@@ -280,7 +280,10 @@ static void test_unusable_names(void)
 	char big[300];
 
 	ASSERT_TRUE(cache_is_valid_name("t-hz02p9545t6", 13));
-	ASSERT_TRUE(cache_is_valid_name("...", 3));
+	ASSERT_TRUE(cache_is_valid_name("a.b...", 6));
+	/* A leading dot: the synthetic names (.by-name, .instance.json) win. */
+	ASSERT_TRUE(!cache_is_valid_name("...", 3));
+	ASSERT_TRUE(!cache_is_valid_name(".by-name", 8));
 	ASSERT_TRUE(!cache_is_valid_name("", 0));
 	ASSERT_TRUE(!cache_is_valid_name(".", 1));
 	ASSERT_TRUE(!cache_is_valid_name("..", 2));
