@@ -35,6 +35,7 @@ struct service {
 	int pipe_rd, pipe_wr;
 	atomic_bool stopping;
 	atomic_ulong reloads;
+	bool reload_pending; /* a SIGHUP came before READY=1; service thread only */
 };
 
 int service_new(const struct service_config *cfg, struct service **ret)
@@ -131,8 +132,15 @@ static bool wait_until_mounted(struct service *s)
 			log_debug("service: %s does not answer from FUSE yet", s->cfg.mountpoint);
 			logged = true;
 		}
-		if (wait_request(s, READY_POLL_MS) == REQ_STOP)
+		switch (wait_request(s, READY_POLL_MS)) {
+		case REQ_STOP:
 			return false;
+		case REQ_RELOAD:
+			s->reload_pending = true; /* done once ready */
+			break;
+		default:
+			break;
+		}
 	}
 	return false;
 }
@@ -181,6 +189,8 @@ static void service_run(void *arg)
 		log_warn("cannot tell the service manager we are ready: %s", strerror(-r));
 	else if (sdnotify_is_enabled(s->cfg.notify))
 		log_debug("service: READY=1 sent");
+	if (s->reload_pending)
+		reload(s);
 	for (;;) {
 		char req = wait_request(s, -1);
 
