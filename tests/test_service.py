@@ -523,3 +523,28 @@ def test_sighup_makes_the_kernel_forget_its_cached_entries(emulator, tmp_path):
             return emu.counters()["by_action_instance"].get("DescribeInvocations", {}).get(inst["InstanceId"], 0)
         assert wait_for(lambda: listing_calls() == 1, 5), emu.counters()
         assert m.proc.poll() is None and m.mounted()
+
+
+FSTAB_GENERATOR = Path("/usr/lib/systemd/system-generators/systemd-fstab-generator")
+
+
+@pytest.mark.skipif(not FSTAB_GENERATOR.exists(), reason="no systemd-fstab-generator")
+def test_the_readme_fstab_line_makes_a_network_automount(tmp_path):
+    """What systemd (PID 1 is not systemd here) would make of README's fstab line: an automount
+    pulled in by remote-fs.target (_netdev), mounting fuse.swasfs with the line's options."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    line = next(ln for ln in readme.splitlines() if " fuse.swasfs " in ln and "x-systemd.automount" in ln)
+    fstab = tmp_path / "fstab"
+    fstab.write_text(line.strip() + "\n")
+    out = tmp_path / "units"
+    out.mkdir()
+    rc, text = run_bounded([str(FSTAB_GENERATOR), str(out), str(out), str(out)], 30,
+                           env=dict(os.environ, SYSTEMD_FSTAB=str(fstab)))
+    assert rc == 0, text
+    where = line.split()[1]
+    name = where.strip("/").replace("/", "-")
+    assert (out / "remote-fs.target.wants" / f"{name}.automount").exists()
+    unit = (out / f"{name}.mount").read_text()
+    assert "Type=fuse.swasfs" in unit and f"What={line.split()[0]}" in unit
+    assert f"Options={line.split()[3]}" in unit
+    assert (out / f"{name}.automount").exists()
