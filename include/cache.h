@@ -244,6 +244,17 @@ void cache_get_bytes(struct cache *cache, size_t *ret_held, size_t *ret_max);
 void cache_result_ref(struct cache *cache, const struct cache_result *r);
 void cache_result_unref(struct cache *cache, const struct cache_result *r);
 
+/*
+ * Marks everything that can change as past its TTL: the region list (unless
+ * pinned by -o regions), every instance list, every invocation listing and
+ * every running invocation's result. Nothing is dropped: the next get of each
+ * refreshes it in the background and, while the API does not answer, serves
+ * the old copy (stale-while-revalidate). Final results are left alone (they
+ * never change). Returns how many snapshots were marked. For SIGHUP; never
+ * call it from a signal handler (it takes the cache lock).
+ */
+size_t cache_mark_stale(struct cache *cache);
+
 /* What the cache holds and has done, for tests and benchmarks. */
 struct cache_stats {
 	size_t bytes;		 /* snapshots and slots held, as counted against max_bytes */

@@ -1891,6 +1891,36 @@ void cache_result_unref(struct cache *c, const struct cache_result *r)
 		snap_unref(&container_of(r, struct result_snap, pub)->s);
 }
 
+/* ---- reload ---- */
+
+/*
+ * Every slot's deadline is moved to the past, under the lock, so the next get
+ * of it refreshes (in the background, the old snapshot kept as the fallback:
+ * slot_get's stale path). Final results never change and pinned region lists
+ * are never refreshed: both are left alone. A fetch already under way keeps
+ * going and its answer counts as the refresh.
+ */
+size_t cache_mark_stale(struct cache *c)
+{
+	size_t marked = 0;
+
+	cache_lock(c);
+	for (size_t i = 0; i < c->slots.nbuckets; i++) {
+		for (struct entry *e = c->slots.buckets[i]; e != NULL; e = e->next) {
+			struct slot *s = (struct slot *)e;
+
+			if (s->value == NULL || s->pinned || s->fresh_until == 0)
+				continue;
+			if (s->value->kind == SNAP_RESULT && ((struct result_snap *)s->value)->pub.is_final)
+				continue;
+			s->fresh_until = 0;
+			marked++;
+		}
+	}
+	cache_unlock(c);
+	return marked;
+}
+
 /* ---- lifecycle ---- */
 
 void cache_get_stats(struct cache *c, struct cache_stats *ret)

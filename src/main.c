@@ -7,6 +7,13 @@
  * mount, daemonise unless -f, and only then build the real client: no thread
  * and no connection may exist across fuse_daemonize()'s fork.
  *
+ * Invoked as a mount helper (mount -t fuse.swasfs, mount.fuse3, fstab), it
+ * takes `swasfs [SOURCE] MOUNTPOINT -o ...`: SOURCE names the credentials
+ * profile, and the options that belong to mount(8) or systemd are dropped
+ * (helper_proc). As a systemd service it tells the manager when the mount
+ * answers (READY=1) and when it stops (STOPPING=1), and SIGHUP marks the cache
+ * stale instead of ending the daemon (service.h).
+ *
  * The secret is kept out of memory images: the process is made non-dumpable
  * before anything reads it (no core dump, no same-user ptrace or
  * /proc/PID/mem), the credentials are read once into OpenSSL's secure heap and
@@ -30,15 +37,17 @@
 #include <fuse_lowlevel.h>
 
 #include "api.h"
+#include "bg.h"
 #include "cache.h"
 #include "config.h"
 #include "credentials.h"
 #include "fetcher.h"
-#include "bg.h"
 #include "fs.h"
 #include "log.h"
 #include "metrics.h"
 #include "readahead.h"
+#include "sdnotify.h"
+#include "service.h"
 #include "stats.h"
 #include "tree.h"
 
@@ -53,6 +62,8 @@
 #define MAX_JOBS	     64u       /* the API's per-account limits make more pointless */
 #define MAX_TIMEOUT	     600u
 #define MAX_REGIONS_OPT	     64u
+/* SOURCE values that mean "no profile: the default chain". */
+static const char *const default_sources[] = { "default", "swas" };
 /* max_cache: below 64 KiB a walk would drop what it has just read; above
  * 1 TiB the number is a typo. */
 #define MIN_MAX_CACHE ((unsigned long long)64u << 10)
@@ -61,6 +72,10 @@
 #define MALLOC_ARENAS 2
 
 struct options {
+	char *source;	  /* SOURCE: the first of two arguments */
+	char *mountpoint; /* the last argument */
+	unsigned nargs;	  /* arguments that are not options */
+	char *log_file;
 	char *regions;
 	char *endpoint;
 	char *home_region;
@@ -97,15 +112,106 @@ static const struct fuse_opt swasfs_opts[] = { OPT("regions=%s", regions),
 					       OPT("verbose", verbose),
 					       OPT("no_results", no_results),
 					       OPT("dumpable", dumpable),
+					       OPT("log=%s", log_file),
 					       FUSE_OPT_END };
+
+/*
+ * Options of mount(8), fstab and systemd that reach us through mount.fuse3 or
+ * a direct call: not ours and not the kernel's, so dropped. mount.fuse3 drops
+ * _netdev, nofail, auto, noauto, user, nouser and users itself but passes the
+ * others; a mount.fuse.swasfs helper or a unit calling us directly passes
+ * them all. rw and ro: the mount is read-only whatever is asked (main adds
+ * -o ro last). dev, suid, exec and their no forms go on to libfuse, which
+ * knows them (main adds nosuid,nodev last).
+ */
+static const char *const mount_only_opts[] = { "_netdev",  "nofail", "auto",  "noauto", "user",
+					       "nouser",   "users",  "owner", "group",	"nogroup",
+					       "defaults", "rw",     "ro" };
+/* ... and any option starting with one of these (x-systemd.automount,
+ * x-systemd.requires=..., x-gvfs-show, comment=...). */
+static const char *const mount_only_prefixes[] = { "x-", "comment=" };
+
+static bool is_mount_only_opt(const char *arg)
+{
+	for (size_t i = 0; i < sizeof(mount_only_opts) / sizeof(mount_only_opts[0]); i++)
+		if (strcmp(arg, mount_only_opts[i]) == 0)
+			return true;
+	for (size_t i = 0; i < sizeof(mount_only_prefixes) / sizeof(mount_only_prefixes[0]); i++)
+		if (strncmp(arg, mount_only_prefixes[i], strlen(mount_only_prefixes[i])) == 0)
+			return true;
+	return false;
+}
+
+/* Arguments at most: SOURCE and MOUNTPOINT. */
+#define MAX_ARGS 2u
+
+/*
+ * fuse_opt_parse's callback for what swasfs_opts does not match: mount-only
+ * options are dropped; the arguments that are not options are taken out
+ * (SOURCE and MOUNTPOINT, the mount point put back by main for
+ * fuse_parse_cmdline); everything else is FUSE's.
+ */
+static int helper_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct options *o = data;
+	char *copy;
+
+	(void)outargs;
+	if (key == FUSE_OPT_KEY_OPT)
+		return is_mount_only_opt(arg) ? 0 : 1;
+	if (key != FUSE_OPT_KEY_NONOPT)
+		return 1;
+	if (++o->nargs > MAX_ARGS) {
+		fprintf(stderr, "swasfs: too many arguments: %s (usage: swasfs [SOURCE] MOUNTPOINT)\n", arg);
+		return -1;
+	}
+	copy = strdup(arg);
+	if (copy == NULL)
+		return -1;
+	free(o->source);
+	o->source = o->mountpoint;
+	o->mountpoint = copy;
+	return 0;
+}
+
+static bool is_default_source(const char *source)
+{
+	for (size_t i = 0; i < sizeof(default_sources) / sizeof(default_sources[0]); i++)
+		if (strcmp(source, default_sources[i]) == 0)
+			return true;
+	return false;
+}
+
+/* SOURCE names the profile unless it is a default_sources word; with -o
+ * profile= too, both must name the same one. Prints why and returns -EINVAL
+ * on a conflict. */
+static int profile_from_source(struct options *o)
+{
+	if (o->source == NULL || is_default_source(o->source))
+		return 0;
+	if (o->profile != NULL) {
+		if (strcmp(o->profile, o->source) == 0)
+			return 0;
+		fprintf(stderr,
+			"swasfs: SOURCE names the profile %s but -o profile= names %s: give one of them\n",
+			o->source, o->profile);
+		return -EINVAL;
+	}
+	o->profile = strdup(o->source);
+	return o->profile != NULL ? 0 : -ENOMEM;
+}
 
 static void print_usage(const char *prog)
 {
-	printf("usage: %s [options] MOUNTPOINT\n"
+	printf("usage: %s [options] [SOURCE] MOUNTPOINT\n"
 	       "       %s --help | --version\n\n"
 	       "Mounts Alibaba Cloud Simple Application Server command history:\n"
 	       "  MOUNTPOINT/<region>/<instance>/<InvokeStatus>/<invoke-id>/\n"
 	       "      command parameters.json metadata.json output result.json\n\n"
+	       "SOURCE, if given, is the credentials profile, as -o profile= (default or swas:\n"
+	       "the default chain); so mount -t fuse.swasfs PROFILE MOUNTPOINT and fstab work.\n"
+	       "mount(8), fstab and systemd options (_netdev, nofail, noauto, user, defaults,\n"
+	       "comment=, x-*, rw) are ignored; the mount is always read-only.\n\n"
 	       "swasfs options (-o name=value):\n"
 	       "    -o regions=ID[:ID...]   regions shown at the top (default: all, from ListRegions)\n"
 	       "    -o endpoint=URL         API base URL, {region} replaced (default %s)\n"
@@ -128,12 +234,18 @@ static void print_usage(const char *prog)
 	       "                            once (default: jobs; 0 turns it off)\n"
 	       "    -o no_results           leave output and result.json out of the tree\n"
 	       "    -o verbose              log one line per API call\n"
+	       "    -o log=FILE             append log lines to FILE (timestamped; reopened on\n"
+	       "                            SIGHUP) instead of stderr (-f) or syslog\n"
 	       "    -o dumpable             let the daemon dump core and be traced by its user\n"
 	       "                            (for debugging: core dumps then hold the secret)\n\n"
 	       "Credentials, first found wins: ALIBABA_CLOUD_ACCESS_KEY_ID and\n"
 	       "ALIBABA_CLOUD_ACCESS_KEY_SECRET (+ ALIBABA_CLOUD_SECURITY_TOKEN); the ini file\n"
 	       "$ALIBABA_CLOUD_CREDENTIALS_FILE or ~/.alibabacloud/credentials; the aliyun CLI's\n"
 	       "~/.aliyun/config.json. Secrets are never accepted on the command line.\n\n"
+	       "Signals: SIGTERM and SIGINT unmount and exit 0; SIGHUP marks every cached\n"
+	       "listing stale (the next access asks the API) and reopens the log file.\n"
+	       "With $NOTIFY_SOCKET (systemd Type=notify, with -f) READY=1 is sent once the\n"
+	       "mount answers, STOPPING=1 on the way out.\n\n"
 	       "FUSE options:\n",
 	       prog, prog, DEFAULT_ENDPOINT, DEFAULT_HOME_REGION, DEFAULT_CACHE_TTL, DEFAULT_INSTANCE_TTL,
 	       DEFAULT_JOBS, DEFAULT_TIMEOUT, DEFAULT_RETRY_BUDGET);
@@ -313,12 +425,33 @@ static int make_api(const struct options *o, struct cred *cred, struct metrics *
 	return r;
 }
 
+/* @tmpl with every "{region}" replaced by @region, into @buf (cut to fit):
+ * the URL a request for @region goes to, for messages. */
+static const char *endpoint_url(const char *tmpl, const char *region, char *buf, size_t size)
+{
+	const char *p = tmpl, *hit;
+	size_t used = 0;
+	int n;
+
+	buf[0] = '\0';
+	while ((hit = strstr(p, "{region}")) != NULL) {
+		n = snprintf(buf + used, size - used, "%.*s%s", (int)(hit - p), p, region);
+		if (n < 0 || (size_t)n >= size - used)
+			return buf;
+		used += (size_t)n;
+		p = hit + strlen("{region}");
+	}
+	snprintf(buf + used, size - used, "%s", p);
+	return buf;
+}
+
 /* The start-up check: one ListRegions with a client of its own, signing with a
  * copy of @cred (borrowed). On success *ret_list has the answer. */
 static int check_api(const struct options *o, const struct cred *cred, struct metrics *metrics,
 		     struct swas_region_list *ret_list)
 {
 	struct api_error err = { 0 };
+	char url[PATH_MAX];
 	struct cred *copy;
 	struct api *api;
 	int r;
@@ -338,14 +471,53 @@ static int check_api(const struct options *o, const struct cred *cred, struct me
 				  o->home_region, err.code, err.message,
 				  err.request_id[0] ? err.request_id : "-", err.http_status);
 		else
-			log_error("cannot reach the SWAS API for %s (endpoint %s): %s", o->home_region,
-				  o->endpoint, err.message[0] ? err.message : strerror(-r));
+			log_error("cannot reach the SWAS API for %s at %s: %s", o->home_region,
+				  endpoint_url(o->endpoint, o->home_region, url, sizeof(url)),
+				  err.message[0] ? err.message : strerror(-r));
 	}
 	api_free(api);
 	return r;
 }
 
-/* Puts the region list into the cache: -o regions, else ListRegions' answer. */
+static bool is_known_region(const struct swas_region_list *list, const char *id)
+{
+	for (size_t i = 0; i < list->count; i++)
+		if (strcmp(list->items[i].region_id, id) == 0)
+			return true;
+	return false;
+}
+
+/* Every -o regions entry must be one ListRegions named: a typo would show an
+ * empty directory whose every listing fails. Prints the known ones and
+ * returns -EINVAL otherwise. */
+static int check_regions(const char *const *ids, size_t n, const struct swas_region_list *list)
+{
+	char known[4096];
+	size_t used = 0;
+	int r = 0, k;
+
+	for (size_t i = 0; i < n; i++) {
+		if (is_known_region(list, ids[i]))
+			continue;
+		if (r == 0) {
+			known[0] = '\0';
+			for (size_t j = 0; j < list->count && used < sizeof(known); j++) {
+				k = snprintf(known + used, sizeof(known) - used, "%s%s", j ? ", " : "",
+					     list->items[j].region_id);
+				if (k < 0)
+					break;
+				used += (size_t)k;
+			}
+		}
+		log_error("regions=: ListRegions does not know %s; the regions it knows: %s", ids[i],
+			  list->count ? known : "(none)");
+		r = -EINVAL;
+	}
+	return r;
+}
+
+/* Puts the region list into the cache: -o regions (each checked against
+ * ListRegions' answer), else ListRegions' answer. */
 static int seed_regions(struct cache *cache, const struct options *o, const struct swas_region_list *list)
 {
 	const char *ids[MAX_REGIONS_OPT];
@@ -359,6 +531,8 @@ static int seed_regions(struct cache *cache, const struct options *o, const stru
 		if (copy == NULL)
 			return -ENOMEM;
 		r = split_regions(copy, ids, MAX_REGIONS_OPT, &n);
+		if (r == 0)
+			r = check_regions(ids, n, list);
 		if (r == 0)
 			r = cache_set_regions(cache, ids, n, true);
 		free(copy);
@@ -403,12 +577,13 @@ static int run_session(struct fuse_session *se, const struct fuse_cmdline_opts *
 	return r;
 }
 
-/* What the exit-signal handler touches, set before it is installed. */
+/* What the signal handlers touch, set before they are installed. */
 static struct fuse_session *volatile signal_session;
 static struct fetcher *volatile signal_fetcher;
+static struct service *volatile signal_service;
 
 /*
- * SIGTERM, SIGINT, SIGHUP. libfuse's own handler only ends the loop, and the
+ * SIGTERM, SIGINT. libfuse's own handler only ends the loop, and the
  * loop then joins its workers, which may be waiting minutes for the API (a
  * hung server, the ListInstances limiter). So first cancel the fetcher and
  * the client under it: every request in flight, backoff and limiter wait
@@ -427,22 +602,37 @@ static void on_exit_signal(int sig)
 	fuse_session_exit(signal_session);
 }
 
-static const int exit_signals[] = { SIGTERM, SIGINT, SIGHUP };
+static const int exit_signals[] = { SIGTERM, SIGINT };
 
-/* Installs on_exit_signal for exit_signals and ignores SIGPIPE (a reader
- * gone is not our death), as fuse_set_signal_handlers does. */
-static int signals_install(struct fuse_session *se, struct fetcher *fetcher)
+/* SIGHUP (systemd's ExecReload, logrotate's postrotate): the service thread
+ * reloads; service_reload_from_signal is one write(2) to a non-blocking pipe. */
+static void on_reload_signal(int sig)
+{
+	(void)sig;
+	service_reload_from_signal(signal_service);
+}
+
+/* Installs on_exit_signal for exit_signals, on_reload_signal for SIGHUP, and
+ * ignores SIGPIPE (a reader gone is not our death), as
+ * fuse_set_signal_handlers does. */
+static int signals_install(struct fuse_session *se, struct fetcher *fetcher, struct service *service)
 {
 	struct sigaction sa = { 0 };
 
 	signal_session = se;
 	signal_fetcher = fetcher;
+	signal_service = service;
 	sigemptyset(&sa.sa_mask);
 	/* No SA_RESTART: the loop's wait must return EINTR to see the exit flag. */
 	sa.sa_handler = on_exit_signal;
 	for (size_t i = 0; i < sizeof(exit_signals) / sizeof(exit_signals[0]); i++)
 		if (sigaction(exit_signals[i], &sa, NULL) != 0)
 			return -errno;
+	sa.sa_handler = on_reload_signal;
+	sa.sa_flags = SA_RESTART;
+	if (sigaction(SIGHUP, &sa, NULL) != 0)
+		return -errno;
+	sa.sa_flags = 0;
 	sa.sa_handler = SIG_IGN;
 	if (sigaction(SIGPIPE, &sa, NULL) != 0)
 		return -errno;
@@ -458,8 +648,12 @@ static void signals_remove(void)
 	for (size_t i = 0; i < sizeof(exit_signals) / sizeof(exit_signals[0]); i++)
 		sigaction(exit_signals[i], &sa, NULL);
 	sigaction(SIGPIPE, &sa, NULL);
+	/* A late logrotate must not kill the daemon while it cleans up. */
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGHUP, &sa, NULL);
 	signal_session = NULL;
 	signal_fetcher = NULL;
+	signal_service = NULL;
 }
 
 /* libfuse logs some messages in pieces; ours are whole lines. */
@@ -486,6 +680,26 @@ __attribute__((format(printf, 2, 0))) static void fuse_log_to_ours(enum fuse_log
 	used = 0;
 }
 
+/*
+ * The service's on_reload hook: after the cache was marked stale, every
+ * directory the kernel holds has its attributes and cached entries dropped
+ * (the tree's notifier sends them from its own thread), so the next access
+ * reaches the tree and the cache, which then asks the API.
+ */
+static void invalidate_kernel_dirs(void *arg)
+{
+	tree_invalidate_dirs(arg);
+}
+
+/* Log lines once the mount is up: -o log's file, else stderr in the
+ * foreground, else syslog. */
+static unsigned running_sinks(const struct options *o, bool foreground)
+{
+	if (o->log_file != NULL)
+		return LOG_SINK_FILE;
+	return foreground ? LOG_SINK_STDERR : LOG_SINK_SYSLOG;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -506,6 +720,10 @@ int main(int argc, char *argv[])
 	struct fs *fs = NULL;
 	struct tree *tree = NULL;
 	struct bg *bg = NULL;
+	struct sdnotify *notify = NULL;
+	struct service *service = NULL;
+	enum log_level level;
+	unsigned start_sinks = LOG_SINK_STDERR;
 	struct metrics metrics = { 0 };
 	struct readahead *readahead = NULL;
 	struct stats_source stats = { .version = SWASFS_VERSION,
@@ -525,7 +743,14 @@ int main(int argc, char *argv[])
 	if (r < 0)
 		log_warn("cannot make the process non-dumpable: %s", strerror(-r));
 	fuse_set_log_func(fuse_log_to_ours);
-	if (fuse_opt_parse(&args, &o, swasfs_opts, NULL) != 0)
+	/* Read and removed from the environment first, whatever comes next. */
+	r = sdnotify_new(&notify);
+	if (r < 0)
+		log_warn("NOTIFY_SOCKET is neither an absolute path nor an @name: not notifying");
+	if (fuse_opt_parse(&args, &o, swasfs_opts, helper_proc) != 0)
+		goto out_args;
+	/* fuse_parse_cmdline takes one argument, the mount point. */
+	if (o.mountpoint != NULL && fuse_opt_add_arg(&args, o.mountpoint) != 0)
 		goto out_args;
 	if (fuse_parse_cmdline(&args, &opts) != 0)
 		goto out_args;
@@ -550,9 +775,19 @@ int main(int argc, char *argv[])
 	if (o.home_region == NULL &&
 	    (o.home_region = strdup(env && *env ? env : DEFAULT_HOME_REGION)) == NULL)
 		goto out_args;
-	if (check_options(&o) < 0)
+	if (check_options(&o) < 0 || profile_from_source(&o) < 0)
 		goto out_args;
-	log_init(false, o.verbose || opts.debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	level = o.verbose || opts.debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO;
+	if (o.log_file != NULL) {
+		r = log_open_file(o.log_file);
+		if (r < 0) {
+			fprintf(stderr, "swasfs: log=%s: %s\n", o.log_file, strerror(-r));
+			goto out_args;
+		}
+		/* Start-up problems also reach whoever started us. */
+		start_sinks |= LOG_SINK_FILE;
+	}
+	log_set_sinks(start_sinks, level);
 	if (o.dumpable) {
 		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0)
 			log_warn("-o dumpable: %s", strerror(errno));
@@ -574,8 +809,11 @@ int main(int argc, char *argv[])
 		log_debug("mallopt(M_ARENA_MAX) was refused; freed memory may be reused less");
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	/* Read-only, no atime updates (they would cost a GETATTR per read), and
-	 * the kernel checks the 0555/0444 modes. */
-	if (fuse_opt_add_arg(&args, "-oro,noatime,default_permissions,fsname=swasfs,subtype=swasfs") != 0)
+	 * the kernel checks the 0555/0444 modes; no set-user-ID programs or
+	 * device nodes, whatever a mount helper passed (dev, suid: these come
+	 * last, so they win). */
+	if (fuse_opt_add_arg(
+		    &args, "-oro,nosuid,nodev,noatime,default_permissions,fsname=swasfs,subtype=swasfs") != 0)
 		goto out_fs;
 	{
 		struct tree_config tcfg = {
@@ -616,20 +854,40 @@ int main(int argc, char *argv[])
 	fs_set_session(fs, se);
 	if (check_api(&o, cred, &metrics, &regions) < 0 || seed_regions(cache, &o, &regions) < 0)
 		goto out_session;
-	if (signals_install(se, fetcher) < 0)
+	{
+		struct service_config scfg = {
+			.mountpoint = opts.mountpoint,
+			.notify = notify,
+			.cache = cache,
+			.on_reload = invalidate_kernel_dirs,
+			.on_reload_arg = tree,
+		};
+
+		r = service_new(&scfg, &service);
+		if (r < 0) {
+			log_error("cannot set up the reload pipe: %s", strerror(-r));
+			goto out_session;
+		}
+	}
+	if (service_register(service, bg) < 0 || signals_install(se, fetcher, service) < 0)
 		goto out_signals;
 	if (fuse_session_mount(se, opts.mountpoint) != 0)
 		goto out_signals;
 	if (fuse_daemonize(opts.foreground) != 0)
 		goto out_unmount;
+	log_set_sinks(running_sinks(&o, opts.foreground), level);
 	if (!opts.foreground) {
-		log_init(true, o.verbose || opts.debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
 		/* The fork dropped the secure heap's memory lock. */
 		r = cred_lock_pages(cred);
 		if (r < 0)
 			log_debug("cannot lock the credentials in memory: %s", strerror(-r));
 	}
+	/* FUSE's init starts bg (fs.c), the service thread with it: that
+	 * thread checks that the mount answers, then says READY=1. */
 	ret = run_session(se, &opts);
+	r = sdnotify_send(notify, "STOPPING=1");
+	if (r < 0)
+		log_debug("cannot send STOPPING=1: %s", strerror(-r));
 	/* An exit signal ends the loop with 0 (libfuse's own handler would have
 	 * reported the signal number); either is a clean exit. */
 	ret = ret == 0 || ret == SIGINT || ret == SIGTERM || ret == SIGHUP ? 0 : 1;
@@ -644,11 +902,15 @@ out_unmount:
 out_signals:
 	signals_remove();
 out_session:
+	/* fuse_session_unmount closed the FUSE device, which fails any request
+	 * still waiting on it (the service thread's readiness check), so
+	 * fs_destroy's bg_stop in here can join that thread. */
 	fuse_session_destroy(se);
 out_fs:
 	/* Every background thread ends before what it uses goes (fs_destroy
 	 * stopped them already if the session started). */
 	bg_stop(bg);
+	service_free(service);
 	fs_free(fs);
 	tree_free(tree);
 	readahead_free(readahead);
@@ -666,6 +928,10 @@ out_args:
 	free(o.profile);
 	free(o.cafile);
 	free(o.max_cache);
+	free(o.log_file);
+	free(o.source);
+	free(o.mountpoint);
+	sdnotify_free(notify);
 	fuse_opt_free_args(&args);
 	return ret;
 }
