@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "credentials.h"
+#include "../src/credentials_i.h"
 #include "test.h"
 
 static char home[256];
@@ -67,6 +68,12 @@ static void fresh_home(void)
 	unsetenv("ALIBABA_CLOUD_CREDENTIALS_FILE");
 	unsetenv("ALIBABA_CLOUD_PROFILE");
 	unsetenv("ALIBABA_CLOUD_CLI_PROFILE_DISABLED");
+	unsetenv("ALIBABA_CLOUD_ROLE_ARN");
+	unsetenv("ALIBABA_CLOUD_OIDC_PROVIDER_ARN");
+	unsetenv("ALIBABA_CLOUD_OIDC_TOKEN_FILE");
+	unsetenv("ALIBABA_CLOUD_CREDENTIALS_URI");
+	unsetenv("ALIBABA_CLOUD_ECS_METADATA");
+	setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true", 1);
 }
 
 static void put_ini(const char *fixture, mode_t mode)
@@ -147,11 +154,11 @@ static void test_env_wins_over_files(void)
 	expect_cred(NULL, "AKID_ENV", "env-secret", NULL);
 	setenv("ALIBABA_CLOUD_SECURITY_TOKEN", "env-token", 1);
 	expect_cred(NULL, "AKID_ENV", "env-secret", "env-token");
-	/* Half an environment pair does not count: the file is next. */
+	/* Half an environment pair does not count: the CLI config is next. */
 	unsetenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET");
-	expect_cred(NULL, "AKID_INI_DEFAULT", "ini-default-secret", NULL);
+	expect_cred(NULL, "AKID_CLI_AK", "cli-ak-secret", NULL);
 	setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "", 1);
-	expect_cred(NULL, "AKID_INI_DEFAULT", "ini-default-secret", NULL);
+	expect_cred(NULL, "AKID_CLI_AK", "cli-ak-secret", NULL);
 }
 
 static void test_ini_access_key_and_profiles(void)
@@ -192,8 +199,9 @@ static void test_ini_errors_name_file_and_line(void)
 	expect_error(NULL, -EINVAL, ".alibabacloud/credentials:3:", "key = value");
 	put_ini("ini_section_comment", 0600);
 	expect_error(NULL, -EINVAL, "credentials:1:", "section");
+	/* A role needs STS: an offline load says so (the mount tests ask STS). */
 	put_ini("ini_ram_role", 0600);
-	expect_error(NULL, -EINVAL, "type = ram_role_arn is not supported", "credentials:2:");
+	expect_error(NULL, -EOPNOTSUPP, "STS AssumeRole acs:ram::1:role/x", "needs a request");
 	put_ini("ini_missing_secret", 0600);
 	expect_error(NULL, -EINVAL, "lacks access_key_secret", NULL);
 }
@@ -217,22 +225,94 @@ static void test_cli_config(void)
 	put_cli("cli_config.json", 0600);
 	expect_cred(NULL, "AKID_CLI_AK", "cli-ak-secret", NULL);
 	expect_cred("sts", "STS.AKID_CLI", "cli-sts-secret", "cli-sts-token");
-	expect_error("role", -EINVAL, "mode RamRoleArn is not supported", ".aliyun/config.json");
+	expect_error("role", -EOPNOTSUPP, "STS AssumeRole acs:ram::1:role/x at https://sts.aliyuncs.com",
+		     "needs a request");
 	expect_error("nosuch", -ENOENT, "no profile \"nosuch\"", "credentials (no such file)");
 	put_cli("cli_truncated.json", 0600);
 	expect_error(NULL, -EINVAL, ".aliyun/config.json: not valid JSON", NULL);
 }
 
-static void test_ini_before_cli_and_fallthrough(void)
+/* The official order (providers/default.ts): the CLI config before the ini file. */
+static void test_cli_before_ini_and_fallthrough(void)
 {
 	fresh_home();
 	put_ini("ini_access_key", 0600);
 	put_cli("cli_config.json", 0600);
+	expect_cred(NULL, "AKID_CLI_AK", "cli-ak-secret", NULL);
+	/* No CLI profile "work": the ini file's [work] answers. */
+	expect_cred("work", "AKID_INI_WORK", "ini;work#secret", NULL);
+	setenv("ALIBABA_CLOUD_CLI_PROFILE_DISABLED", "TRUE", 1);
 	expect_cred(NULL, "AKID_INI_DEFAULT", "ini-default-secret", NULL);
-	/* No [sts] section in the ini file: the CLI's profile "sts" answers. */
-	expect_cred("sts", "STS.AKID_CLI", "cli-sts-secret", "cli-sts-token");
-	setenv("ALIBABA_CLOUD_CLI_PROFILE_DISABLED", "true", 1);
 	expect_error("sts", -ENOENT, "ALIBABA_CLOUD_CLI_PROFILE_DISABLED", NULL);
+}
+
+static void test_cli_modes(void)
+{
+	fresh_home();
+	put_cli("cli_modes.json", 0600);
+	expect_cred(NULL, "AKID_CLI_AK", "cli-ak-secret", NULL);
+	expect_error("chain", -EOPNOTSUPP, "STS AssumeRole acs:ram::1:role/chained", "profile \"ak\"");
+	expect_error("loop", -EINVAL, "source_profile chain longer than", NULL);
+	expect_error("orphan", -EINVAL, "source_profile \"nosuch\" does not exist", NULL);
+	expect_error("short", -EINVAL, "900s", "profile \"short\"");
+	expect_error("norole", -EINVAL, "the RoleArn is empty", NULL);
+	unsetenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED");
+	expect_error("ecs", -EOPNOTSUPP, "the ECS RAM role swas-role from http://100.100.100.200", NULL);
+	setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true", 1);
+	expect_error("ecs", -EINVAL, "ALIBABA_CLOUD_ECS_METADATA_DISABLED=true", NULL);
+	expect_error("oidc", -EOPNOTSUPP, "AssumeRoleWithOIDC acs:ram::1:role/o", "/nonexistent");
+	expect_error("oidc_half", -EINVAL, "OIDC needs a role ARN, an OIDC provider ARN", NULL);
+	expect_error("uri", -EOPNOTSUPP, "the credentials URI http://127.0.0.1:9/creds", NULL);
+	expect_error("sso", -EINVAL, "mode CloudSSO is not supported", "interactive");
+	expect_error("oauth", -EINVAL, "mode OAuth is not supported", NULL);
+	expect_error("external", -EINVAL, "mode External is refused", "process_command");
+	expect_error("bogus", -EINVAL, "mode Bogus is not supported", NULL);
+	ASSERT_TRUE(access("/tmp/swasfs-must-not-run", F_OK) != 0);
+}
+
+/* OIDC (source 2) comes before the CLI config, and -o sts_endpoint-less
+ * regions follow the official endpoint rule. */
+static void test_oidc_env_and_sts_region(void)
+{
+	fresh_home();
+	put_cli("cli_config.json", 0600);
+	setenv("ALIBABA_CLOUD_ROLE_ARN", "acs:ram::1:role/env", 1);
+	setenv("ALIBABA_CLOUD_OIDC_PROVIDER_ARN", "acs:ram::1:oidc-provider/p", 1);
+	expect_cred(NULL, "AKID_CLI_AK", "cli-ak-secret", NULL);
+	setenv("ALIBABA_CLOUD_OIDC_TOKEN_FILE", "/nonexistent", 1);
+	expect_error(NULL, -EOPNOTSUPP, "AssumeRoleWithOIDC acs:ram::1:role/env at https://sts.aliyuncs.com", NULL);
+	setenv("ALIBABA_CLOUD_STS_REGION", "cn-shanghai", 1);
+	expect_error(NULL, -EOPNOTSUPP, "at https://sts.cn-shanghai.aliyuncs.com", NULL);
+	setenv("ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED", "true", 1);
+	expect_error(NULL, -EOPNOTSUPP, "at https://sts-vpc.cn-shanghai.aliyuncs.com", NULL);
+	unsetenv("ALIBABA_CLOUD_STS_REGION");
+	unsetenv("ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED");
+}
+
+/* No HOME (fstab, systemd): the passwd entry's home directory. */
+static void test_home_from_passwd(void)
+{
+	struct cred_diag diag;
+	struct cred *c = NULL;
+
+	fresh_home();
+	unsetenv("HOME");
+	/* Whatever the passwd home holds, the chain names it, not "HOME is not set". */
+	(void)cred_load("swasfs-no-such-profile", &c, &diag);
+	cred_free(c);
+	ASSERT_TRUE(strstr(diag.message, "no home directory") == NULL);
+	ASSERT_TRUE(strstr(diag.message, "HOME") == NULL);
+	setenv("HOME", home, 1);
+}
+
+static void test_expiration_parse(void)
+{
+	ASSERT_EQ_INT(cred_parse_expiration("2024-08-30T07:03:06Z"), 1725001386);
+	ASSERT_EQ_INT(cred_parse_expiration("2024-08-30T07:03:06.117Z"), 1725001386);
+	ASSERT_EQ_INT(cred_parse_expiration("2024-08-30T07:03:06"), 0);
+	ASSERT_EQ_INT(cred_parse_expiration("2024-08-30 07:03:06Z"), 0);
+	ASSERT_EQ_INT(cred_parse_expiration(""), 0);
+	ASSERT_EQ_INT(cred_parse_expiration(NULL), 0);
 }
 
 static void test_nothing_names_every_place(void)
@@ -385,7 +465,11 @@ int main(void)
 	RUN(test_ini_errors_name_file_and_line);
 	RUN(test_group_readable_file_warns);
 	RUN(test_cli_config);
-	RUN(test_ini_before_cli_and_fallthrough);
+	RUN(test_cli_before_ini_and_fallthrough);
+	RUN(test_cli_modes);
+	RUN(test_oidc_env_and_sts_region);
+	RUN(test_home_from_passwd);
+	RUN(test_expiration_parse);
 	RUN(test_nothing_names_every_place);
 	RUN(test_dup_round_trips_on_the_ordinary_heap);
 	RUN(test_scrub_environ_zeroes_secret_values_in_place);
