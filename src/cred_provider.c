@@ -35,6 +35,7 @@
 
 #include "bg.h"
 #include "buf.h"
+#include "cancel.h"
 #include "credentials.h"
 #include "credentials_i.h"
 #include "http.h"
@@ -94,12 +95,18 @@ int cred_provider_alloc(enum cred_kind kind, const struct cred_options *opt, str
 	if (r < 0)
 		goto out_destroy_lock;
 	if (kind != CRED_STATIC && kind != CRED_FILE) {
-		r = http_new(&hc, &p->http);
+		r = cancel_new(&p->cancel);
 		if (r < 0)
 			goto out_destroy_cond;
+		hc.cancel = p->cancel;
+		r = http_new(&hc, &p->http);
+		if (r < 0)
+			goto out_free_cancel;
 	}
 	*ret = p;
 	return 0;
+out_free_cancel:
+	cancel_free(p->cancel);
 out_destroy_cond:
 	pthread_cond_destroy(&p->cond);
 out_destroy_lock:
@@ -115,6 +122,7 @@ void cred_provider_free(struct cred_provider *p)
 		return;
 	cred_provider_free(p->inner);
 	http_free(p->http);
+	cancel_free(p->cancel);
 	cred_free(p->cur);
 	free(p->path);
 	free(p->section);
@@ -867,6 +875,8 @@ static void service_stop(void *arg)
 	p->stopping = true;
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
+	/* A renewal in flight ends now rather than at its timeout. */
+	cancel_set(p->cancel);
 }
 
 int cred_provider_start(struct cred_provider *p, struct bg *bg)

@@ -20,6 +20,7 @@
 
 #include "credentials.h"
 
+struct cancel;
 struct http;
 
 enum cred_kind {
@@ -74,7 +75,8 @@ struct cred_provider {
 	unsigned margin_s;	     /* the official margin (above) */
 	unsigned timeout_ms;	     /* one request */
 	bool offline;
-	struct http *http; /* RAM_ROLE, OIDC, ECS, URI */
+	struct http *http;     /* RAM_ROLE, OIDC, ECS, URI */
+	struct cancel *cancel; /* with http: set when the renewal service stops */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;		 /* CLOCK_MONOTONIC: a renewal ended, or the service is woken */
