@@ -95,6 +95,9 @@ int cred_provider_alloc(enum cred_kind kind, const struct cred_options *opt, str
 	if (r < 0)
 		goto out_destroy_lock;
 	if (kind != CRED_STATIC && kind != CRED_FILE) {
+		r = -ENOMEM;
+		if (opt->cafile && !(p->cafile = strdup(opt->cafile)))
+			goto out_destroy_cond;
 		r = cancel_new(&p->cancel);
 		if (r < 0)
 			goto out_destroy_cond;
@@ -108,6 +111,7 @@ int cred_provider_alloc(enum cred_kind kind, const struct cred_options *opt, str
 out_free_cancel:
 	cancel_free(p->cancel);
 out_destroy_cond:
+	free(p->cafile);
 	pthread_cond_destroy(&p->cond);
 out_destroy_lock:
 	pthread_mutex_destroy(&p->lock);
@@ -123,6 +127,7 @@ void cred_provider_free(struct cred_provider *p)
 	cred_provider_free(p->inner);
 	http_free(p->http);
 	cancel_free(p->cancel);
+	free(p->cafile);
 	cred_free(p->cur);
 	free(p->path);
 	free(p->section);
@@ -826,6 +831,29 @@ int cred_provider_prime(struct cred_provider *p, struct cred_diag *diag)
 	p->cur = fresh;
 	p->expires = expires;
 	p->renew_at_ms = renew_at_of(p, expires);
+	return 0;
+}
+
+int cred_provider_forget_connections(struct cred_provider *p)
+{
+	struct http_config hc = {
+		.max_body = CRED_MAX_RESPONSE, .max_handles = 1, .cafile = p->cafile, .cancel = p->cancel
+	};
+	struct http *fresh;
+	int r;
+
+	if (p->inner) {
+		r = cred_provider_forget_connections(p->inner);
+		if (r < 0)
+			return r;
+	}
+	if (!p->http)
+		return 0;
+	r = http_new(&hc, &fresh);
+	if (r < 0)
+		return r;
+	http_free(p->http);
+	p->http = fresh;
 	return 0;
 }
 

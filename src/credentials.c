@@ -1236,6 +1236,9 @@ int cred_provider_new(const struct cred_options *opt, struct cred_provider **ret
 	if (r < 0)
 		return r;
 	r = cred_provider_prime(p, diag);
+	/* No connection may outlive start-up into fuse_daemonize's fork. */
+	if (r == 0 && (r = cred_provider_forget_connections(p)) < 0)
+		chain_fail(&ch, "out of memory");
 	if (r < 0) {
 		cred_provider_free(p);
 		return r;

@@ -77,6 +77,7 @@ struct cred_provider {
 	bool offline;
 	struct http *http;     /* RAM_ROLE, OIDC, ECS, URI */
 	struct cancel *cancel; /* with http: set when the renewal service stops */
+	char *cafile;	       /* with http: for a new pool (cred_provider_forget_connections) */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;		 /* CLOCK_MONOTONIC: a renewal ended, or the service is woken */
@@ -99,6 +100,11 @@ int cred_provider_alloc(enum cred_kind kind, const struct cred_options *opt, str
 /* Fetches the first credentials. Returns 0 or, with diag->message set, the
  * error of cred_provider_new (credentials.h). */
 int cred_provider_prime(struct cred_provider *p, struct cred_diag *diag);
+
+/* Closes the connections @p (and its inner providers) keep alive, so none
+ * crosses fuse_daemonize's fork. Nothing may use @p meanwhile. Returns 0 or
+ * -ENOMEM. */
+int cred_provider_forget_connections(struct cred_provider *p);
 
 /* credentials.c: reads a CRED_FILE provider's file again. Returns 0 with
  * *ret and *ret_id, or -errno with @why set (no secret). */
