@@ -49,7 +49,7 @@ struct http_request {
 	unsigned long timeout_ms; /* whole exchange, connection included, > 0 */
 	size_t max_body;	  /* body bytes this response may have; 0 or more than the
 				     pool's max_body: the pool's */
-	const char *body; /* POST/PUT request body, borrowed; NULL: empty. A caller that
+	const char *body;	  /* POST/PUT request body, borrowed; NULL: empty. A caller that
 			     sends one names its Content-Type among @headers */
 	size_t body_len;
 };

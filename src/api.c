@@ -70,7 +70,7 @@ struct api {
 	unsigned timeout_s;
 	unsigned retry_budget_ms;
 	bool verbose;
-	struct cred *cred;		   /* NULL when provider is set */
+	struct cred *cred;		/* NULL when provider is set */
 	struct cred_provider *provider; /* borrowed */
 	struct http *http;
 	struct ratelimit *rl;
@@ -416,8 +416,8 @@ static void headers_done(struct headers *h)
 
 /* Signs and sends one attempt. Returns 0 with *resp, or http_send()'s error. */
 static int send_attempt(struct api *api, const struct call *c, const struct cred *cred, unsigned attempt,
-			uint64_t last_delay_ms, unsigned long timeout_ms, struct http_response *resp, char *errbuf,
-			size_t errsize)
+			uint64_t last_delay_ms, unsigned long timeout_ms, struct http_response *resp,
+			char *errbuf, size_t errsize)
 {
 	char date[SIGN_TIMESTAMP_LEN + 1], nonce[SIGN_NONCE_LEN + 1], host[256], attempts[16], delay[24];
 	struct buf url = BUF_INIT;
@@ -702,7 +702,8 @@ static int api_call(struct api *api, const struct call *c, struct api_error *err
 		if (api->provider) {
 			rc = cred_provider_get(api->provider, &cred);
 			if (rc < 0) {
-				error_set(err, 0, "", "the credentials have expired and could not be renewed", "");
+				error_set(err, 0, "", "the credentials have expired and could not be renewed",
+					  "");
 				r = -EACCES;
 				break;
 			}
@@ -711,7 +712,8 @@ static int api_call(struct api *api, const struct call *c, struct api_error *err
 		}
 		jobs_acquire(api);
 		t0 = now_ms();
-		rc = send_attempt(api, c, cred, attempt, last_delay, timeout_ms, &resp, errbuf, sizeof(errbuf));
+		rc = send_attempt(api, c, cred, attempt, last_delay, timeout_ms, &resp, errbuf,
+				  sizeof(errbuf));
 		jobs_release(api);
 
 		retry_after[0] = '\0';
@@ -735,8 +737,8 @@ static int api_call(struct api *api, const struct call *c, struct api_error *err
 				    errbuf[0] ? errbuf : strerror(-rc));
 		}
 
-		if (v == VERDICT_FAIL && r == -EACCES && api->provider && !renewed && is_key_refusal(err->code) &&
-		    cred_provider_refused(api->provider, cred) == 0) {
+		if (v == VERDICT_FAIL && r == -EACCES && api->provider && !renewed &&
+		    is_key_refusal(err->code) && cred_provider_refused(api->provider, cred) == 0) {
 			/* Renewed or read again: once more at once, with them. */
 			renewed = true;
 			cred_free(cred);

@@ -182,7 +182,10 @@ static int exchange(struct cred_provider *p, const char *what, const struct http
 		return 0;
 	json_parse_error(resp->body, resp->body_len, &e);
 	snprintf(why, why_size, "%s: HTTP %ld%s%s (RequestId %s)", what, resp->status, e.code[0] ? " " : "",
-		 e.code, e.request_id[0] ? e.request_id : resp->request_id[0] ? resp->request_id : "-");
+		 e.code,
+		 e.request_id[0]       ? e.request_id
+		 : resp->request_id[0] ? resp->request_id
+				       : "-");
 	r = resp->status >= 500 ? -EIO : -EACCES;
 	http_response_done(resp);
 	return r;
@@ -254,8 +257,8 @@ static int sts_post(struct cred_provider *p, const char *what, const struct sign
 		    const struct sign_param *form, size_t nform, const char *provider_header,
 		    struct cred **ret, time_t *ret_expires, char *why, size_t why_size)
 {
-	const char *headers[3] = { "Content-Type: application/x-www-form-urlencoded", "Accept: application/json",
-				   provider_header };
+	const char *headers[3] = { "Content-Type: application/x-www-form-urlencoded",
+				   "Accept: application/json", provider_header };
 	char *query = NULL, *body = NULL;
 	struct http_response resp = { 0 };
 	struct http_request req;
@@ -359,9 +362,10 @@ static int fetch_assume_role(struct cred_provider *p, struct cred **ret, time_t 
 		goto out_unref;
 	q[nq++] = (struct sign_param){ "Signature", sig };
 	/* providers/ram_role_arn.ts sends the source's provider name. */
-	provider_header = p->inner->kind == CRED_FILE && !cred_token(src) ? "x-acs-credentials-provider: static_ak"
-		: cred_token(src)					  ? "x-acs-credentials-provider: static_sts"
-									  : NULL;
+	provider_header = p->inner->kind == CRED_FILE && !cred_token(src)
+				  ? "x-acs-credentials-provider: static_ak"
+			  : cred_token(src) ? "x-acs-credentials-provider: static_sts"
+					    : NULL;
 	r = sts_post(p, what, q, nq, form, nform, provider_header, ret, ret_expires, why, why_size);
 	free(sig);
 out_unref:
@@ -520,8 +524,8 @@ static bool is_valid_role_name(const char *s, size_t len)
 	if (len == 0 || len > CRED_MAX_ROLE_NAME)
 		return false;
 	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
-		      s[i] == '-' || s[i] == '_' || s[i] == '.'))
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_' || s[i] == '.'))
 			return false;
 	return true;
 }
@@ -723,8 +727,8 @@ static void file_check(struct cred_provider *p, bool force)
 	cred_free(old);
 	/* No caller to return this to: the daemon's log is where it shows. */
 	if (r < 0)
-		log_warn("credentials: %s changed but cannot be used (%s); keeping the key read before", p->path,
-			 why);
+		log_warn("credentials: %s changed but cannot be used (%s); keeping the key read before",
+			 p->path, why);
 	else
 		log_info("credentials: %s changed: read again", p->path);
 }
@@ -821,8 +825,8 @@ int cred_provider_prime(struct cred_provider *p, struct cred_diag *diag)
 	}
 	r = fetch(p, &fresh, &expires, diag->message, sizeof(diag->message));
 	if (r == 0 && expires <= time(NULL)) {
-		snprintf(diag->message, sizeof(diag->message), "%s: the credentials it gave have already expired",
-			 p->source);
+		snprintf(diag->message, sizeof(diag->message),
+			 "%s: the credentials it gave have already expired", p->source);
 		cred_free(fresh);
 		r = -EIO;
 	}

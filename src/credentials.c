@@ -473,10 +473,11 @@ static int ini_parse(const char *path, char *data, const char *want, struct ini_
 			char *close = strchr(s, ']');
 
 			if (!close || close[1] != '\0') {
-				diag_printf(why, why_size,
-					    "%s:%u: malformed section line (a section line must be just [name], "
-					    "with no comment after it)",
-					    path, lineno);
+				diag_printf(
+					why, why_size,
+					"%s:%u: malformed section line (a section line must be just [name], "
+					"with no comment after it)",
+					path, lineno);
 				return -EINVAL;
 			}
 			*close = '\0';
@@ -487,8 +488,9 @@ static int ini_parse(const char *path, char *data, const char *want, struct ini_
 		}
 		eq = strchr(s, '=');
 		if (!eq) {
-			diag_printf(why, why_size, "%s:%u: expected \"key = value\", a [section] or a comment",
-				    path, lineno);
+			diag_printf(why, why_size,
+				    "%s:%u: expected \"key = value\", a [section] or a comment", path,
+				    lineno);
 			return -EINVAL;
 		}
 		*eq = '\0';
@@ -690,15 +692,17 @@ struct role_settings {
 static int role_provider(struct chain *ch, const char *where, struct cred_provider *inner,
 			 const struct role_settings *rs, struct cred_provider **ret)
 {
-	const char *region = rs->sts_region && *rs->sts_region ? rs->sts_region
-							      : env_nonempty("ALIBABA_CLOUD_STS_REGION");
-	const char *arn = rs->role_arn && *rs->role_arn ? rs->role_arn : env_nonempty("ALIBABA_CLOUD_ROLE_ARN");
+	const char *region =
+		rs->sts_region && *rs->sts_region ? rs->sts_region : env_nonempty("ALIBABA_CLOUD_STS_REGION");
+	const char *arn =
+		rs->role_arn && *rs->role_arn ? rs->role_arn : env_nonempty("ALIBABA_CLOUD_ROLE_ARN");
 	bool vpc = rs->vpc || env_true("ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED");
 	struct cred_provider *p = NULL;
 	int r;
 
 	if (!arn) {
-		chain_fail(ch, "%s: the RoleArn is empty (ram_role_arn / role_arn, or ALIBABA_CLOUD_ROLE_ARN)",
+		chain_fail(ch,
+			   "%s: the RoleArn is empty (ram_role_arn / role_arn, or ALIBABA_CLOUD_ROLE_ARN)",
 			   where);
 		r = -EINVAL;
 		goto out_free_inner;
@@ -723,8 +727,8 @@ static int role_provider(struct chain *ch, const char *where, struct cred_provid
 			chain_fail(ch, "out of memory");
 		goto out_free_p;
 	}
-	snprintf(p->source, sizeof(p->source), "STS AssumeRole %.128s at %.128s with %.300s", p->role_arn, p->sts_url,
-		 p->inner->source);
+	snprintf(p->source, sizeof(p->source), "STS AssumeRole %.128s at %.128s with %.300s", p->role_arn,
+		 p->sts_url, p->inner->source);
 	*ret = p;
 	return 0;
 out_free_p:
@@ -749,19 +753,22 @@ struct oidc_settings {
 static int oidc_provider(struct chain *ch, const char *where, const struct oidc_settings *os,
 			 struct cred_provider **ret)
 {
-	const char *arn = os->role_arn && *os->role_arn ? os->role_arn : env_nonempty("ALIBABA_CLOUD_ROLE_ARN");
-	const char *parn = os->provider_arn && *os->provider_arn ? os->provider_arn
-								 : env_nonempty("ALIBABA_CLOUD_OIDC_PROVIDER_ARN");
+	const char *arn =
+		os->role_arn && *os->role_arn ? os->role_arn : env_nonempty("ALIBABA_CLOUD_ROLE_ARN");
+	const char *parn = os->provider_arn && *os->provider_arn
+				   ? os->provider_arn
+				   : env_nonempty("ALIBABA_CLOUD_OIDC_PROVIDER_ARN");
 	const char *file = os->token_file && *os->token_file ? os->token_file
-							      : env_nonempty("ALIBABA_CLOUD_OIDC_TOKEN_FILE");
-	const char *region = os->sts_region && *os->sts_region ? os->sts_region
-							      : env_nonempty("ALIBABA_CLOUD_STS_REGION");
+							     : env_nonempty("ALIBABA_CLOUD_OIDC_TOKEN_FILE");
+	const char *region =
+		os->sts_region && *os->sts_region ? os->sts_region : env_nonempty("ALIBABA_CLOUD_STS_REGION");
 	bool vpc = os->vpc || env_true("ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED");
 	struct cred_provider *p;
 	int r;
 
 	if (!arn || !parn || !file) {
-		chain_fail(ch, "%s: OIDC needs a role ARN, an OIDC provider ARN and an OIDC token file", where);
+		chain_fail(ch, "%s: OIDC needs a role ARN, an OIDC provider ARN and an OIDC token file",
+			   where);
 		return -EINVAL;
 	}
 	r = new_provider(ch, CRED_OIDC, &p);
@@ -796,8 +803,9 @@ static int oidc_provider(struct chain *ch, const char *where, const struct oidc_
  * ALIBABA_CLOUD_ECS_METADATA_DISABLED=true, as the official builder is. */
 static int ecs_provider(struct chain *ch, const char *where, const char *role, struct cred_provider **ret)
 {
-	const char *url = ch->opt->metadata_endpoint && *ch->opt->metadata_endpoint ? ch->opt->metadata_endpoint
-										    : CRED_METADATA_ENDPOINT;
+	const char *url = ch->opt->metadata_endpoint && *ch->opt->metadata_endpoint
+				  ? ch->opt->metadata_endpoint
+				  : CRED_METADATA_ENDPOINT;
 	struct cred_provider *p;
 	int r;
 
@@ -821,7 +829,8 @@ static int ecs_provider(struct chain *ch, const char *where, const char *role, s
 		cred_provider_free(p);
 		return r;
 	}
-	snprintf(p->source, sizeof(p->source), "the ECS RAM role %s from %s", role ? role : "(as named)", url);
+	snprintf(p->source, sizeof(p->source), "the ECS RAM role %s from %s", role ? role : "(as named)",
+		 url);
 	*ret = p;
 	return 0;
 }
@@ -971,7 +980,8 @@ static int cli_mode_provider(struct chain *ch, const char *path, const char *dat
 			return -EINVAL;
 		}
 		if (++ch->depth > CRED_MAX_CHAIN) {
-			chain_fail(ch, "%s: source_profile chain longer than %d (a loop?)", where, CRED_MAX_CHAIN);
+			chain_fail(ch, "%s: source_profile chain longer than %d (a loop?)", where,
+				   CRED_MAX_CHAIN);
 			return -EINVAL;
 		}
 		r = cli_profile_provider(ch, path, data, len, p->source_profile, st, &inner);
@@ -1021,8 +1031,9 @@ static int cli_mode_provider(struct chain *ch, const char *path, const char *dat
 			   where);
 		return -EINVAL;
 	}
-	chain_fail(ch, "%s: mode %s is not supported (use AK, StsToken, RamRoleArn, ChainableRamRoleArn, "
-		       "EcsRamRole, OIDC or CredentialsURI)",
+	chain_fail(ch,
+		   "%s: mode %s is not supported (use AK, StsToken, RamRoleArn, ChainableRamRoleArn, "
+		   "EcsRamRole, OIDC or CredentialsURI)",
 		   where, p->mode[0] ? p->mode : "(none)");
 	return -EINVAL;
 }
@@ -1043,7 +1054,8 @@ static int cli_profile_provider(struct chain *ch, const char *path, const char *
 	}
 	if (r == -EBADMSG || r == -EPROTO) {
 		chain_fail(ch, "%s: %s", path,
-			   r == -EBADMSG ? "not valid JSON" : "not an aliyun CLI config (no \"profiles\" array)");
+			   r == -EBADMSG ? "not valid JSON"
+					 : "not an aliyun CLI config (no \"profiles\" array)");
 		return -EINVAL;
 	}
 	if (r < 0)
@@ -1132,7 +1144,8 @@ static int try_ini(struct chain *ch, struct cred_provider **ret)
 		goto out_wipe;
 	if (strcmp(sec.type, "access_key") == 0 || strcmp(sec.type, "sts") == 0) {
 		r = build_cred(msg, msize, path, what, sec.access_key_id, sec.access_key_secret,
-			       strcmp(sec.type, "sts") == 0 ? "security_token" : NULL, sec.security_token, &c);
+			       strcmp(sec.type, "sts") == 0 ? "security_token" : NULL, sec.security_token,
+			       &c);
 		if (r == 0)
 			r = file_provider(ch, path, section, false, c, &st, ret);
 	} else if (strcmp(sec.type, "ram_role_arn") == 0) {
@@ -1144,7 +1157,8 @@ static int try_ini(struct chain *ch, struct cred_provider **ret)
 			.policy = sec.policy,
 		};
 
-		r = build_cred(msg, msize, path, what, sec.access_key_id, sec.access_key_secret, NULL, NULL, &c);
+		r = build_cred(msg, msize, path, what, sec.access_key_id, sec.access_key_secret, NULL, NULL,
+			       &c);
 		if (r == 0)
 			r = file_provider(ch, path, section, false, c, &st, &inner);
 		if (r == 0)
@@ -1152,8 +1166,9 @@ static int try_ini(struct chain *ch, struct cred_provider **ret)
 	} else if (strcmp(sec.type, "ecs_ram_role") == 0) {
 		r = ecs_provider(ch, where, sec.role_name, ret);
 	} else {
-		chain_fail(ch, "%s:%u: [%s] type = %s is not supported (use access_key, sts, ecs_ram_role or "
-			       "ram_role_arn)",
+		chain_fail(ch,
+			   "%s:%u: [%s] type = %s is not supported (use access_key, sts, ecs_ram_role or "
+			   "ram_role_arn)",
 			   path, sec.type_line, section, sec.type);
 		r = -EINVAL;
 	}
@@ -1225,7 +1240,8 @@ int cred_provider_new(const struct cred_options *opt, struct cred_provider **ret
 	int r = -ENOENT;
 
 	memset(diag, 0, sizeof(*diag));
-	ch.profile = ch.opt->profile && *ch.opt->profile ? ch.opt->profile : env_nonempty("ALIBABA_CLOUD_PROFILE");
+	ch.profile =
+		ch.opt->profile && *ch.opt->profile ? ch.opt->profile : env_nonempty("ALIBABA_CLOUD_PROFILE");
 	for (i = 0; i < sizeof(sources) / sizeof(sources[0]) && r == -ENOENT; i++)
 		r = sources[i](&ch, &p);
 	if (r == -ENOENT) {
@@ -1264,7 +1280,8 @@ int cred_load(const char *profile, struct cred **ret_cred, struct cred_diag *dia
 
 /* ---- reading a file source again ---- */
 
-static int reread_ini(const struct cred_provider *p, char *data, struct cred **ret, char *why, size_t why_size)
+static int reread_ini(const struct cred_provider *p, char *data, struct cred **ret, char *why,
+		      size_t why_size)
 {
 	char what[300];
 	struct ini_section sec;
@@ -1287,8 +1304,8 @@ static int reread_ini(const struct cred_provider *p, char *data, struct cred **r
 			  strcmp(sec.type, "sts") == 0 ? "security_token" : NULL, sec.security_token, ret);
 }
 
-static int reread_cli(const struct cred_provider *p, const char *data, size_t len, struct cred **ret, char *why,
-		      size_t why_size)
+static int reread_cli(const struct cred_provider *p, const char *data, size_t len, struct cred **ret,
+		      char *why, size_t why_size)
 {
 	struct json_cli_profile cp = { 0 };
 	char want[256], what[300];
@@ -1301,7 +1318,8 @@ static int reread_cli(const struct cred_provider *p, const char *data, size_t le
 		return r == -ENOMEM ? r : -EINVAL;
 	}
 	snprintf(what, sizeof(what), "profile \"%s\"", p->section);
-	if (strcmp(cp.mode, "AK") != 0 && strcmp(cp.mode, "StsToken") != 0 && strcmp(cp.mode, "RamRoleArn") != 0) {
+	if (strcmp(cp.mode, "AK") != 0 && strcmp(cp.mode, "StsToken") != 0 &&
+	    strcmp(cp.mode, "RamRoleArn") != 0) {
 		diag_printf(why, why_size, "%s: %s changed its mode; remount to use it", p->path, what);
 		r = -EINVAL;
 	} else {
@@ -1346,7 +1364,8 @@ time_t cred_parse_expiration(const char *s)
 	if (!end)
 		return 0;
 	if (*end == '.') {
-		if (end[1] < '0' || end[1] > '9' || end[2] < '0' || end[2] > '9' || end[3] < '0' || end[3] > '9')
+		if (end[1] < '0' || end[1] > '9' || end[2] < '0' || end[2] > '9' || end[3] < '0' ||
+		    end[3] > '9')
 			return 0;
 		end += 4;
 	}

@@ -80,16 +80,16 @@ struct cred_provider {
 	char *cafile;	       /* with http: for a new pool (cred_provider_forget_connections) */
 
 	pthread_mutex_t lock;
-	pthread_cond_t cond;		 /* CLOCK_MONOTONIC: a renewal ended, or the service is woken */
-	struct cred *cur;		 /* protected by lock */
-	struct cred_file_id file_id;	 /* protected by lock: CRED_FILE, what cur was read from */
-	time_t expires;			 /* protected by lock: wall clock, 0 = never */
-	uint64_t renew_at_ms;		 /* protected by lock: monotonic, 0 = never */
-	uint64_t next_check_ms;		 /* protected by lock: CRED_FILE, next stat */
-	unsigned failures_in_row;	 /* protected by lock */
-	uint64_t last_refusal_ms;	 /* protected by lock: monotonic, last renewal after a refusal */
-	bool renewing;			 /* protected by lock */
-	bool stopping;			 /* protected by lock */
+	pthread_cond_t cond;		  /* CLOCK_MONOTONIC: a renewal ended, or the service is woken */
+	struct cred *cur;		  /* protected by lock */
+	struct cred_file_id file_id;	  /* protected by lock: CRED_FILE, what cur was read from */
+	time_t expires;			  /* protected by lock: wall clock, 0 = never */
+	uint64_t renew_at_ms;		  /* protected by lock: monotonic, 0 = never */
+	uint64_t next_check_ms;		  /* protected by lock: CRED_FILE, next stat */
+	unsigned failures_in_row;	  /* protected by lock */
+	uint64_t last_refusal_ms;	  /* protected by lock: monotonic, last renewal after a refusal */
+	bool renewing;			  /* protected by lock */
+	bool stopping;			  /* protected by lock */
 	struct cred_provider_stats stats; /* protected by lock */
 };
 

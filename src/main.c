@@ -579,9 +579,9 @@ int main(int argc, char *argv[])
 		if (max_cache_of(&o, &max_bytes) < 0)
 			goto out_fs;
 		ccfg.max_bytes = max_bytes;
-		if (bg_new(NULL, &bg) < 0 || load_credentials(&o, &creds) < 0 || make_api(&o, creds, &api) < 0 ||
-		    fetcher_api_new(api, &fetcher) < 0 || cache_new(fetcher, &ccfg, &cache) < 0 ||
-		    fs_new(&fcfg, cache, &fs) < 0)
+		if (bg_new(NULL, &bg) < 0 || load_credentials(&o, &creds) < 0 ||
+		    make_api(&o, creds, &api) < 0 || fetcher_api_new(api, &fetcher) < 0 ||
+		    cache_new(fetcher, &ccfg, &cache) < 0 || fs_new(&fcfg, cache, &fs) < 0)
 			goto out_fs;
 	}
 	/* Parses the FUSE options: a typo fails here, before any API call. */

@@ -280,7 +280,8 @@ static void test_oidc_env_and_sts_region(void)
 	setenv("ALIBABA_CLOUD_OIDC_PROVIDER_ARN", "acs:ram::1:oidc-provider/p", 1);
 	expect_cred(NULL, "AKID_CLI_AK", "cli-ak-secret", NULL);
 	setenv("ALIBABA_CLOUD_OIDC_TOKEN_FILE", "/nonexistent", 1);
-	expect_error(NULL, -EOPNOTSUPP, "AssumeRoleWithOIDC acs:ram::1:role/env at https://sts.aliyuncs.com", NULL);
+	expect_error(NULL, -EOPNOTSUPP, "AssumeRoleWithOIDC acs:ram::1:role/env at https://sts.aliyuncs.com",
+		     NULL);
 	setenv("ALIBABA_CLOUD_STS_REGION", "cn-shanghai", 1);
 	expect_error(NULL, -EOPNOTSUPP, "at https://sts.cn-shanghai.aliyuncs.com", NULL);
 	setenv("ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED", "true", 1);
