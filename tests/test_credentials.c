@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "credentials.h"
-#include "../src/credentials_i.h"
+#include "src/credentials_i.h"
 #include "test.h"
 
 static char home[256];
