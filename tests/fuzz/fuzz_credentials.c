@@ -145,8 +145,8 @@ static void check_answer(const uint8_t *data, size_t size)
 		if (r == 0) {
 			time_t e;
 
-			FUZZ_CHECK(t.access_key_id && t.access_key_secret && t.security_token && t.expiration &&
-				   t.code);
+			FUZZ_CHECK(t.access_key_id && t.access_key_secret && t.security_token &&
+				   t.expiration && t.code);
 			e = cred_parse_expiration(t.expiration);
 			FUZZ_CHECK(e == 0 || (e >= -62167219200LL && e <= 253402300799LL));
 		} else {
