@@ -688,6 +688,14 @@ static int renew(struct cred_provider *p, char *why, size_t why_size)
 	return r;
 }
 
+static bool same_key(const struct cred *a, const struct cred *b)
+{
+	const char *ta = cred_token(a), *tb = cred_token(b);
+
+	return strcmp(cred_access_key_id(a), cred_access_key_id(b)) == 0 &&
+	       strcmp(cred_secret(a), cred_secret(b)) == 0 && (ta == tb || (ta && tb && strcmp(ta, tb) == 0));
+}
+
 /* CRED_FILE: reads the file again if its identity changed (or @force). */
 static void file_check(struct cred_provider *p, bool force)
 {
@@ -695,10 +703,11 @@ static void file_check(struct cred_provider *p, bool force)
 	struct cred *fresh = NULL, *old = NULL;
 	struct stat st;
 	char why[600];
-	bool same;
+	bool same, changed_key = false;
 	int r;
 
-	if (stat(p->path, &st) < 0 && !force)
+	/* Gone or unreadable: the read would fail too; keep the key read before. */
+	if (stat(p->path, &st) < 0)
 		return;
 	pthread_mutex_lock(&p->lock);
 	same = p->file_id.ino == st.st_ino && p->file_id.dev == st.st_dev && p->file_id.size == st.st_size &&
@@ -711,6 +720,7 @@ static void file_check(struct cred_provider *p, bool force)
 	pthread_mutex_lock(&p->lock);
 	if (r == 0) {
 		old = p->cur;
+		changed_key = !same_key(old, fresh);
 		p->cur = fresh;
 		p->file_id = id;
 		p->stats.rereads++;
@@ -726,11 +736,13 @@ static void file_check(struct cred_provider *p, bool force)
 	pthread_mutex_unlock(&p->lock);
 	cred_free(old);
 	/* No caller to return this to: the daemon's log is where it shows. */
-	if (r < 0)
+	if (r < 0 && !same)
 		log_warn("credentials: %s changed but cannot be used (%s); keeping the key read before",
 			 p->path, why);
-	else
-		log_info("credentials: %s changed: read again", p->path);
+	else if (r == 0 && changed_key)
+		log_info("credentials: %s changed: read again, a new key", p->path);
+	else if (r == 0 && !same)
+		log_debug("credentials: %s changed: read again, the same key", p->path);
 }
 
 static bool is_expired_locked(const struct cred_provider *p)
@@ -765,14 +777,6 @@ static int provider_get(struct cred_provider *p, struct cred **ret)
 int cred_provider_get(struct cred_provider *p, struct cred **ret)
 {
 	return provider_get(p, ret);
-}
-
-static bool same_key(const struct cred *a, const struct cred *b)
-{
-	const char *ta = cred_token(a), *tb = cred_token(b);
-
-	return strcmp(cred_access_key_id(a), cred_access_key_id(b)) == 0 &&
-	       strcmp(cred_secret(a), cred_secret(b)) == 0 && (ta == tb || (ta && tb && strcmp(ta, tb) == 0));
 }
 
 int cred_provider_refused(struct cred_provider *p, const struct cred *refused)

@@ -369,7 +369,7 @@ def test_a_rewritten_credentials_file_is_used_without_a_remount(emulator, tmp_pa
         c = emulator.counters()
         assert c["by_status"].get("200", 0) > 0
         log = m.log()
-        assert "changed: read again" in log
+        assert "changed: read again, a new key" in log
         check_no_secrets(emulator, log, extra=(new_secret,))
 
 
@@ -417,3 +417,35 @@ def test_sts_endpoint_and_metadata_endpoint_must_be_urls(emulator, tmp_path):
     for bad in ["sts_endpoint=nourl", "metadata_endpoint=100.100.100.200"]:
         r = run_swasfs(["-f", "-o", f"endpoint={emulator.url},{bad}", str(mnt)], env=credentials_env(tmp_path))
         assert r.returncode == 1 and "must be URLs" in r.stderr, bad
+
+
+# ---- the official library against the emulator ----
+
+SDK_DIR = Path(__file__).resolve().parent / "sdk"
+
+
+def test_the_official_credentials_library_is_accepted_by_the_emulator(emulator_factory, tmp_path):
+    """What @alicloud/credentials sends to STS, the metadata service and a credentials URI, the emulator
+    accepts, and its answers satisfy the library: the emulator plays them as swasfs's tests need."""
+    import shutil
+    from emulator import make_test_ca
+    if shutil.which("node") is None or shutil.which("openssl") is None:
+        pytest.skip("node or openssl is not installed")
+    if not (SDK_DIR / "node_modules" / "@alicloud" / "credentials").is_dir():
+        pytest.skip("the SDK is not installed: cd tests/sdk && npm install --no-audit --no-fund")
+    tls = make_test_ca(tmp_path / "tls")
+    token = tmp_path / "oidc-token"
+    token.write_text(OIDC_TOKEN)
+    emu = emulator_factory("--imdsv2-required", "--oidc-token-file", str(token),
+                           tls=(tls / "server.pem", tls / "server.key"))
+    host = emu.url.split("://", 1)[1]
+    env = dict(os.environ, SDK_TEST_AK_ID=AK_ID, SDK_TEST_AK_SECRET=AK_SECRET,
+               NODE_EXTRA_CA_CERTS=str(tls / "ca.pem"))
+    p = subprocess.run(["node", "credentials-check.js", "--host", host, "--oidc-token-file", str(token)],
+                       cwd=SDK_DIR, env=env, capture_output=True, text=True, timeout=120)
+    lines = p.stdout.splitlines()
+    assert p.returncode == 0 and not [x for x in lines if x.startswith("not ok")], p.stdout + p.stderr[-2000:]
+    assert lines[-1] == "1..6", p.stdout
+    c = emu.counters()["by_action"]
+    assert c.get("AssumeRole") == 2 and c.get("AssumeRoleWithOIDC") == 1 and c.get("CredentialsURI") == 1
+    assert c.get("MetadataCredentials") == 2
