@@ -719,9 +719,15 @@ static void file_check(struct cred_provider *p, bool force)
 	r = cred_file_read(p, &fresh, &id, why, sizeof(why));
 	pthread_mutex_lock(&p->lock);
 	if (r == 0) {
-		old = p->cur;
-		changed_key = !same_key(old, fresh);
-		p->cur = fresh;
+		changed_key = !same_key(p->cur, fresh);
+		/* The same key stays the same struct: a signer's "is this still
+		 * what was refused" question keeps its answer. */
+		if (changed_key) {
+			old = p->cur;
+			p->cur = fresh;
+		} else {
+			old = fresh;
+		}
 		p->file_id = id;
 		p->stats.rereads++;
 	} else {
@@ -786,7 +792,7 @@ int cred_provider_refused(struct cred_provider *p, const struct cred *refused)
 	bool replaced, go;
 
 	pthread_mutex_lock(&p->lock);
-	replaced = p->cur != refused;
+	replaced = p->cur != refused && !same_key(p->cur, refused);
 	pthread_mutex_unlock(&p->lock);
 	if (replaced)
 		return 0;

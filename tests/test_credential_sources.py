@@ -350,31 +350,66 @@ def test_metadata_keys_of_20_seconds_are_renewed_across_three_lifetimes(emulator
         assert emu.counters()["by_action"].get("MetadataCredentials", 0) >= 4
 
 
+def rotate(path, ak_id, secret):
+    """A new file in place of the old (a new inode, as editors and key-rotation tools do)."""
+    tmp = path.with_name(path.name + ".new")
+    tmp.write_text(f"[default]\ntype = access_key\naccess_key_id = {ak_id}\naccess_key_secret = {secret}\n")
+    tmp.chmod(0o600)
+    os.replace(tmp, path)
+
+
+NEW_ID, NEW_SECRET = "rotated-id", "swasfs-rotated-secret-44e1"
+
+
 def test_a_rewritten_credentials_file_is_used_without_a_remount(emulator, tmp_path):
+    """Rotation as it should be done: the new key works before the old one is revoked. The daemon
+    notices the file within a second and signs with the new key, so revoking the old costs nothing."""
     env = bare_env(tmp_path)
     path = write_ini(env, f"[default]\ntype = access_key\naccess_key_id = {AK_ID}\naccess_key_secret = {AK_SECRET}\n")
-    new_id, new_secret = "rotated-id", "swasfs-rotated-secret-44e1"
-    emulator.add_key(new_id, new_secret)
+    emulator.add_key(NEW_ID, NEW_SECRET)
     with Mount(emulator, tmp_path, env=env, cache_ttl=1, options=["verbose"]) as m:
         walk(m, 1)
-        # Rotate: write a new file in place of the old (a new inode, as editors and tools do), then revoke
-        # the old key at once: the next call is refused, the file read again, the call retried.
-        tmp = path.with_name("credentials.new")
-        tmp.write_text(f"[default]\ntype = access_key\naccess_key_id = {new_id}\naccess_key_secret = {new_secret}\n")
-        tmp.chmod(0o600)
-        os.replace(tmp, path)
+        rotate(path, NEW_ID, NEW_SECRET)
+        safe_sleep(2.5)
         emulator.revoke_key(AK_ID)
         emulator.reset_counters()
-        walk(m, 4)
+        walk(m, 3)
         c = emulator.counters()
         assert c["by_status"].get("200", 0) > 0
-        log = m.log()
-        assert "changed: read again, a new key" in log
-        check_no_secrets(emulator, log, extra=(new_secret,))
+        assert c["refused"] == {}, c["refused"]
+        assert "changed: read again, a new key" in m.log()
+        check_no_secrets(emulator, m.log(), extra=(NEW_SECRET,))
 
 
-def test_an_expired_key_is_renewed_once_and_the_call_retried(emulator_factory, tmp_path):
-    """A key the server refuses as expired (here: revoked under the daemon) makes it renew and retry
+def test_a_refused_key_makes_the_file_read_again_and_the_call_retried(emulator, tmp_path):
+    """A key changed in a way the once-a-second check cannot see (same inode, size and mtime), the old
+    one revoked: only the API's InvalidAccessKeyId.NotFound can make the daemon read the file again,
+    and it does, and retries the call: no EACCES."""
+    env = bare_env(tmp_path)
+    path = write_ini(env, f"[default]\ntype = access_key\naccess_key_id = {AK_ID}\naccess_key_secret = {AK_SECRET}\n")
+    hidden_id, hidden_secret = "z" * len(AK_ID), "swasfs-hidden-" + "9" * (len(AK_SECRET) - 14)
+    emulator.add_key(hidden_id, hidden_secret)
+    with Mount(emulator, tmp_path, env=env, cache_ttl=1, options=["verbose"]) as m:
+        walk(m, 1)
+        st = path.stat()
+        with open(path, "r+") as f:
+            f.write(f"[default]\ntype = access_key\naccess_key_id = {hidden_id}\naccess_key_secret = {hidden_secret}\n")
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        assert (path.stat().st_size, path.stat().st_mtime_ns, path.stat().st_ino) == \
+            (st.st_size, st.st_mtime_ns, st.st_ino)
+        safe_sleep(1.5)   # the check ran and saw nothing
+        emulator.revoke_key(AK_ID)
+        emulator.reset_counters()
+        walk(m, 3)
+        c = emulator.counters()
+        assert c["refused"].get("InvalidAccessKeyId.NotFound", 0) >= 1, c["refused"]
+        assert c["by_status"].get("200", 0) > 0
+        assert "changed: read again, a new key" in m.log()
+        check_no_secrets(emulator, m.log(), extra=(hidden_secret,))
+
+
+def test_a_refused_sts_key_is_renewed_once_and_the_call_retried(emulator_factory, tmp_path):
+    """A temporary key the server refuses (here: revoked under the daemon) makes it renew and retry
     once, before anything answers EACCES."""
     emu = emulator_factory()
     env = bare_env(tmp_path)

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bg.h"
 #include "credentials.h"
 #include "src/credentials_i.h"
 #include "test.h"
@@ -316,6 +317,124 @@ static void test_expiration_parse(void)
 	ASSERT_EQ_INT(cred_parse_expiration(NULL), 0);
 }
 
+/* Writes an ini [default] access_key section with @id and @secret, in place of
+ * the old file (a new inode, as editors and key-rotation tools do). */
+static void rotate_ini(const char *id, const char *secret)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/.alibabacloud/credentials", home);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	f = fopen(tmp, "w");
+	ASSERT_TRUE(f != NULL);
+	fprintf(f, "[default]\ntype = access_key\naccess_key_id = %s\naccess_key_secret = %s\n", id, secret);
+	fclose(f);
+	ASSERT_EQ_INT(chmod(tmp, 0600), 0);
+	ASSERT_EQ_INT(rename(tmp, path), 0);
+}
+
+static void expect_key(struct cred_provider *p, const char *id, const char *secret)
+{
+	struct cred *c = NULL;
+
+	ASSERT_EQ_INT(cred_provider_get(p, &c), 0);
+	ASSERT_EQ_STR(cred_access_key_id(c), id);
+	ASSERT_EQ_STR(cred_secret(c), secret);
+	cred_free(c);
+}
+
+/* A refused key read from a file: the file is read again at once, and only a
+ * different key counts as something new; a reference taken before stays valid. */
+static void test_refused_file_key_is_read_again(void)
+{
+	struct cred_options opt = { .offline = true };
+	struct cred_provider_stats st;
+	struct cred_provider *p = NULL;
+	struct cred_diag diag;
+	struct cred *old = NULL;
+
+	fresh_home();
+	put_ini("ini_access_key", 0600);
+	ASSERT_EQ_INT(cred_provider_new(&opt, &p, &diag), 0);
+	ASSERT_EQ_INT(cred_provider_get(p, &old), 0);
+	/* Nothing changed: nothing new to retry with. */
+	ASSERT_EQ_INT(cred_provider_refused(p, old), -ESTALE);
+	rotate_ini("AKID_ROTATED", "rotated-secret");
+	ASSERT_EQ_INT(cred_provider_refused(p, old), 0);
+	expect_key(p, "AKID_ROTATED", "rotated-secret");
+	/* The old reference is still whole. */
+	ASSERT_EQ_STR(cred_secret(old), "ini-default-secret");
+	cred_free(old);
+	/* A file that turned into something else keeps the key read before. */
+	rotate_ini("", "x");
+	ASSERT_EQ_INT(cred_provider_get(p, &old), 0);
+	ASSERT_EQ_INT(cred_provider_refused(p, old), -ESTALE);
+	cred_free(old);
+	expect_key(p, "AKID_ROTATED", "rotated-secret");
+	cred_provider_get_stats(p, &st);
+	ASSERT_TRUE(st.rereads >= 2 && st.failures == 1);
+	cred_provider_free(p);
+}
+
+/* The renewal service notices a rewritten file within about a second. */
+static void test_file_change_is_picked_up_by_the_service(void)
+{
+	struct cred_options opt = { .offline = true };
+	struct cred_provider *p = NULL;
+	struct cred_diag diag;
+	struct bg *bg = NULL;
+	struct cred *c = NULL;
+	int i;
+
+	fresh_home();
+	put_ini("ini_access_key", 0600);
+	ASSERT_EQ_INT(cred_provider_new(&opt, &p, &diag), 0);
+	ASSERT_EQ_INT(bg_new(NULL, &bg), 0);
+	ASSERT_EQ_INT(cred_provider_start(p, bg), 0);
+	ASSERT_EQ_INT(bg_start(bg), 0);
+	rotate_ini("AKID_SERVICE", "service-secret");
+	for (i = 0; i < 50; i++) {
+		ASSERT_EQ_INT(cred_provider_get(p, &c), 0);
+		if (strcmp(cred_access_key_id(c), "AKID_SERVICE") == 0)
+			break;
+		cred_free(c);
+		c = NULL;
+		usleep(100 * 1000);
+	}
+	ASSERT_TRUE(c != NULL);
+	ASSERT_EQ_STR(cred_secret(c), "service-secret");
+	cred_free(c);
+	bg_free(bg);
+	cred_provider_free(p);
+}
+
+/* The environment never changes: no service, nothing to renew. */
+static void test_environment_needs_no_service(void)
+{
+	struct cred_options opt = { .offline = true };
+	struct cred_provider *p = NULL;
+	struct bg_stats st;
+	struct cred_diag diag;
+	struct bg *bg = NULL;
+	struct cred *c = NULL;
+
+	fresh_home();
+	setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "AKID_ENV", 1);
+	setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "env-secret", 1);
+	ASSERT_EQ_INT(cred_provider_new(&opt, &p, &diag), 0);
+	ASSERT_EQ_STR(cred_provider_source(p), "environment");
+	ASSERT_EQ_INT(bg_new(NULL, &bg), 0);
+	ASSERT_EQ_INT(cred_provider_start(p, bg), 0);
+	bg_get_stats(bg, &st);
+	ASSERT_EQ_INT(st.services, 0);
+	ASSERT_EQ_INT(cred_provider_get(p, &c), 0);
+	ASSERT_EQ_INT(cred_provider_refused(p, c), -ESTALE);
+	cred_free(c);
+	bg_free(bg);
+	cred_provider_free(p);
+}
+
 static void test_nothing_names_every_place(void)
 {
 	fresh_home();
@@ -471,6 +590,9 @@ int main(void)
 	RUN(test_oidc_env_and_sts_region);
 	RUN(test_home_from_passwd);
 	RUN(test_expiration_parse);
+	RUN(test_refused_file_key_is_read_again);
+	RUN(test_file_change_is_picked_up_by_the_service);
+	RUN(test_environment_needs_no_service);
 	RUN(test_nothing_names_every_place);
 	RUN(test_dup_round_trips_on_the_ordinary_heap);
 	RUN(test_scrub_environ_zeroes_secret_values_in_place);
