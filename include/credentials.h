@@ -59,7 +59,9 @@
  * cred_scrub_environ touch process-wide state (call them from main before
  * threads start); a struct cred is immutable and may be read from any thread;
  * cred_ref/cred_free are atomic; every cred_provider_* function but _new and
- * _free may be called from any thread.
+ * _free may be called from any thread. Renewals and re-reads log what they find
+ * (a failed renewal, a changed file: in the background there is no caller to
+ * tell); everything else returns errors.
  */
 #ifndef SWASFS_CREDENTIALS_H
 #define SWASFS_CREDENTIALS_H
@@ -141,7 +143,8 @@ void cred_provider_get_stats(struct cred_provider *p, struct cred_provider_stats
  * Returns 0 and *ret_cred (caller frees with cred_free()); -ENOENT when no
  * source has credentials (diag->message names every place looked at);
  * -EINVAL when a source exists but is malformed or of an unsupported type or
- * mode (diag->message says which file and why); -ENOMEM.
+ * mode (diag->message says which file and why); -EOPNOTSUPP when the source
+ * found needs a request; -ENOMEM.
  */
 int cred_load(const char *profile, struct cred **ret_cred, struct cred_diag *diag);
 
