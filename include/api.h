@@ -53,6 +53,7 @@
 
 #include <stdbool.h>
 
+#include "metrics.h"
 #include "swas.h"
 
 struct api;
@@ -67,6 +68,7 @@ struct api_config {
 	unsigned timeout_s;	  /* one request, connection included */
 	unsigned retry_budget_ms; /* all attempts of one call, backoff included (about 30 s) */
 	bool verbose;		  /* one log line per API call: action, region, status, ms, RequestId */
+	struct metrics *metrics;  /* counts every request (metrics.h); borrowed, may be NULL */
 	/* Borrowed, must outlive the client; NULL: sign with the struct cred
 	 * given to api_new. Each attempt signs with the provider's current
 	 * credentials, and an answer that says they are invalid or expired

@@ -37,6 +37,9 @@
 #include "fetcher.h"
 #include "fs.h"
 #include "log.h"
+#include "metrics.h"
+#include "stats.h"
+#include "tree.h"
 
 #define DEFAULT_ENDPOINT     "https://swas.{region}.aliyuncs.com"
 #define DEFAULT_HOME_REGION  "cn-hangzhou"
@@ -303,13 +306,15 @@ static int load_credentials(const struct options *o, struct cred_provider **ret)
 }
 
 /* Builds a client signing with @creds (borrowed). */
-static int make_api(const struct options *o, struct cred_provider *creds, struct api **ret_api)
+static int make_api(const struct options *o, struct cred_provider *creds, struct metrics *metrics,
+		    struct api **ret_api)
 {
 	struct api_config cfg;
 	int r;
 
 	api_config_of(o, &cfg);
 	cfg.credentials = creds;
+	cfg.metrics = metrics;
 	r = api_new(&cfg, NULL, ret_api);
 	if (r < 0)
 		log_error("cannot create the API client: %s", strerror(-r));
@@ -318,13 +323,14 @@ static int make_api(const struct options *o, struct cred_provider *creds, struct
 
 /* The start-up check: one ListRegions with a client of its own. On success
  * *ret_list has the answer. */
-static int check_api(const struct options *o, struct cred_provider *creds, struct swas_region_list *ret_list)
+static int check_api(const struct options *o, struct cred_provider *creds, struct metrics *metrics,
+		     struct swas_region_list *ret_list)
 {
 	struct api_error err = { 0 };
 	struct api *api;
 	int r;
 
-	r = make_api(o, creds, &api);
+	r = make_api(o, creds, metrics, &api);
 	if (r < 0)
 		return r;
 	r = api_list_regions(api, ret_list, &err);
@@ -499,9 +505,14 @@ int main(int argc, char *argv[])
 	struct api *api = NULL;
 	struct fetcher *fetcher = NULL;
 	struct fs *fs = NULL;
+	struct tree *tree = NULL;
+	struct bg *bg = NULL;
+	struct metrics metrics = { 0 };
+	struct stats_source stats = { .version = SWASFS_VERSION,
+				      .metrics = &metrics,
+				      .start_ms = stats_now_ms() };
 	size_t max_bytes = 0;
 	struct cred_provider *creds = NULL;
-	struct bg *bg = NULL;
 	const char *env;
 	int ret = 1, r;
 
@@ -567,29 +578,39 @@ int main(int argc, char *argv[])
 	if (fuse_opt_add_arg(&args, "-oro,noatime,default_permissions,fsname=swasfs,subtype=swasfs") != 0)
 		goto out_fs;
 	{
-		struct fs_config fcfg = {
+		struct tree_config tcfg = {
 			.uid = getuid(),
 			.gid = getgid(),
 			.mount_time = time(NULL),
 			.results = !o.no_results,
+			.version = SWASFS_VERSION,
+			.render_stats = stats_render,
+			.stats_arg = &stats,
 		};
-		/* api_new opens no connection and starts no thread: safe before the fork. */
+		/* Nothing here opens a connection or starts a thread (bg starts
+		 * its threads in FUSE's init): safe before the fork. */
 		struct cache_config ccfg = { .cache_ttl_s = o.cache_ttl, .instance_ttl_s = o.instance_ttl };
+		struct bg_config bcfg = { .job_threads = o.jobs };
 
 		if (max_cache_of(&o, &max_bytes) < 0)
 			goto out_fs;
 		ccfg.max_bytes = max_bytes;
-		if (bg_new(NULL, &bg) < 0 || load_credentials(&o, &creds) < 0 ||
-		    make_api(&o, creds, &api) < 0 || fetcher_api_new(api, &fetcher) < 0 ||
-		    cache_new(fetcher, &ccfg, &cache) < 0 || fs_new(&fcfg, cache, &fs) < 0)
+		if (bg_new(&bcfg, &bg) < 0)
 			goto out_fs;
+		ccfg.bg = bg;
+		if (load_credentials(&o, &creds) < 0 || make_api(&o, creds, &metrics, &api) < 0 ||
+		    fetcher_api_new(api, &fetcher) < 0 || cache_new(fetcher, &ccfg, &cache) < 0 ||
+		    tree_new(&tcfg, cache, bg, &tree) < 0 || fs_new(tree, bg, &fs) < 0)
+			goto out_fs;
+		stats.cache = cache;
+		stats.tree = tree;
 	}
 	/* Parses the FUSE options: a typo fails here, before any API call. */
 	se = fuse_session_new(&args, fs_operations(), sizeof(struct fuse_lowlevel_ops), fs);
 	if (se == NULL)
 		goto out_fs;
 	fs_set_session(fs, se);
-	if (check_api(&o, creds, &regions) < 0 || seed_regions(cache, &o, &regions) < 0)
+	if (check_api(&o, creds, &metrics, &regions) < 0 || seed_regions(cache, &o, &regions) < 0)
 		goto out_session;
 	if (signals_install(se, fetcher) < 0)
 		goto out_signals;
@@ -610,9 +631,8 @@ int main(int argc, char *argv[])
 			cred_free(cred);
 		}
 	}
-	/* Renewal: a bg service. The FUSE layer may start the bg in init too;
-	 * whoever comes first starts it (no thread before the fork). */
-	if (cred_provider_start(creds, bg) < 0 || (!bg_is_running(bg) && bg_start(bg) < 0)) {
+	/* Renewal: a bg service, started with the others in FUSE's init. */
+	if (cred_provider_start(creds, bg) < 0) {
 		log_error("cannot start the credentials renewal");
 		goto out_unmount;
 	}
@@ -633,10 +653,13 @@ out_signals:
 out_session:
 	fuse_session_destroy(se);
 out_fs:
-	/* First: the renewal service uses creds. */
-	bg_free(bg);
+	/* Every background thread ends before what it uses goes (fs_destroy
+	 * stopped them already if the session started). */
+	bg_stop(bg);
 	fs_free(fs);
+	tree_free(tree);
 	cache_free(cache);
+	bg_free(bg);
 	fetcher_free(fetcher);
 	api_free(api);
 	cred_provider_free(creds);
