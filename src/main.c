@@ -82,6 +82,8 @@ struct options {
 	char *profile;
 	char *cafile;
 	char *max_cache;
+	char *sts_endpoint;
+	char *metadata_endpoint;
 	unsigned cache_ttl;
 	unsigned instance_ttl;
 	unsigned jobs;
@@ -102,6 +104,8 @@ static const struct fuse_opt swasfs_opts[] = { OPT("regions=%s", regions),
 					       OPT("home_region=%s", home_region),
 					       OPT("profile=%s", profile),
 					       OPT("cafile=%s", cafile),
+					       OPT("sts_endpoint=%s", sts_endpoint),
+					       OPT("metadata_endpoint=%s", metadata_endpoint),
 					       OPT("cache_ttl=%u", cache_ttl),
 					       OPT("instance_ttl=%u", instance_ttl),
 					       OPT("max_cache=%s", max_cache),
@@ -227,6 +231,11 @@ static void print_usage(const char *prog)
 	       "                            when needed (default 256M)\n"
 	       "    -o cafile=PATH          CA bundle for HTTPS (default: the system store;\n"
 	       "                            verification is never switched off)\n"
+	       "    -o sts_endpoint=URL     STS endpoint for every role-based source (default:\n"
+	       "                            the official rule, https://sts.aliyuncs.com or\n"
+	       "                            https://sts[-vpc].$ALIBABA_CLOUD_STS_REGION.aliyuncs.com)\n"
+	       "    -o metadata_endpoint=URL  ECS metadata service for the instance RAM role\n"
+	       "                            (default %s)\n"
 	       "    -o jobs=N               API requests in flight at once (default %d)\n"
 	       "    -o timeout=SECONDS      limit for one API request (default %d)\n"
 	       "    -o retry_budget=SECONDS time for all retries of one call (default %d)\n"
@@ -238,17 +247,20 @@ static void print_usage(const char *prog)
 	       "                            SIGHUP) instead of stderr (-f) or syslog\n"
 	       "    -o dumpable             let the daemon dump core and be traced by its user\n"
 	       "                            (for debugging: core dumps then hold the secret)\n\n"
-	       "Credentials, first found wins: ALIBABA_CLOUD_ACCESS_KEY_ID and\n"
-	       "ALIBABA_CLOUD_ACCESS_KEY_SECRET (+ ALIBABA_CLOUD_SECURITY_TOKEN); the ini file\n"
-	       "$ALIBABA_CLOUD_CREDENTIALS_FILE or ~/.alibabacloud/credentials; the aliyun CLI's\n"
-	       "~/.aliyun/config.json. Secrets are never accepted on the command line.\n\n"
+	       "Credentials, the official default chain, first found wins: ALIBABA_CLOUD_ACCESS_KEY_ID\n"
+	       "and ALIBABA_CLOUD_ACCESS_KEY_SECRET (+ ALIBABA_CLOUD_SECURITY_TOKEN); OIDC\n"
+	       "(ALIBABA_CLOUD_ROLE_ARN, _OIDC_PROVIDER_ARN, _OIDC_TOKEN_FILE); the aliyun CLI's\n"
+	       "~/.aliyun/config.json; the ini file $ALIBABA_CLOUD_CREDENTIALS_FILE or\n"
+	       "~/.alibabacloud/credentials; the ECS instance RAM role; ALIBABA_CLOUD_CREDENTIALS_URI.\n"
+	       "Temporary credentials are renewed before they expire. Secrets are never accepted\n"
+	       "on the command line.\n\n"
 	       "Signals: SIGTERM and SIGINT unmount and exit 0; SIGHUP marks every cached\n"
 	       "listing stale (the next access asks the API) and reopens the log file.\n"
 	       "With $NOTIFY_SOCKET (systemd Type=notify, with -f) READY=1 is sent once the\n"
 	       "mount answers, STOPPING=1 on the way out.\n\n"
 	       "FUSE options:\n",
 	       prog, prog, DEFAULT_ENDPOINT, DEFAULT_HOME_REGION, DEFAULT_CACHE_TTL, DEFAULT_INSTANCE_TTL,
-	       DEFAULT_JOBS, DEFAULT_TIMEOUT, DEFAULT_RETRY_BUDGET);
+	       CRED_METADATA_ENDPOINT, DEFAULT_JOBS, DEFAULT_TIMEOUT, DEFAULT_RETRY_BUDGET);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
 }
@@ -334,6 +346,12 @@ static int check_options(const struct options *o)
 			"swasfs: endpoint must be a URL such as https://swas.{region}.aliyuncs.com\n");
 		return -EINVAL;
 	}
+	if ((o->sts_endpoint != NULL && strstr(o->sts_endpoint, "://") == NULL) ||
+	    (o->metadata_endpoint != NULL && strstr(o->metadata_endpoint, "://") == NULL)) {
+		fprintf(stderr, "swasfs: sts_endpoint and metadata_endpoint must be URLs such as "
+				"http://127.0.0.1:8080\n");
+		return -EINVAL;
+	}
 	if (o->cafile != NULL && access(o->cafile, R_OK) != 0) {
 		fprintf(stderr, "swasfs: cafile %s: %s\n", o->cafile, strerror(errno));
 		return -EINVAL;
@@ -373,17 +391,25 @@ static void api_config_of(const struct options *o, struct api_config *cfg)
 	cfg->verbose = o->verbose;
 }
 
-/* Reads the credentials, the only time they are read, then wipes the secret's
- * environment variables. Prints why not. *ret_cred: caller frees with
- * cred_free() (or hands it to api_new). */
-static int load_credentials(const struct options *o, struct cred **ret_cred)
+/* Resolves the credentials chain (the only time the environment and the
+ * files are searched), then wipes the secret's environment variables. Prints
+ * why not. *ret: caller frees with cred_provider_free(). */
+static int load_credentials(const struct options *o, struct cred_provider **ret)
 {
+	struct cred_options copt = {
+		.profile = o->profile,
+		.sts_endpoint = o->sts_endpoint,
+		.metadata_endpoint = o->metadata_endpoint,
+		.cafile = o->cafile,
+		.timeout_s = o->timeout,
+	};
 	struct cred_diag diag = { 0 };
-	struct cred *cred = NULL;
+	struct cred_provider *p = NULL;
+	struct cred *cred;
 	int r;
 
-	r = cred_load(o->profile, &cred, &diag);
-	/* Whatever the outcome: cred_load copied what it took. */
+	r = cred_provider_new(&copt, &p, &diag);
+	/* Whatever the outcome: the chain copied what it took. */
 	cred_scrub_environ();
 	if (r < 0) {
 		log_error("%s", diag.message[0] ? diag.message : "no usable credentials");
@@ -391,13 +417,15 @@ static int load_credentials(const struct options *o, struct cred **ret_cred)
 	}
 	if (diag.warning[0])
 		log_warn("%s", diag.warning);
-	log_debug("credentials from %s, kept in %s", diag.source,
-		  cred_is_secure(cred) ? "the secure heap" : "the ordinary heap");
-	*ret_cred = cred;
+	if (cred_provider_get(p, &cred) == 0) {
+		log_debug("credentials from %s, kept in %s", diag.source,
+			  cred_is_secure(cred) ? "the secure heap" : "the ordinary heap");
+		cred_free(cred);
+	}
+	*ret = p;
 	return 0;
 }
 
-/* Builds a client that owns @cred (freed by api_free, also on failure). */
 static int make_readahead(const struct options *o, struct cache *cache, struct bg *bg,
 			  struct metrics *metrics, struct readahead **ret)
 {
@@ -412,14 +440,17 @@ static int make_readahead(const struct options *o, struct cache *cache, struct b
 	return readahead_new(&cfg, ret);
 }
 
-static int make_api(const struct options *o, struct cred *cred, struct metrics *metrics, struct api **ret_api)
+/* Builds a client signing with @creds (borrowed). */
+static int make_api(const struct options *o, struct cred_provider *creds, struct metrics *metrics,
+		    struct api **ret_api)
 {
 	struct api_config cfg;
 	int r;
 
 	api_config_of(o, &cfg);
+	cfg.credentials = creds;
 	cfg.metrics = metrics;
-	r = api_new(&cfg, cred, ret_api);
+	r = api_new(&cfg, NULL, ret_api);
 	if (r < 0)
 		log_error("cannot create the API client: %s", strerror(-r));
 	return r;
@@ -445,23 +476,17 @@ static const char *endpoint_url(const char *tmpl, const char *region, char *buf,
 	return buf;
 }
 
-/* The start-up check: one ListRegions with a client of its own, signing with a
- * copy of @cred (borrowed). On success *ret_list has the answer. */
-static int check_api(const struct options *o, const struct cred *cred, struct metrics *metrics,
+/* The start-up check: one ListRegions with a client of its own. On success
+ * *ret_list has the answer. */
+static int check_api(const struct options *o, struct cred_provider *creds, struct metrics *metrics,
 		     struct swas_region_list *ret_list)
 {
 	struct api_error err = { 0 };
 	char url[PATH_MAX];
-	struct cred *copy;
 	struct api *api;
 	int r;
 
-	r = cred_dup(cred, &copy);
-	if (r < 0) {
-		log_error("cannot copy the credentials: %s", strerror(-r));
-		return r;
-	}
-	r = make_api(o, copy, metrics, &api);
+	r = make_api(o, creds, metrics, &api);
 	if (r < 0)
 		return r;
 	r = api_list_regions(api, ret_list, &err);
@@ -730,7 +755,7 @@ int main(int argc, char *argv[])
 				      .metrics = &metrics,
 				      .start_ms = stats_now_ms() };
 	size_t max_bytes = 0;
-	struct cred *cred = NULL; /* after make_api: borrowed from api, valid until api_free */
+	struct cred_provider *creds = NULL;
 	const char *env;
 	int ret = 1, r;
 
@@ -836,7 +861,7 @@ int main(int argc, char *argv[])
 		if (bg_new(&bcfg, &bg) < 0)
 			goto out_fs;
 		ccfg.bg = bg;
-		if (load_credentials(&o, &cred) < 0 || make_api(&o, cred, &metrics, &api) < 0 ||
+		if (load_credentials(&o, &creds) < 0 || make_api(&o, creds, &metrics, &api) < 0 ||
 		    fetcher_api_new(api, &fetcher) < 0 || cache_new(fetcher, &ccfg, &cache) < 0 ||
 		    make_readahead(&o, cache, bg, &metrics, &readahead) < 0)
 			goto out_fs;
@@ -852,7 +877,7 @@ int main(int argc, char *argv[])
 	if (se == NULL)
 		goto out_fs;
 	fs_set_session(fs, se);
-	if (check_api(&o, cred, &metrics, &regions) < 0 || seed_regions(cache, &o, &regions) < 0)
+	if (check_api(&o, creds, &metrics, &regions) < 0 || seed_regions(cache, &o, &regions) < 0)
 		goto out_session;
 	{
 		struct service_config scfg = {
@@ -877,10 +902,21 @@ int main(int argc, char *argv[])
 		goto out_unmount;
 	log_set_sinks(running_sinks(&o, opts.foreground), level);
 	if (!opts.foreground) {
-		/* The fork dropped the secure heap's memory lock. */
-		r = cred_lock_pages(cred);
-		if (r < 0)
-			log_debug("cannot lock the credentials in memory: %s", strerror(-r));
+		struct cred *cred;
+
+		/* The fork dropped the secure heap's memory lock (credentials
+		 * renewed later lock their own pages). */
+		if (cred_provider_get(creds, &cred) == 0) {
+			r = cred_lock_pages(cred);
+			if (r < 0)
+				log_debug("cannot lock the credentials in memory: %s", strerror(-r));
+			cred_free(cred);
+		}
+	}
+	/* Renewal: a bg service, started with the others in FUSE's init. */
+	if (cred_provider_start(creds, bg) < 0) {
+		log_error("cannot start the credentials renewal");
+		goto out_unmount;
 	}
 	/* FUSE's init starts bg (fs.c), the service thread with it: that
 	 * thread checks that the mount answers, then says READY=1. */
@@ -918,6 +954,7 @@ out_fs:
 	bg_free(bg);
 	fetcher_free(fetcher);
 	api_free(api);
+	cred_provider_free(creds);
 	swas_region_list_done(&regions);
 	curl_global_cleanup();
 out_args:
@@ -932,6 +969,8 @@ out_args:
 	free(o.source);
 	free(o.mountpoint);
 	sdnotify_free(notify);
+	free(o.sts_endpoint);
+	free(o.metadata_endpoint);
 	fuse_opt_free_args(&args);
 	return ret;
 }
