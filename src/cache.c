@@ -1724,6 +1724,8 @@ static const struct cache_record *find_in_status(const struct invocations_snap *
 	const struct cache_record *keyp = &key_rec;
 	struct cache_record **hit;
 
+	if (l->pub.statuses[i].count == 0)
+		return NULL; /* records may be NULL then, which bsearch must not get */
 	hit = bsearch(&keyp, l->pub.statuses[i].records, l->pub.statuses[i].count, sizeof(*hit),
 		      cmp_record_id);
 	return hit ? *hit : NULL;
@@ -1734,8 +1736,11 @@ long cache_status_index(const struct cache_status *st, const char *invoke_id)
 	struct swas_invocation key_inv = { .invoke_id = (char *)invoke_id };
 	struct cache_record key_rec = { .inv = key_inv };
 	const struct cache_record *keyp = &key_rec;
-	struct cache_record **hit = bsearch(&keyp, st->records, st->count, sizeof(*hit), cmp_record_id);
+	struct cache_record **hit;
 
+	if (st->count == 0)
+		return -1;
+	hit = bsearch(&keyp, st->records, st->count, sizeof(*hit), cmp_record_id);
 	return hit != NULL ? (long)(hit - st->records) : -1;
 }
 
