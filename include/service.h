@@ -2,9 +2,10 @@
 /*
  * service: the daemon's life as a system service, on one background thread
  * (a bg service named "service"):
- *   - readiness: once the mount answers (a statfs of the mount point, which
- *     the kernel holds until FUSE's init has been answered, comes back from
- *     a FUSE file system), "READY=1" goes to the service manager (sdnotify.h);
+ *   - readiness: once the mount answers (an open of the mount point, whose
+ *     permission check needs a GETATTR the kernel holds until FUSE's init
+ *     has been answered, succeeds), "READY=1" goes to the service manager
+ *     (sdnotify.h);
  *   - reload: SIGHUP reopens the -o log file (logrotate), marks every cached
  *     listing stale (cache_mark_stale: kept as the fallback while the API is
  *     asked again), then calls the on_reload hook, which asks the kernel to

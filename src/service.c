@@ -15,15 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "service.h"
 
-/* statfs(2)'s f_type of every FUSE mount (linux/magic.h FUSE_SUPER_MAGIC). */
-#define FUSE_MAGIC 0x65735546
 /* Between two readiness checks that did not reach FUSE yet. */
 #define READY_POLL_MS 50
 
@@ -113,23 +110,30 @@ static bool is_path_mountpoint(const char *mnt)
 }
 
 /*
- * True once a statfs of the mount point is answered by FUSE. The kernel
- * queues every request until the daemon has answered FUSE's INIT, so this
- * returns only after the session loop runs and init is done. Any other file
- * system (the mount not there yet) or error is retried until the stop.
+ * True once the mount answers. The service starts in FUSE's init, after the
+ * mount, so the mount point is already the FUSE mount; opening it needs the
+ * kernel to check permissions on the root, whose attributes are not known
+ * yet: a GETATTR, which the kernel queues until the daemon has answered
+ * INIT. So open() returns only once the session loop runs and init is done,
+ * and the daemon answers requests. (Not statfs: valgrind does not let other
+ * threads run while one is in statfs, and the daemon would wait for itself.)
+ * An error is retried until the stop.
  */
 static bool wait_until_mounted(struct service *s)
 {
 	bool logged = false;
-	struct statfs sf;
+	int fd;
 
 	if (!is_path_mountpoint(s->cfg.mountpoint))
 		return true;
 	while (!atomic_load(&s->stopping)) {
-		if (statfs(s->cfg.mountpoint, &sf) == 0 && sf.f_type == FUSE_MAGIC)
+		fd = open(s->cfg.mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0) {
+			close(fd);
 			return true;
+		}
 		if (!logged) {
-			log_debug("service: %s does not answer from FUSE yet", s->cfg.mountpoint);
+			log_debug("service: %s does not answer yet: %s", s->cfg.mountpoint, strerror(errno));
 			logged = true;
 		}
 		switch (wait_request(s, READY_POLL_MS)) {

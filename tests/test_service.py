@@ -127,11 +127,12 @@ def test_ready_is_sent_once_the_mount_answers_and_stopping_at_unmount(emulator, 
         with m:
             text, mounted, listing = listener.wait("READY=1")
             # When READY=1 arrived, the mount was there and answered at once: FUSE's INIT
-            # and a STATFS (the daemon's own check) had been answered already.
+            # and a GETATTR of the root (the daemon's own check opens the mount point)
+            # had been answered already.
             assert mounted
             assert listing == regions_of(emulator)
             before = listener.logs[0]
-            assert "opcode: INIT" in before and "opcode: STATFS" in before, before[-2000:]
+            assert "opcode: INIT" in before and "opcode: GETATTR" in before, before[-2000:]
             assert not any("STOPPING=1" in msg[0] for msg in listener.messages)
             assert m.proc.poll() is None
         text, _, _ = listener.wait("STOPPING=1")
