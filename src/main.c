@@ -30,12 +30,15 @@
 #include <fuse_lowlevel.h>
 
 #include "api.h"
+#include "bg.h"
 #include "cache.h"
 #include "config.h"
 #include "credentials.h"
 #include "fetcher.h"
+#include "fetcher_store.h"
 #include "fs.h"
 #include "log.h"
+#include "store.h"
 
 #define DEFAULT_ENDPOINT     "https://swas.{region}.aliyuncs.com"
 #define DEFAULT_HOME_REGION  "cn-hangzhou"
@@ -70,6 +73,9 @@ struct options {
 	int verbose;
 	int no_results;
 	int dumpable;
+	char *store;
+	int offline;
+	unsigned store_days;
 };
 
 #define OPT(t, p)                                 \
@@ -90,6 +96,9 @@ static const struct fuse_opt swasfs_opts[] = { OPT("regions=%s", regions),
 					       OPT("verbose", verbose),
 					       OPT("no_results", no_results),
 					       OPT("dumpable", dumpable),
+					       OPT("store=%s", store),
+					       OPT("offline", offline),
+					       OPT("store_days=%u", store_days),
 					       FUSE_OPT_END };
 
 static void print_usage(const char *prog)
@@ -120,7 +129,14 @@ static void print_usage(const char *prog)
 	       "    -o no_results           leave output and result.json out of the tree\n"
 	       "    -o verbose              log one line per API call\n"
 	       "    -o dumpable             let the daemon dump core and be traced by its user\n"
-	       "                            (for debugging: core dumps then hold the secret)\n\n"
+	       "                            (for debugging: core dumps then hold the secret)\n"
+	       "    -o store=DIR            keep what the mount sees in DIR (0700), so history\n"
+	       "                            outlives the API's two weeks; stored results are\n"
+	       "                            served from disk (default: off)\n"
+	       "    -o offline              with store=: mount the store alone, no credentials,\n"
+	       "                            no network\n"
+	       "    -o store_days=N         with store=: prune invocations created more than N\n"
+	       "                            days ago (N >= 14; default: keep everything)\n\n"
 	       "Credentials, first found wins: ALIBABA_CLOUD_ACCESS_KEY_ID and\n"
 	       "ALIBABA_CLOUD_ACCESS_KEY_SECRET (+ ALIBABA_CLOUD_SECURITY_TOKEN); the ini file\n"
 	       "$ALIBABA_CLOUD_CREDENTIALS_FILE or ~/.alibabacloud/credentials; the aliyun CLI's\n"
@@ -207,6 +223,16 @@ static int check_options(const struct options *o)
 	if (strstr(o->endpoint, "://") == NULL) {
 		fprintf(stderr,
 			"swasfs: endpoint must be a URL such as https://swas.{region}.aliyuncs.com\n");
+		return -EINVAL;
+	}
+	if (o->offline && o->store == NULL) {
+		fprintf(stderr, "swasfs: offline needs store=DIR: an offline mount shows the local store\n");
+		return -EINVAL;
+	}
+	if (o->store_days != 0 && (o->store == NULL || o->store_days < STORE_MIN_DAYS)) {
+		fprintf(stderr,
+			"swasfs: store_days=N needs store=DIR and N >= %u (the API keeps two weeks itself)\n",
+			STORE_MIN_DAYS);
 		return -EINVAL;
 	}
 	if (o->cafile != NULL && access(o->cafile, R_OK) != 0) {
@@ -345,6 +371,45 @@ static int seed_regions(struct cache *cache, const struct options *o, const stru
 	return r;
 }
 
+/* Opens -o store (NULL if not given). Prints why not. */
+static int open_store(const struct options *o, struct store **ret)
+{
+	struct store_config cfg = { .dir = o->store, .read_only = o->offline, .keep_days = o->store_days };
+	char why[512] = "";
+	int r;
+
+	*ret = NULL;
+	if (o->store == NULL)
+		return 0;
+	r = store_open(&cfg, ret, why, sizeof(why));
+	if (r < 0)
+		log_error("%s", why[0] ? why : strerror(-r));
+	return r;
+}
+
+/* The start-up region list: ListRegions' answer (none offline), with the
+ * store's regions added. An API that does not answer with a store mounts the
+ * store; anything else that fails start-up exits. */
+static int startup_regions(const struct options *o, const struct cred *cred, struct store *store,
+			   struct fetcher *fetcher, struct swas_region_list *ret)
+{
+	int r = 0;
+
+	if (!o->offline)
+		r = check_api(o, cred, ret);
+	if (r == -EIO && store != NULL) {
+		log_warn("the SWAS API does not answer: serving the store %s, asking the API again in the "
+			 "background",
+			 o->store);
+		fetcher_store_api_down(fetcher);
+	} else if (r < 0) {
+		return r;
+	}
+	if (store != NULL)
+		return store_merge_regions(store, ret, r == 0 && !o->offline);
+	return 0;
+}
+
 /* One line at exit on what the cache held and did, to size max_cache by
  * (and for the memory benchmark). */
 static void log_cache_stats(struct cache *cache, size_t max_bytes)
@@ -472,7 +537,9 @@ int main(int argc, char *argv[])
 	struct fuse_session *se = NULL;
 	struct cache *cache = NULL;
 	struct api *api = NULL;
-	struct fetcher *fetcher = NULL;
+	struct fetcher *fetcher = NULL, *api_fetcher = NULL;
+	struct store *store = NULL;
+	struct bg *bg = NULL;
 	struct fs *fs = NULL;
 	size_t max_bytes = 0;
 	struct cred *cred = NULL; /* after make_api: borrowed from api, valid until api_free */
@@ -553,9 +620,18 @@ int main(int argc, char *argv[])
 		if (max_cache_of(&o, &max_bytes) < 0)
 			goto out_fs;
 		ccfg.max_bytes = max_bytes;
-		if (load_credentials(&o, &cred) < 0 || make_api(&o, cred, &api) < 0 ||
-		    fetcher_api_new(api, &fetcher) < 0 || cache_new(fetcher, &ccfg, &cache) < 0 ||
-		    fs_new(&fcfg, cache, &fs) < 0)
+		/* The store first: a second mount on it is refused before anything else. */
+		if (open_store(&o, &store) < 0)
+			goto out_fs;
+		/* Offline: no credentials and no API client at all. */
+		if (!o.offline && (load_credentials(&o, &cred) < 0 || make_api(&o, cred, &api) < 0 ||
+				   fetcher_api_new(api, &api_fetcher) < 0))
+			goto out_fs;
+		fetcher = api_fetcher;
+		if (store != NULL && fetcher_store_new(store, api_fetcher, &fetcher) < 0)
+			goto out_fs;
+		if (cache_new(fetcher, &ccfg, &cache) < 0 || fs_new(&fcfg, cache, &fs) < 0 ||
+		    bg_new(NULL, &bg) < 0 || (store != NULL && store_start(store, bg) < 0))
 			goto out_fs;
 	}
 	/* Parses the FUSE options: a typo fails here, before any API call. */
@@ -563,7 +639,7 @@ int main(int argc, char *argv[])
 	if (se == NULL)
 		goto out_fs;
 	fs_set_session(fs, se);
-	if (check_api(&o, cred, &regions) < 0 || seed_regions(cache, &o, &regions) < 0)
+	if (startup_regions(&o, cred, store, fetcher, &regions) < 0 || seed_regions(cache, &o, &regions) < 0)
 		goto out_session;
 	if (signals_install(se, fetcher) < 0)
 		goto out_signals;
@@ -578,6 +654,12 @@ int main(int argc, char *argv[])
 		if (r < 0)
 			log_debug("cannot lock the credentials in memory: %s", strerror(-r));
 	}
+	/* After the fork: the store's writer is the first background thread. */
+	r = bg_start(bg);
+	if (r < 0) {
+		log_error("cannot start the background threads: %s", strerror(-r));
+		goto out_unmount;
+	}
 	ret = run_session(se, &opts);
 	/* An exit signal ends the loop with 0 (libfuse's own handler would have
 	 * reported the signal number); either is a clean exit. */
@@ -587,6 +669,8 @@ int main(int argc, char *argv[])
 	 * them). */
 	fetcher_cancel(fetcher);
 	log_cache_stats(cache, max_bytes);
+	/* The writer stores what is queued and commits before it returns. */
+	bg_stop(bg);
 
 out_unmount:
 	fuse_session_unmount(se);
@@ -597,7 +681,11 @@ out_session:
 out_fs:
 	fs_free(fs);
 	cache_free(cache);
-	fetcher_free(fetcher);
+	bg_free(bg);
+	if (fetcher != api_fetcher)
+		fetcher_free(fetcher);
+	fetcher_free(api_fetcher);
+	store_free(store);
 	api_free(api);
 	swas_region_list_done(&regions);
 	curl_global_cleanup();
@@ -609,6 +697,7 @@ out_args:
 	free(o.profile);
 	free(o.cafile);
 	free(o.max_cache);
+	free(o.store);
 	fuse_opt_free_args(&args);
 	return ret;
 }
