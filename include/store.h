@@ -119,15 +119,15 @@ int store_flush(struct store *s);
 int store_prune(struct store *s, time_t now);
 
 struct store_stats {
-	unsigned long queued;	 /* writes accepted */
-	unsigned long written;	 /* frames written */
-	unsigned long dropped;	 /* writes refused: queue full */
-	unsigned long failed;	 /* writes that failed (full disk, I/O error) */
-	unsigned long bad;	 /* stored records found bad and dropped */
-	unsigned long commits;	 /* group commits */
-	unsigned long pruned;	 /* invocations pruned */
-	unsigned long loaded;	 /* instance logs read */
-	size_t index_bytes;	 /* memory the indexes hold */
+	unsigned long queued;  /* writes accepted */
+	unsigned long written; /* frames written */
+	unsigned long dropped; /* writes refused: queue full */
+	unsigned long failed;  /* writes that failed (full disk, I/O error) */
+	unsigned long bad;     /* stored records found bad and dropped */
+	unsigned long commits; /* group commits */
+	unsigned long pruned;  /* invocations pruned */
+	unsigned long loaded;  /* instance logs read */
+	size_t index_bytes;    /* memory the indexes hold */
 };
 void store_get_stats(struct store *s, struct store_stats *ret);
 

@@ -212,9 +212,13 @@ static int sf_get_result(struct fetcher *f, const char *region, const char *inst
 			*ret = res;
 		return r;
 	}
+	if (f->inner == NULL) {
+		/* Offline, a result never fetched is not in the archive. */
+		set_err(err, "offline, and the store has no result for it");
+		return -ENOENT;
+	}
 	if (ask_api(sf, &probe) == ASK_STORE) {
-		set_err(err, f->inner ? "the API does not answer and the store has no result for it"
-				      : "offline, and the store has no result for it");
+		set_err(err, "the API does not answer and the store has no result for it");
 		return -EIO;
 	}
 	r = fetcher_get_result(f->inner, region, instance, invoke_id, &res, err);

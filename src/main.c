@@ -398,7 +398,7 @@ static int startup_regions(const struct options *o, const struct cred *cred, str
 	if (!o->offline)
 		r = check_api(o, cred, ret);
 	if (r == -EIO && store != NULL) {
-		log_warn("the SWAS API does not answer: serving the store %s, asking the API again in the "
+		log_warn("the SWAS API does not answer: mounting the store %s, asking the API again in the "
 			 "background",
 			 o->store);
 		fetcher_store_api_down(fetcher);

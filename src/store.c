@@ -56,14 +56,14 @@ struct ient {
 /* One appendable log file (an instance's invocations, a region's instances). */
 struct logfile {
 	char *path;
-	int fd;		    /* -1 until opened; owned */
-	uint64_t end;	    /* where the next frame goes (end of the last good one) */
-	uint64_t size;	    /* the file's size as last known (> end: a torn tail to cut) */
-	bool exists;	    /* the file is there */
-	bool dirty;	    /* written since the last commit */
-	bool new_file;	    /* created since the last commit: its directory needs an fsync */
-	bool loaded;	    /* read and indexed */
-	bool loading;	    /* being read by some thread (others wait on s->cond) */
+	int fd;	       /* -1 until opened; owned */
+	uint64_t end;  /* where the next frame goes (end of the last good one) */
+	uint64_t size; /* the file's size as last known (> end: a torn tail to cut) */
+	bool exists;   /* the file is there */
+	bool dirty;    /* written since the last commit */
+	bool new_file; /* created since the last commit: its directory needs an fsync */
+	bool loaded;   /* read and indexed */
+	bool loading;  /* being read by some thread (others wait on s->cond) */
 };
 
 struct ilog {
@@ -94,7 +94,7 @@ struct region {
 struct witem {
 	struct witem *next;
 	struct logfile *lf;
-	struct ient *ent; /* NULL for an instance record */
+	struct ient *ent;   /* NULL for an instance record */
 	struct region *reg; /* for an instance record */
 	struct ilog *log;   /* for an invocation or result */
 	size_t inst_index;
@@ -113,15 +113,15 @@ struct store {
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct region *regions;	       /* protected by lock */
-	bool regions_api_listed;       /* protected by lock */
+	struct region *regions;	      /* protected by lock */
+	bool regions_api_listed;      /* protected by lock */
 	struct witem *qhead, **qtail; /* protected by lock */
-	size_t qcount, qbytes;	       /* protected by lock */
-	bool stopping;		       /* protected by lock */
-	bool disk_full;		       /* a failed write was logged; protected by lock */
-	int *retired;		       /* fds of logs rewritten by the pruner; protected by lock */
+	size_t qcount, qbytes;	      /* protected by lock */
+	bool stopping;		      /* protected by lock */
+	bool disk_full;		      /* a failed write was logged; protected by lock */
+	int *retired;		      /* fds of logs rewritten by the pruner; protected by lock */
 	size_t nretired;
-	struct store_stats st; /* protected by lock */
+	struct store_stats st;	    /* protected by lock */
 	pthread_mutex_t write_lock; /* one writer at a time: service or store_flush */
 };
 
@@ -391,7 +391,8 @@ static int ilog_load(struct store *s, struct region *reg, struct ilog *l)
 		r = logfile_open(s, &l->lf);
 	free(buf);
 	if (r == 0 && res.bad)
-		log_warn("store: %s: %lu damaged stretch(es) skipped (records in them are fetched again if the "
+		log_warn("store: %s: %lu damaged stretch(es) skipped (records in them are fetched again if "
+			 "the "
 			 "API still has them)",
 			 l->lf.path, res.bad);
 	if (r < 0 && r != -ENOMEM)
@@ -704,8 +705,7 @@ static bool same_str(const char *a, const char *b)
 	return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
-int store_merge_instances(struct store *s, const char *region, struct swas_instance_list *list,
-			  bool from_api)
+int store_merge_instances(struct store *s, const char *region, struct swas_instance_list *list, bool from_api)
 {
 	struct region *g;
 	size_t n = list->count;
@@ -732,7 +732,8 @@ int store_merge_instances(struct store *s, const char *region, struct swas_insta
 		for (size_t j = 0; j < g->ninsts && e == NULL; j++)
 			if (strcmp(g->insts[j].in.instance_id, in->instance_id) == 0)
 				e = &g->insts[j];
-		if (e != NULL && (e->queued || (e->on_disk && same_str(e->in.creation_time, in->creation_time))))
+		if (e != NULL &&
+		    (e->queued || (e->on_disk && same_str(e->in.creation_time, in->creation_time))))
 			continue;
 		if (sinst_add(g, in, false, &idx) < 0 || storefmt_encode_instance(in, &frame, &len) < 0)
 			continue;
@@ -915,7 +916,9 @@ int store_merge_invocations(struct store *s, const char *region, const char *ins
 
 			if (e == NULL || e->inv_len == 0 || (from_api && e->api_gen == l->api_gen))
 				continue;
-			wants[nwants++] = (struct want){ .fd = l->lf.fd, .off = e->inv_off, .len = e->inv_len, .ent = e };
+			wants[nwants++] = (struct want){
+				.fd = l->lf.fd, .off = e->inv_off, .len = e->inv_len, .ent = e
+			};
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -1007,7 +1010,8 @@ bool store_has(struct store *s, const char *region, const char *instance)
 		/* Not loaded yet: a region directory or an instance log on disk counts. */
 		char path[PATH_MAX];
 		struct stat sb;
-		int n = instance ? snprintf(path, sizeof(path), "%s/%s/inv/%s", s->regions_dir, region, instance)
+		int n = instance ? snprintf(path, sizeof(path), "%s/%s/inv/%s", s->regions_dir, region,
+					    instance)
 				 : snprintf(path, sizeof(path), "%s/%s", s->regions_dir, region);
 
 		has = n > 0 && (size_t)n < sizeof(path) && stat(path, &sb) == 0;
@@ -1365,9 +1369,9 @@ struct prune_ctx {
 	int64_t cutoff;
 	struct ilog *loaded; /* the in-memory index, if any (its api_gen says what the API returned) */
 	uint64_t api_gen;
-	char **gone;	     /* ids pruned */
+	char **gone; /* ids pruned */
 	size_t ngone, capgone;
-	unsigned char *out;  /* the frames kept */
+	unsigned char *out; /* the frames kept */
 	size_t outlen;
 	int err;
 };
@@ -1477,8 +1481,8 @@ static int prune_log(struct store *s, struct region *g, struct ilog *l, int64_t 
 	snprintf(tmp, strlen(l->lf.path) + 2, "%s~", l->lf.path);
 	memcpy(c.out, buf, STOREFMT_FILE_HEADER_LEN);
 	c.outlen = STOREFMT_FILE_HEADER_LEN;
-	storefmt_scan(buf + STOREFMT_FILE_HEADER_LEN, len - STOREFMT_FILE_HEADER_LEN, STOREFMT_FILE_HEADER_LEN,
-		      prune_keep, &c, NULL);
+	storefmt_scan(buf + STOREFMT_FILE_HEADER_LEN, len - STOREFMT_FILE_HEADER_LEN,
+		      STOREFMT_FILE_HEADER_LEN, prune_keep, &c, NULL);
 	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		r = -errno;
@@ -1713,8 +1717,8 @@ static int check_format(struct store *s, char *why, size_t why_size)
 
 		snprintf(buf, sizeof(buf), FORMAT_PREFIX "%u\n", STOREFMT_VERSION);
 		fd = tmp ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
-		if (fd < 0 || write_all(fd, (const unsigned char *)buf, strlen(buf), 0) < 0 || fsync(fd) != 0 ||
-		    rename(tmp, path) != 0 || fsync_dir_of(path) < 0)
+		if (fd < 0 || write_all(fd, (const unsigned char *)buf, strlen(buf), 0) < 0 ||
+		    fsync(fd) != 0 || rename(tmp, path) != 0 || fsync_dir_of(path) < 0)
 			r = set_why(why, why_size, -EIO, "store %s: cannot write %s: %s", s->dir, FORMAT_FILE,
 				    strerror(errno));
 		if (fd >= 0)
@@ -1725,7 +1729,8 @@ static int check_format(struct store *s, char *why, size_t why_size)
 	}
 	if (fd < 0) {
 		r = set_why(why, why_size, errno == ENOENT ? -ENOENT : -errno,
-			    "store %s is not a swasfs store (no %s): %s", s->dir, FORMAT_FILE, strerror(errno));
+			    "store %s is not a swasfs store (no %s): %s", s->dir, FORMAT_FILE,
+			    strerror(errno));
 		free(path);
 		return r;
 	}
@@ -1734,17 +1739,17 @@ static int check_format(struct store *s, char *why, size_t why_size)
 	free(path);
 	buf[n > 0 ? n : 0] = '\0';
 	if (strncmp(buf, FORMAT_PREFIX, strlen(FORMAT_PREFIX)) != 0)
-		return set_why(why, why_size, -EBADMSG, "store %s: %s is not a swasfs store format file", s->dir,
-			       FORMAT_FILE);
+		return set_why(why, why_size, -EBADMSG, "store %s: %s is not a swasfs store format file",
+			       s->dir, FORMAT_FILE);
 	errno = 0;
 	v = strtoul(buf + strlen(FORMAT_PREFIX), &end, 10);
 	if (errno != 0 || end == buf + strlen(FORMAT_PREFIX) || (*end != '\n' && *end != '\0') || v == 0)
-		return set_why(why, why_size, -EBADMSG, "store %s: %s is not a swasfs store format file", s->dir,
-			       FORMAT_FILE);
+		return set_why(why, why_size, -EBADMSG, "store %s: %s is not a swasfs store format file",
+			       s->dir, FORMAT_FILE);
 	if (v > STOREFMT_VERSION)
 		return set_why(why, why_size, -EPROTONOSUPPORT,
-			       "store %s was written by a newer swasfs (format %lu; this one reads up to %u)", s->dir,
-			       v, STOREFMT_VERSION);
+			       "store %s was written by a newer swasfs (format %lu; this one reads up to %u)",
+			       s->dir, v, STOREFMT_VERSION);
 	return 0;
 }
 
@@ -1770,9 +1775,10 @@ static int take_lock(struct store *s, char *why, size_t why_size)
 		pid[n > 0 ? n : 0] = '\0';
 		pid[strcspn(pid, "\n")] = '\0';
 		if (e == EWOULDBLOCK)
-			return set_why(why, why_size, -EBUSY,
-				       "store %s is in use by another swasfs mount (pid %s); one daemon per store",
-				       s->dir, pid[0] ? pid : "unknown");
+			return set_why(
+				why, why_size, -EBUSY,
+				"store %s is in use by another swasfs mount (pid %s); one daemon per store",
+				s->dir, pid[0] ? pid : "unknown");
 		return set_why(why, why_size, -e, "store %s: cannot lock it: %s", s->dir, strerror(e));
 	}
 	s->lock_fd = fd;

@@ -18,7 +18,7 @@
 #include "render.h"
 #include "storefmt.h"
 
-#define FILE_MAGIC  "SWASFSL"	 /* 8 bytes with its NUL */
+#define FILE_MAGIC  "SWASFSL"	/* 8 bytes with its NUL */
 #define FRAME_MAGIC 0x31465753u /* "SWF1" little-endian */
 
 /* ---- CRC-32C, reflected polynomial 0x82F63B78, one table ---- */
@@ -434,8 +434,8 @@ int storefmt_decode_invocation(const unsigned char *p, size_t len, const char *r
 	if (r.bad || r.pos != len || !time_ok(ctime) || id[0] == '\0' || status[0] == '\0' ||
 	    memchr(record, '\0', record_len) != NULL)
 		goto out_free;
-	rc = swas_invocation_build(&inv, id, status, (time_t)ctime, command, command_len, (const char *)record,
-				   record_len, put_back);
+	rc = swas_invocation_build(&inv, id, status, (time_t)ctime, command, command_len,
+				   (const char *)record, record_len, put_back);
 	if (rc < 0)
 		goto out_free;
 	/* Sizes from the record itself: a stored size could disagree with the
