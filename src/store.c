@@ -390,7 +390,9 @@ static int ilog_load(struct store *s, struct region *reg, struct ilog *l)
 	if (r == 0 && len > 0 && l->lf.fd < 0)
 		r = logfile_open(s, &l->lf);
 	free(buf);
-	if (r == 0 && res.bad)
+	/* A torn tail is what a crash during a write leaves: cut at the next
+	 * append, not worth a warning. Damage before it is. */
+	if (r == 0 && res.bad > (res.torn_tail ? 1u : 0u))
 		log_warn("store: %s: %lu damaged stretch(es) skipped (records in them are fetched again if "
 			 "the "
 			 "API still has them)",

@@ -308,7 +308,8 @@ int storefmt_scan(const unsigned char *buf, size_t len, uint64_t base, storefmt_
 		in_bad = true;
 		pos++;
 	}
-	res.torn_tail = res.good_end < base + len;
+	/* Torn: the log ends in bytes that are no frame at all (a write cut short). */
+	res.torn_tail = in_bad && res.good_end < base + len;
 	if (ret != NULL)
 		*ret = res;
 	return r;
