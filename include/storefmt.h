@@ -89,7 +89,7 @@ struct storefmt_scan_result {
 	uint64_t good_end;  /* end of the last good frame (or of the file header) */
 	unsigned long good; /* frames passed to the callback */
 	unsigned long bad;  /* frames or stretches of bytes skipped */
-	bool torn_tail;	    /* bytes after good_end that hold no good frame */
+	bool torn_tail;	    /* the log ends in bytes that are no frame (a write cut short) */
 };
 
 /* Calls @fn for each good frame of @buf (a log's bytes after its file
