@@ -55,8 +55,11 @@ struct bg;
  * made (fsync batching). */
 #define STORE_COMMIT_MS 2000u
 /* Writes waiting at most, and their bytes: past either a write is dropped
- * and counted (it is queued again when its data is next listed). */
-#define STORE_MAX_QUEUED       4096u
+ * and counted (it is queued again when its data is next listed). One
+ * instance's first listing may queue all of its records at once, so the
+ * count is the API's retention (API_MAX_INVOCATIONS) and the bytes are what
+ * bounds the memory. */
+#define STORE_MAX_QUEUED       ((size_t)API_MAX_INVOCATIONS)
 #define STORE_MAX_QUEUED_BYTES ((size_t)64u << 20)
 /* store_days below the API's own retention would prune what the API still
  * returns. */

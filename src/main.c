@@ -422,6 +422,21 @@ static void log_cache_stats(struct cache *cache, size_t max_bytes)
 		 st.bytes, st.slots, max_bytes, st.evictions, st.hits, st.misses);
 }
 
+/* One line at exit on what the store did (for the report and benchmarks). */
+static void log_store_stats(struct store *store)
+{
+	struct store_stats st;
+
+	if (store == NULL)
+		return;
+	store_get_stats(store, &st);
+	log_info("store at exit: %lu records written (%lu queued, %lu dropped: queue full, %lu failed), "
+		 "%lu group commits, %lu bad records dropped, %lu pruned, %lu instance logs read, index %zu "
+		 "bytes",
+		 st.written, st.queued, st.dropped, st.failed, st.commits, st.bad, st.pruned, st.loaded,
+		 st.index_bytes);
+}
+
 static int run_session(struct fuse_session *se, const struct fuse_cmdline_opts *opts)
 {
 	struct fuse_loop_config *loop;
@@ -671,6 +686,7 @@ int main(int argc, char *argv[])
 	log_cache_stats(cache, max_bytes);
 	/* The writer stores what is queued and commits before it returns. */
 	bg_stop(bg);
+	log_store_stats(store);
 
 out_unmount:
 	fuse_session_unmount(se);

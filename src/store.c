@@ -560,6 +560,7 @@ static int region_load(struct store *s, struct region *g)
 	struct storefmt_scan_result res = { 0 };
 	unsigned char *buf = NULL;
 	size_t len = 0;
+	struct stat sb;
 	char *inv_dir;
 	DIR *d;
 	int r;
@@ -604,8 +605,9 @@ static int region_load(struct store *s, struct region *g)
 			if (strchr(de->d_name, '~') != NULL)
 				continue; /* the pruner's temporary files */
 			l = ilog_get(g, de->d_name);
-			if (l != NULL)
-				l->lf.exists = true;
+			/* A log holding no frame (all pruned) is no history. */
+			if (l != NULL && fstatat(dirfd(d), de->d_name, &sb, 0) == 0)
+				l->lf.exists = (uint64_t)sb.st_size > STOREFMT_FILE_HEADER_LEN;
 		}
 		closedir(d);
 	}
