@@ -64,6 +64,7 @@ struct logfile {
 	bool new_file; /* created since the last commit: its directory needs an fsync */
 	bool loaded;   /* read and indexed */
 	bool loading;  /* being read by some thread (others wait on s->cond) */
+	bool broken;   /* unreadable (a bad file header, a newer format): never served nor written */
 };
 
 struct ilog {
@@ -400,10 +401,18 @@ static int ilog_load(struct store *s, struct region *reg, struct ilog *l)
 	if (r < 0 && r != -ENOMEM)
 		log_error("store: cannot read %s: %s", l->lf.path, strerror(-r));
 	pthread_mutex_lock(&s->lock);
-	if (r < 0) {
+	if (r == -ENOMEM) {
 		index_free(&tmp);
 		release_load(s, &l->lf, false);
 		return r;
+	}
+	if (r < 0) {
+		/* Logged above, once: left alone (not overwritten), the API serves. */
+		index_free(&tmp);
+		l->lf.broken = true;
+		l->lf.exists = false;
+		release_load(s, &l->lf, true);
+		return 0;
 	}
 	(void)reg;
 	l->tab = tmp.tab;
@@ -574,6 +583,13 @@ static int region_load(struct store *s, struct region *g)
 		len = 0;
 	}
 	pthread_mutex_lock(&s->lock);
+	if (r < 0 && r != -ENOMEM) {
+		/* Logged by read_log: its instances are not served, nor written; the
+		 * instance logs still are. */
+		g->lf.broken = true;
+		r = 0;
+		len = 0;
+	}
 	/* instance_frame changes g->insts: under the lock. */
 	if (r == 0 && len > STOREFMT_FILE_HEADER_LEN)
 		r = storefmt_scan(buf + STOREFMT_FILE_HEADER_LEN, len - STOREFMT_FILE_HEADER_LEN,
@@ -628,6 +644,11 @@ static bool ilog_has_history(const struct ilog *l)
 /* Queues @frame (taken) for @lf; false (and the frame freed) if full. */
 static bool enqueue(struct store *s, struct witem *w)
 {
+	if (w->lf->broken) {
+		free(w->frame);
+		free(w);
+		return false;
+	}
 	if (s->read_only || s->stopping || s->qcount >= STORE_MAX_QUEUED ||
 	    s->qbytes + w->len > STORE_MAX_QUEUED_BYTES) {
 		if (!s->read_only)

@@ -378,6 +378,44 @@ static void test_lock_and_version(void)
 	remove_dir();
 }
 
+/* A log written by a newer swasfs: the listing still works (the API's
+ * answer as it is), nothing of the log is served, and it is never written. */
+static void test_newer_log_is_left_alone(void)
+{
+	unsigned char hdr[STOREFMT_FILE_HEADER_LEN];
+	struct swas_invocation_list a = { 0 };
+	struct store *s;
+	struct stat sb;
+	FILE *f;
+
+	make_dir();
+	s = open_store(false, 0);
+	store_free(s);
+	{
+		char cmd[600];
+
+		snprintf(cmd, sizeof(cmd), "mkdir -p '%s/regions/r-1/inv'", dir);
+		ASSERT_EQ_INT(system(cmd), 0);
+	}
+	storefmt_file_header(STOREFMT_KIND_INVOCATIONS, hdr);
+	hdr[8] = 9; /* version 9 */
+	f = fopen(log_path("i-1"), "wb");
+	ASSERT_TRUE(f != NULL);
+	fwrite(hdr, 1, sizeof(hdr), f);
+	fwrite("future bytes", 1, 12, f);
+	fclose(f);
+	s = open_store(false, 0);
+	make_list(&a, 3, 1700000000);
+	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &a, true), 0);
+	ASSERT_EQ_INT(a.count, 3);
+	ASSERT_EQ_INT(store_flush(s), 0);
+	ASSERT_EQ_INT(stat(log_path("i-1"), &sb), 0);
+	ASSERT_EQ_INT(sb.st_size, sizeof(hdr) + 12);
+	store_free(s);
+	swas_invocation_list_done(&a);
+	remove_dir();
+}
+
 static void test_modes_are_private(void)
 {
 	struct swas_invocation_list a = { 0 };
@@ -490,6 +528,7 @@ int main(void)
 	RUN(test_results_are_served_from_disk_and_checked);
 	RUN(test_torn_tail_is_cut_before_the_next_append);
 	RUN(test_lock_and_version);
+	RUN(test_newer_log_is_left_alone);
 	RUN(test_modes_are_private);
 	RUN(test_prune_removes_old_and_keeps_the_rest);
 	RUN(test_instances_union);
