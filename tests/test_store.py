@@ -222,6 +222,28 @@ def test_unreachable_api_at_startup_mounts_the_store(emu, data, tmp_path):
     assert elapsed < 20, f"the walk took {elapsed:.1f} s: the store should answer at once"
 
 
+def test_api_that_comes_back_is_asked_again(emulator_factory, data, tmp_path):
+    store = tmp_path / "store"
+    emu = emulator_factory(data=data)
+    port = emu.url.rsplit(":", 1)[1]
+    with Mount(emu, tmp_path, store_opts(store)) as m:
+        walk(m.mnt, results=False)
+    emu.stop()
+    allow = [r"cannot reach the SWAS API", r"does not answer", r"failed"]
+    opts = store_opts(store, "retry_budget=1", "timeout=1")
+    with Mount(emu, tmp_path, opts, cache_ttl=1, allow=allow) as m:
+        assert m.path(REGION, "i-b", "Finished", "t-b0000", "command").exists()
+        new = datasets.invocation("t-new0001", created=now_iso(0, 5), finished=now_iso(0, 1))
+        data["regions"][0]["instances"][1]["invocations"].append(new)
+        emulator_factory("--listen", f"127.0.0.1:{port}", data=data)
+        deadline = time.monotonic() + 90
+        path = m.path(REGION, "i-b", "Finished", "t-new0001", "command")
+        while not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert path.exists(), "the API answers again but the mount never asked it\n" + m.log()
+        assert path.read_bytes() == b"echo hi\n"
+
+
 def test_rejected_credentials_still_exit_1_with_a_store(emu, tmp_path):
     mnt = tmp_path / "mnt"
     mnt.mkdir()
@@ -267,10 +289,11 @@ def _crc32c(b):
     return crc ^ 0xFFFFFFFF
 
 
-def stored_frames(store):
+def stored_frames(store, as_list=False):
     """{(region, instance, type, invoke id)} of every whole, good frame in the store's logs (the
-    format of include/storefmt.h), read independently of swasfs."""
-    out = set()
+    format of include/storefmt.h), read independently of swasfs; a list (duplicates kept) if
+    @as_list."""
+    out = []
     for log in Path(store).glob("regions/*/inv/*"):
         if "~" in log.name:
             continue
@@ -283,9 +306,9 @@ def stored_frames(store):
             payload = b[pos + 24: pos + 24 + plen]
             if _crc32c(payload) == pcrc:
                 (n,) = struct.unpack_from("<I", payload, 0)
-                out.add((log.parent.parent.name, log.name, typ, payload[4:4 + n].decode()))
+                out.append((log.parent.parent.name, log.name, typ, payload[4:4 + n].decode()))
             pos += 24 + plen
-    return out
+    return out if as_list else set(out)
 
 
 @pytest.mark.long
@@ -334,6 +357,25 @@ def test_kill_9_during_a_cold_walk_loses_nothing_stored(emulator_factory, tmp_pa
         walk(m.mnt)
     with Mount(emu, tmp_path, store_opts(store, "offline"), env=offline_env(tmp_path)) as off:
         assert files_of(walk(off.mnt)) == exp
+
+
+def test_parallel_cold_reads_store_each_record_once(emulator_factory, tmp_path):
+    data = make_data(n_a=60)
+    emu = emulator_factory(data=data)
+    emu.config(latency_ms=5)
+    store = tmp_path / "store"
+    with Mount(emu, tmp_path, store_opts(store)) as m:
+        r = subprocess.run(f"find {m.mnt} -type f -print0 | xargs -0 -P 8 -n 3 cat > /dev/null", shell=True,
+                           timeout=120)
+        assert r.returncode == 0
+    frames = stored_frames(store, as_list=True)
+    assert len(frames) == len(set(frames)), "a record was written twice"
+    final = [(r["RegionId"], s["InstanceId"], i["InvokeId"]) for r in data["regions"] for s in r["instances"]
+             for i in s["invocations"] if i["InvokeStatus"] in FINAL]
+    assert set(frames) == {(r, s, t, i) for r, s, i in final for t in (2, 3)}
+    emu.reset_counters()
+    with Mount(emu, tmp_path, store_opts(store, "offline"), env=offline_env(tmp_path)) as m:
+        assert files_of(walk(m.mnt)) == expected(data)
 
 
 def test_flipped_byte_is_detected_not_served_and_refetched(emu, data, tmp_path):
