@@ -893,6 +893,7 @@ int store_merge_invocations(struct store *s, const char *region, const char *ins
 {
 	struct want *wants = NULL;
 	size_t nwants = 0, n = list->count;
+	int64_t cutoff;
 	struct ilog *l;
 	int r;
 
@@ -902,6 +903,9 @@ int store_merge_invocations(struct store *s, const char *region, const char *ins
 		goto out_unlock;
 	if (from_api)
 		l->api_gen++;
+	/* With store_days, what is already past it is not stored (the pruner
+	 * would only take it out again): the API serves it while it has it. */
+	cutoff = s->keep_days ? (int64_t)time(NULL) - (int64_t)s->keep_days * 86400 : INT64_MIN;
 	for (size_t i = 0; i < n; i++) {
 		const struct swas_invocation *inv = &list->items[i];
 		unsigned char *frame;
@@ -918,7 +922,7 @@ int store_merge_invocations(struct store *s, const char *region, const char *ins
 		}
 		if (from_api)
 			e->api_gen = l->api_gen;
-		if (e->inv_len != 0 || e->inv_queued || s->read_only)
+		if (e->inv_len != 0 || e->inv_queued || s->read_only || (int64_t)inv->ctime < cutoff)
 			continue;
 		if (storefmt_encode_invocation(inv, &frame, &len) < 0)
 			continue;

@@ -416,12 +416,26 @@ def test_full_disk_keeps_serving(emulator_factory, tmp_path):
         pytest.skip(f"cannot mount a tmpfs: {r.stderr.strip()}")
     try:
         allow = [r"cannot write .*No space left on device"]
-        with Mount(emu, tmp_path, store_opts(store), allow=allow) as m:
+        with Mount(emu, tmp_path, store_opts(store), cache_ttl=1, allow=allow) as m:
             got = files_of(walk(m.mnt))
+            assert got == expected(data)
+            assert m.log().count("No space left on device") == 1, m.log()
+            # Room again: the next listings store what did not fit.
+            subprocess.run(["mount", "-o", "remount,size=8m", str(store)], check=True)
+            deadline = time.monotonic() + 30
+            while "writing again" not in m.log() and time.monotonic() < deadline:
+                walk(m.mnt, results=False)
+                time.sleep(0.5)
+            assert "writing again" in m.log(), m.log()
             time.sleep(2.5)   # a group commit
-            log = m.log()
-        assert got == expected(data)
-        assert log.count("No space left on device") == 1, log
+            walk(m.mnt, results=False)
+        with Mount(emu, tmp_path, store_opts(store, "offline"), env=offline_env(tmp_path)) as off:
+            stored = files_of(walk(off.mnt, missing_ok=True))
+        # Every record is stored now; results that did not fit wait for a mount that fetches them again.
+        commands = {p for p in expected(data) if p.endswith("/command")}
+        assert commands <= set(stored), sorted(commands - set(stored))[:5]
+        for p, b in stored.items():
+            assert expected(data)[p] == b, p
     finally:
         subprocess.run(["umount", str(store)], capture_output=True)
 
