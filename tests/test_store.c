@@ -440,13 +440,13 @@ static void test_modes_are_private(void)
 static void test_prune_removes_old_and_keeps_the_rest(void)
 {
 	struct swas_invocation_list a = { 0 }, all = { 0 };
-	time_t now = 1800000000;
+	time_t now = time(NULL);
 	struct swas_result res;
 	struct store_stats st;
 	struct store *s;
 
 	make_dir();
-	s = open_store(false, 30);
+	s = open_store(false, 0);	    /* stored before store_days was set */
 	make_list(&a, 8, now - 40 * 86400); /* t-0000..0007 */
 	for (size_t i = 4; i < 8; i++)
 		a.items[i].ctime = now - 86400; /* recent */
@@ -467,6 +467,19 @@ static void test_prune_removes_old_and_keeps_the_rest(void)
 	ASSERT_EQ_INT(all.count, 3); /* 0004 F, 0005 F, 0006 S */
 	ASSERT_EQ_INT(store_get_result(s, "r-1", "i-1", "t-0004", &res), 0);
 	swas_result_done(&res);
+	{
+		/* Listed by the API but already past store_days: served, not stored. */
+		struct swas_invocation_list old = { 0 };
+
+		old.items = calloc(1, sizeof(*old.items));
+		old.count = 1;
+		make_inv(&old.items[0], "t-ancient", "Finished", now - 60 * 86400, "old");
+		ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &old, true), 0);
+		ASSERT_EQ_INT(store_flush(s), 0);
+		store_get_stats(s, &st);
+		ASSERT_EQ_INT(st.written, 0);
+		swas_invocation_list_done(&old);
+	}
 	store_free(s);
 	swas_invocation_list_done(&all);
 	memset(&all, 0, sizeof(all));
