@@ -53,6 +53,7 @@
 
 #include <stdbool.h>
 
+#include "metrics.h"
 #include "swas.h"
 
 struct api;
@@ -66,6 +67,7 @@ struct api_config {
 	unsigned timeout_s;	  /* one request, connection included */
 	unsigned retry_budget_ms; /* all attempts of one call, backoff included (about 30 s) */
 	bool verbose;		  /* one log line per API call: action, region, status, ms, RequestId */
+	struct metrics *metrics;  /* counts every request (metrics.h); borrowed, may be NULL */
 };
 
 /* Why a call failed. An API error body's fields arrive through json's own

@@ -13,7 +13,8 @@
  * A getter returns the snapshot if fresh; otherwise exactly one fetch runs
  * while the other callers wait for it (singleflight) and share its outcome.
  * Data never fetched is fetched by the caller, who waits as long as the API's
- * retry budget allows. A stale snapshot is refreshed on a thread of its own:
+ * retry budget allows. A stale snapshot is refreshed in the background (a job
+ * of the daemon's struct bg, bg.h, the one owner of its threads):
  * readers wait for it at most CACHE_STALE_WAIT_MS, then get the last good copy
  * (stale-while-revalidate), and the kernel TTLs given out meanwhile are short.
  *
@@ -60,6 +61,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "bg.h"
 #include "fetcher.h"
 
 struct cache;
@@ -74,6 +76,7 @@ struct cache_config {
 	void *clock_arg;
 	unsigned stale_wait_ms; /* 0: CACHE_STALE_WAIT_MS */
 	size_t max_bytes;	/* 0: CACHE_DEFAULT_MAX_BYTES */
+	struct bg *bg;		/* runs background refreshes (borrowed); NULL: readers refresh themselves */
 };
 
 /* The -o max_cache default: a quarter of a small VM's memory, and room for
@@ -94,7 +97,10 @@ extern const char *const cache_fixed_statuses[CACHE_FIXED_STATUSES];
 /* Longest path component Linux accepts (NAME_MAX). */
 #define CACHE_NAME_MAX 255
 
-/* True if @s (of @len bytes) can be shown as a directory entry. */
+/* True if @s (of @len bytes) can be shown as a directory entry: not empty,
+ * no '/' or NUL, at most CACHE_NAME_MAX bytes, and not beginning with '.'
+ * (".", "..", and the names swasfs itself adds, such as .by-name, which
+ * always win). */
 bool cache_is_valid_name(const char *s, size_t len);
 
 /*
@@ -119,13 +125,27 @@ struct cache_regions {
 struct cache_instance {
 	char *id;
 	time_t ctime; /* CreationTime, 0 if unknown */
+	char *name;   /* InstanceName if usable as a path component, else NULL */
+	char *record; /* the ListInstances record, formatted: .instance.json; NULL if unknown */
+	size_t record_len;
+	time_t seen; /* wall time the record was first seen as it is now (kept across refreshes) */
+};
+
+/* A name in <region>/.by-name: the instance's name, or "<name>.<id>" when
+ * several instances share it. */
+struct cache_link {
+	char *name;
+	size_t instance; /* index into cache_instances.items */
 };
 
 struct cache_instances {
 	struct cache_instance *items; /* sorted by id */
 	size_t count;
-	long entries_ns;     /* digest of the ids: the region directory's mtime nanoseconds */
-	uint64_t generation; /* differs between any two snapshots of the cache */
+	long entries_ns;	    /* digest of the ids: the region directory's mtime nanoseconds */
+	uint64_t generation;	    /* differs between any two snapshots of the cache */
+	struct cache_link *by_name; /* sorted by name */
+	size_t nby_name;
+	long by_name_ns; /* digest of the names: .by-name's mtime nanoseconds */
 };
 
 /* One invocation: the API record plus derived facts. */
@@ -160,7 +180,8 @@ struct cache_result {
  * its own. */
 int cache_new(struct fetcher *fetcher, const struct cache_config *cfg, struct cache **ret_cache);
 /* Waits for the refreshes still running (cancel the fetcher first to make
- * that quick), then frees everything. Accepts NULL. */
+ * that quick; bg_stop() of the config's bg before this joins them), then
+ * frees everything. Accepts NULL. */
 void cache_free(struct cache *cache);
 
 /* Installs @ids as the region list (the -o regions option, or the ListRegions
@@ -173,6 +194,8 @@ void cache_regions_unref(struct cache *cache, const struct cache_regions *r);
 
 int cache_get_instances(struct cache *cache, const char *region, const struct cache_instances **ret);
 void cache_instances_unref(struct cache *cache, const struct cache_instances *l);
+/* Another reference to a list one holds already. */
+void cache_instances_ref(struct cache *cache, const struct cache_instances *l);
 /* The instance list last fetched for @region, fresh or not, without asking
  * the API; -ENOENT if there is none. Same reference rules as the getter. */
 int cache_peek_instances(struct cache *cache, const char *region, const struct cache_instances **ret);
@@ -180,6 +203,8 @@ int cache_peek_instances(struct cache *cache, const char *region, const struct c
 int cache_get_invocations(struct cache *cache, const char *region, const struct cache_instance *inst,
 			  const struct cache_invocations **ret);
 void cache_invocations_unref(struct cache *cache, const struct cache_invocations *l);
+/* Another reference to a listing one holds already. */
+void cache_invocations_ref(struct cache *cache, const struct cache_invocations *l);
 /* The listing last fetched, fresh or not, without asking the API; -ENOENT if
  * there is none. */
 int cache_peek_invocations(struct cache *cache, const char *region, const char *instance,
@@ -192,6 +217,7 @@ void cache_record_unref(struct cache *cache, const struct cache_record *rec);
 
 /* Finds an instance / status / record in a snapshot; NULL if absent. Borrowed. */
 const struct cache_instance *cache_find_instance(const struct cache_instances *l, const char *id);
+const struct cache_link *cache_find_link(const struct cache_instances *l, const char *name);
 const struct cache_status *cache_find_status(const struct cache_invocations *l, const char *name);
 const struct cache_record *cache_find_record(const struct cache_invocations *l, const struct cache_status *st,
 					     const char *invoke_id);
@@ -210,8 +236,20 @@ struct cache_stats {
 	unsigned long evictions; /* slots dropped to stay within max_bytes */
 	unsigned long hits;	 /* gets answered from a fresh snapshot */
 	unsigned long misses;	 /* gets that found none fresh (fetched, waited, or served stale) */
+	size_t max_bytes;	 /* the bound (max_cache) */
+	size_t listings;	 /* invocation listings held */
+	size_t results;		 /* results held */
 };
 void cache_get_stats(struct cache *cache, struct cache_stats *ret);
+
+/* One API endpoint's circuit breaker, for stats.json. */
+struct cache_endpoint_state {
+	char name[CACHE_NAME_MAX + 1]; /* the region id; "" for ListRegions' */
+	bool open;
+	unsigned period_ms; /* 0 while closed */
+};
+/* Copies up to @max endpoints' states into @ret; returns how many. */
+size_t cache_get_endpoints(struct cache *cache, struct cache_endpoint_state *ret, size_t max);
 
 /* Seconds the kernel may cache what a snapshot of each kind says. */
 unsigned cache_listing_ttl(const struct cache *cache);	/* cache_ttl */

@@ -1,19 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fs: the FUSE low-level operations: turn kernel requests into node and cache
- * look-ups, and replies. Nothing here talks to the API directly.
+ * fs: the FUSE low-level operations. Each is one call into the tree
+ * (tree.h), which owns the inodes and decides every answer, and one reply.
  *
  * Why the low-level API: readdirplus answers carry the attributes the listing
  * already holds (no LOOKUP per entry), and open can answer ENOSYS so the
  * kernel stops sending OPEN at all (FUSE_CAP_NO_OPEN_SUPPORT); together they
  * make a warm `grep -r` cost no request per file (contrib/docs/design.md §2).
  *
- * Records and results are asked of the cache on every request, never kept in
- * the inode table (node.h), so -o max_cache bounds what the daemon holds.
+ * FUSE's init starts the daemon's background threads (bg_start: after
+ * fuse_daemonize's fork) and destroy stops them (bg_stop), so no notification
+ * reaches the kernel after the session is gone.
  *
- * Ownership: struct fs borrows the cache; main() creates and frees both.
- * Thread-safety: the operations run on libfuse's worker threads concurrently;
- * fs keeps no mutable state of its own outside the node table and the cache.
+ * Ownership: struct fs borrows the tree and the bg; main() creates and frees
+ * all three. Thread-safety: the operations run on libfuse's worker threads
+ * concurrently; fs keeps no mutable state but the capabilities set at init.
  */
 #ifndef SWASFS_FS_H
 #define SWASFS_FS_H
@@ -24,22 +25,13 @@
 
 #include <fuse_lowlevel.h>
 
-#include "cache.h"
-
-/* Kernel cache lifetime of anything that can never change. */
-#define FS_IMMUTABLE_TTL_S 86400
+#include "bg.h"
+#include "tree.h"
 
 struct fs;
 
-struct fs_config {
-	uid_t uid; /* owner of every file */
-	gid_t gid;
-	time_t mount_time; /* mtime of the root and region directories */
-	bool results;	   /* show output and result.json */
-};
-
-/* Returns 0, -ENOMEM. Borrows @cache. */
-int fs_new(const struct fs_config *cfg, struct cache *cache, struct fs **ret_fs);
+/* Returns 0 or -ENOMEM. Borrows @tree and @bg. */
+int fs_new(struct tree *tree, struct bg *bg, struct fs **ret_fs);
 void fs_free(struct fs *fs);
 
 /* The session to send cache invalidations to; set once, before the loop. */

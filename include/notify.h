@@ -15,16 +15,23 @@
  * the cap new numbers are dropped and counted, which costs only freshness:
  * the kernel still drops a file's pages itself when its size or mtime change.
  *
- * Ownership: notify_new() returns a notifier freed with notify_free(), which
- * sends nothing more and joins the thread. Thread-safety: notify_inode() may
- * be called from any thread, any number at once; it never blocks on the
- * kernel.
+ * The thread is a service of the daemon's struct bg (bg.h): it starts with
+ * bg_start (after fuse_daemonize's fork) and is joined by bg_stop, which must
+ * come before notify_free.
+ *
+ * Ownership: notify_new() returns a notifier freed with notify_free() once
+ * its bg is stopped. Thread-safety: notify_inode() may be called from any
+ * thread, any number at once, with no lock of the caller's held that the
+ * send function could need; it never blocks on the kernel.
  */
 #ifndef SWASFS_NOTIFY_H
 #define SWASFS_NOTIFY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "bg.h"
 
 struct notify;
 
@@ -36,10 +43,16 @@ struct notify;
  * ignored (an inode the kernel forgot answers -ENOENT, which is fine). */
 typedef int (*notify_send_fn)(void *arg, uint64_t ino);
 
-/* Starts the thread. Returns 0, -ENOMEM or -EAGAIN (no thread). */
-int notify_new(notify_send_fn send, void *arg, struct notify **ret);
-/* Stops and joins the thread; what is still queued is dropped. Accepts NULL. */
+/* Registers the thread with @bg (borrowed; it runs from bg_start). Returns 0,
+ * -EINVAL, -ENOMEM, or bg_service's errors. */
+int notify_new(struct bg *bg, notify_send_fn send, void *arg, struct notify **ret);
+/* Frees; what is still queued is dropped. Call after bg_stop() of the bg
+ * given to notify_new (debug builds assert it). Accepts NULL. */
 void notify_free(struct notify *n);
+
+/* True when called on the notifier's own thread: the send function asserts
+ * it, so nothing is ever sent to the kernel from a request handler. */
+bool notify_is_own_thread(struct notify *n);
 
 /* Queues an invalidation of @ino's cached data and attributes. */
 void notify_inode(struct notify *n, uint64_t ino);

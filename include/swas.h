@@ -73,6 +73,8 @@ struct swas_instance {
 	char *region_id;
 	char *creation_time; /* verbatim from the API */
 	time_t ctime;	     /* creation_time parsed, 0 if absent or unparsable */
+	char *record;	     /* the whole ListInstances record, formatted, "\n"-terminated: .instance.json */
+	size_t record_len;
 };
 
 struct swas_instance_list {

@@ -81,6 +81,7 @@ struct api {
 
 	atomic_ulong calls;
 	atomic_ulong retries;
+	struct metrics *metrics; /* borrowed; may be NULL */
 	atomic_ulong failures;
 	atomic_uint seed; /* jitter state, advanced atomically */
 };
@@ -206,6 +207,7 @@ int api_new(const struct api_config *cfg, struct cred *cred, struct api **ret_ap
 	api->timeout_s = cfg->timeout_s;
 	api->retry_budget_ms = cfg->retry_budget_ms;
 	api->verbose = cfg->verbose;
+	api->metrics = cfg->metrics;
 	atomic_init(&api->seed, (unsigned)now_ms() ^ (unsigned)(uintptr_t)api);
 
 	/* The template must make a valid URL for the home region. */
@@ -639,7 +641,8 @@ static int api_call(struct api *api, const struct call *c, struct api_error *err
 	for (attempt = 0;; attempt++) {
 		struct http_response resp = { 0 };
 		unsigned long timeout_ms = api->timeout_s * 1000ul;
-		bool bad_body = false;
+		bool bad_body = false, throttled = false;
+		size_t body_bytes = 0;
 		enum verdict v;
 
 		if (attempt == 0) {
@@ -688,6 +691,8 @@ static int api_call(struct api *api, const struct call *c, struct api_error *err
 		if (rc == 0) {
 			snprintf(retry_after, sizeof(retry_after), "%s", resp.retry_after);
 			v = judge_response(c, &resp, err, &r, request_id, sizeof(request_id), &bad_body);
+			body_bytes = resp.body_len;
+			throttled = resp.status == 429 || has_prefix(err->code, "Throttling");
 			/* Whole but unreadable: the server meant it (see the top). */
 			if (bad_body && resp.framed && bad_bodies++ >= API_MAX_BAD_BODY_RETRIES)
 				v = VERDICT_FAIL;
@@ -704,19 +709,25 @@ static int api_call(struct api *api, const struct call *c, struct api_error *err
 				    errbuf[0] ? errbuf : strerror(-rc));
 		}
 
-		if (v == VERDICT_OK)
+		if (v == VERDICT_OK) {
+			metrics_count(api->metrics, c->action, METRICS_OK, body_bytes);
 			return 0;
-		if (v == VERDICT_FAIL)
-			break;
-
-		last_delay = backoff_ms(api, attempt, retry_after);
-		{
+		}
+		if (v == VERDICT_RETRY) {
 			uint64_t now = now_ms();
 
+			last_delay = backoff_ms(api, attempt, retry_after);
 			/* Never sleep past the budget; leave room for a useful attempt. */
 			if (now + last_delay + API_MIN_ATTEMPT_MS > deadline)
-				break;
+				v = VERDICT_FAIL;
 		}
+		metrics_count(api->metrics, c->action,
+			      throttled		   ? METRICS_THROTTLED
+			      : v == VERDICT_RETRY ? METRICS_RETRIED
+						   : METRICS_FAILED,
+			      body_bytes);
+		if (v == VERDICT_FAIL)
+			break;
 		atomic_fetch_add(&api->retries, 1);
 		if (cancel_sleep_ms(api->cancel, last_delay) < 0) {
 			error_set(err, 0, "", "cancelled: shutting down", "");

@@ -27,8 +27,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bg.h"
 #include "breaker.h"
 #include "cache.h"
+#include "lockrule.h"
 #include "log.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
@@ -141,6 +143,7 @@ struct endpoint {
 
 struct cache {
 	struct fetcher *fetcher; /* borrowed */
+	struct bg *bg;		 /* borrowed: runs the refreshes */
 	unsigned cache_ttl_s;
 	unsigned instance_ttl_s;
 	cache_clock_fn clock;
@@ -189,11 +192,25 @@ static uint64_t now_ms(const struct cache *c)
 	return c->clock(c->clock_arg);
 }
 
+/* c->lock, with the locking rules' bookkeeping (lockrule.h). */
+static void cache_lock(struct cache *c)
+{
+	lockrule_assert_free(LOCK_NODES);
+	pthread_mutex_lock(&c->lock);
+	lockrule_acquired(LOCK_CACHE);
+}
+
+static void cache_unlock(struct cache *c)
+{
+	lockrule_released(LOCK_CACHE);
+	pthread_mutex_unlock(&c->lock);
+}
+
 bool cache_is_valid_name(const char *s, size_t len)
 {
 	if (s == NULL || len == 0 || len > CACHE_NAME_MAX)
 		return false;
-	if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
+	if (s[0] == '.')
 		return false;
 	return memchr(s, '/', len) == NULL && memchr(s, '\0', len) == NULL;
 }
@@ -368,9 +385,15 @@ static void snap_free(struct snap *s)
 	case SNAP_INSTANCES: {
 		struct instances_snap *l = (struct instances_snap *)s;
 
-		for (size_t i = 0; i < l->pub.count; i++)
+		for (size_t i = 0; i < l->pub.count; i++) {
 			free(l->pub.items[i].id);
+			free(l->pub.items[i].name);
+			free(l->pub.items[i].record);
+		}
 		free(l->pub.items);
+		for (size_t i = 0; i < l->pub.nby_name; i++)
+			free(l->pub.by_name[i].name);
+		free(l->pub.by_name);
 		break;
 	}
 	case SNAP_INVOCATIONS: {
@@ -419,9 +442,12 @@ static void snap_measure(struct snap *s)
 	case SNAP_INSTANCES: {
 		const struct instances_snap *l = (const struct instances_snap *)s;
 
-		n += usable(l->pub.items);
+		n += usable(l->pub.items) + usable(l->pub.by_name);
 		for (size_t i = 0; i < l->pub.count; i++)
-			n += usable(l->pub.items[i].id);
+			n += usable(l->pub.items[i].id) + usable(l->pub.items[i].name) +
+			     usable(l->pub.items[i].record);
+		for (size_t i = 0; i < l->pub.nby_name; i++)
+			n += usable(l->pub.by_name[i].name);
 		break;
 	}
 	case SNAP_INVOCATIONS: {
@@ -482,7 +508,7 @@ static bool first_time(struct cache *c, const char *key)
 	struct entry *e;
 	bool first = false;
 
-	pthread_mutex_lock(&c->lock);
+	cache_lock(c);
 	if (table_find(&c->logged, key, len, h) == NULL) {
 		e = malloc(sizeof(*e));
 		if (e != NULL && entry_init(e, key, len) == 0) {
@@ -492,7 +518,7 @@ static bool first_time(struct cache *c, const char *key)
 			free(e);
 		}
 	}
-	pthread_mutex_unlock(&c->lock);
+	cache_unlock(c);
 	return first;
 }
 
@@ -682,7 +708,7 @@ static int slot_done(struct cache *c, struct slot *s, const struct fetch_ctx *ct
 	struct snap *drop = NULL;
 	struct breaker *b;
 
-	pthread_mutex_lock(&c->lock);
+	cache_lock(c);
 	b = endpoint_breaker(c, ctx->endpoint);
 	if (b != NULL && r != -ECANCELED && r != -ENOMEM) {
 		was_open = breaker_is_open(b);
@@ -719,7 +745,7 @@ static int slot_done(struct cache *c, struct slot *s, const struct fetch_ctx *ct
 		s->users--; /* the reader that fetched is done with the slot */
 	slot_charge(c, s);
 	evict_locked(c, &dropped); /* may drop @s itself: not touched below */
-	pthread_mutex_unlock(&c->lock);
+	cache_unlock(c);
 	slots_free(dropped);
 
 	if (stale)
@@ -762,22 +788,39 @@ static void refresh_job_free(struct refresh_job *j)
 	free(j);
 }
 
-static void *refresh_thread(void *arg)
+/* A refresh job's end, run or dropped: the slot is published, the count
+ * falls. */
+static void refresh_finish(struct refresh_job *j, int r, struct snap *fresh, const struct api_error *err)
+{
+	struct cache *c = j->c;
+
+	slot_done(c, j->s, &j->ctx, r, j->old, fresh, err, NULL);
+	refresh_job_free(j);
+	cache_lock(c);
+	c->refreshing--;
+	pthread_cond_broadcast(&c->cond);
+	cache_unlock(c);
+}
+
+/* A refresh, on one of bg's job threads (bg.h). */
+static void refresh_run(void *arg)
 {
 	struct refresh_job *j = arg;
-	struct cache *c = j->c;
 	struct api_error err = { 0 };
 	struct snap *fresh = NULL;
 	int r;
 
-	r = j->fetch(c, &j->ctx, j->old, &fresh, &err);
-	slot_done(c, j->s, &j->ctx, r, j->old, fresh, &err, NULL);
-	refresh_job_free(j);
-	pthread_mutex_lock(&c->lock);
-	c->refreshing--;
-	pthread_cond_broadcast(&c->cond);
-	pthread_mutex_unlock(&c->lock);
-	return NULL;
+	r = j->fetch(j->c, &j->ctx, j->old, &fresh, &err);
+	refresh_finish(j, r, fresh, &err);
+}
+
+/* A refresh that will never run (the daemon is stopping): its waiters get
+ * the last good copy, as after a cancelled fetch. */
+static void refresh_drop(void *arg)
+{
+	struct api_error err = { 0 };
+
+	refresh_finish(arg, -ECANCELED, NULL, &err);
 }
 
 static char *dup_or_null(const char *s, bool *failed)
@@ -793,15 +836,14 @@ static char *dup_or_null(const char *s, bool *failed)
 }
 
 /*
- * Starts fetching slot @s (marked fetching) on a thread of its own. Called with c->lock held; returns -EAGAIN when too many
- * refreshes run already or no thread could be made: the caller then fetches
- * itself.
+ * Starts fetching slot @s (marked fetching) as a background job (bg.h).
+ * Called with c->lock held (bg_submit takes bg's lock, never the other way
+ * round); returns -EAGAIN when too many refreshes run already, there is no bg
+ * or it refuses: the caller then fetches itself.
  */
 static int start_refresh(struct cache *c, struct slot *s, fetch_fn fetch, const struct fetch_ctx *ctx)
 {
 	struct refresh_job *j;
-	pthread_attr_t attr;
-	pthread_t t;
 	bool failed = false;
 	int r;
 
@@ -833,10 +875,7 @@ static int start_refresh(struct cache *c, struct slot *s, fetch_fn fetch, const 
 	j->old = s->value;
 	if (j->old != NULL)
 		snap_ref(j->old);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	r = pthread_create(&t, &attr, refresh_thread, j);
-	pthread_attr_destroy(&attr);
+	r = c->bg != NULL ? bg_submit(c->bg, refresh_run, refresh_drop, j) : -EAGAIN;
 	if (r != 0) {
 		/* Under c->lock: the reference cannot be the last one (the slot
 		 * holds another), so this frees nothing. */
@@ -896,10 +935,10 @@ static int slot_get(struct cache *c, const char *key, size_t keylen, fetch_fn fe
 	int r;
 
 	*ret = NULL;
-	pthread_mutex_lock(&c->lock);
+	cache_lock(c);
 	s = slot_find_or_add(c, key, keylen, ctx->cls);
 	if (s == NULL) {
-		pthread_mutex_unlock(&c->lock);
+		cache_unlock(c);
 		return -ENOMEM;
 	}
 	slot_touch(c, s);
@@ -932,7 +971,7 @@ static int slot_get(struct cache *c, const char *key, size_t keylen, fetch_fn fe
 			old = s->value;
 			if (old != NULL)
 				snap_ref(old);
-			pthread_mutex_unlock(&c->lock);
+			cache_unlock(c);
 			r = fetch(c, ctx, old, &fresh, &err);
 			return slot_done(c, s, ctx, r, old, fresh, &err, ret);
 		}
@@ -961,20 +1000,20 @@ static int slot_get(struct cache *c, const char *key, size_t keylen, fetch_fn fe
 out_hit:
 	snap_ref(s->value);
 	*ret = s->value;
-	pthread_mutex_unlock(&c->lock);
+	cache_unlock(c);
 	return 0;
 
 out_stale:
 	s->users--;
 	snap_ref(s->value);
 	*ret = s->value;
-	pthread_mutex_unlock(&c->lock);
+	cache_unlock(c);
 	note_stale_served(c);
 	return 0;
 
 out_release:
 	s->users--;
-	pthread_mutex_unlock(&c->lock);
+	cache_unlock(c);
 	return r;
 }
 
@@ -984,7 +1023,7 @@ static int slot_peek(struct cache *c, const char *key, size_t keylen, struct sna
 	struct entry *e;
 	int r = -ENOENT;
 
-	pthread_mutex_lock(&c->lock);
+	cache_lock(c);
 	e = table_find(&c->slots, key, keylen, hash_bytes(key, keylen));
 	if (e != NULL)
 		slot_touch(c, (struct slot *)e);
@@ -993,7 +1032,7 @@ static int slot_peek(struct cache *c, const char *key, size_t keylen, struct sna
 		snap_ref(*ret);
 		r = 0;
 	}
-	pthread_mutex_unlock(&c->lock);
+	cache_unlock(c);
 	return r;
 }
 
@@ -1001,9 +1040,9 @@ static uint64_t next_generation(struct cache *c)
 {
 	uint64_t g;
 
-	pthread_mutex_lock(&c->lock);
+	cache_lock(c);
 	g = ++c->next_generation;
-	pthread_mutex_unlock(&c->lock);
+	cache_unlock(c);
 	return g;
 }
 
@@ -1071,6 +1110,7 @@ static int fetch_regions(struct cache *c, const struct fetch_ctx *ctx, struct sn
 	const char **ids;
 	int r;
 
+	lockrule_assert_none(); /* a fetch may take a retry budget */
 	r = fetcher_list_regions(c->fetcher, &list, err);
 	if (r < 0)
 		return r;
@@ -1097,10 +1137,10 @@ int cache_set_regions(struct cache *c, const char *const *ids, size_t count, boo
 	r = regions_snap_new(c, ids, count, &snap);
 	if (r < 0)
 		return r;
-	pthread_mutex_lock(&c->lock);
+	cache_lock(c);
 	s = slot_find_or_add(c, "", 0, LRU_NONE);
 	if (s == NULL) {
-		pthread_mutex_unlock(&c->lock);
+		cache_unlock(c);
 		snap_unref(snap);
 		return -ENOMEM;
 	}
@@ -1109,7 +1149,7 @@ int cache_set_regions(struct cache *c, const char *const *ids, size_t count, boo
 	s->pinned = pinned;
 	s->fresh_until = now_ms(c) + ttl_ms_of(c, snap);
 	slot_charge(c, s);
-	pthread_mutex_unlock(&c->lock);
+	cache_unlock(c);
 	snap_unref(drop);
 	return 0;
 }
@@ -1141,6 +1181,77 @@ static int cmp_instance(const void *a, const void *b)
 	return strcmp(((const struct cache_instance *)a)->id, ((const struct cache_instance *)b)->id);
 }
 
+/* Each record's first-seen time: the old snapshot's where the record is
+ * byte for byte the same, else now. */
+static void keep_seen(struct cache_instances *l, const struct cache_instances *old)
+{
+	time_t now = time(NULL);
+
+	for (size_t i = 0; i < l->count; i++) {
+		struct cache_instance *in = &l->items[i];
+		const struct cache_instance *was = old != NULL ? cache_find_instance(old, in->id) : NULL;
+
+		in->seen = now;
+		if (was != NULL && was->record_len == in->record_len &&
+		    (in->record_len == 0 || memcmp(was->record, in->record, in->record_len) == 0))
+			in->seen = was->seen;
+	}
+}
+
+static int cmp_link(const void *a, const void *b)
+{
+	return strcmp(((const struct cache_link *)a)->name, ((const struct cache_link *)b)->name);
+}
+
+/* True if another instance of @l (sorted by id) has @in's name. */
+static bool is_shared_name(const struct cache_instances *l, const struct cache_instance *in)
+{
+	for (size_t i = 0; i < l->count; i++) {
+		if (&l->items[i] != in && l->items[i].name != NULL && strcmp(l->items[i].name, in->name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The .by-name entries of @l: each usable name once; a name several
+ * instances share becomes "<name>.<id>" for each, left out past
+ * CACHE_NAME_MAX. Quadratic in the instances of one region (ListInstances
+ * returns at most API_MAX_INSTANCES of them). Returns 0 or -ENOMEM. */
+static int build_by_name(struct cache_instances *l)
+{
+	uint64_t h = DIGEST_INIT;
+	size_t n = 0;
+
+	l->by_name = calloc(l->count ? l->count : 1, sizeof(*l->by_name));
+	if (l->by_name == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->count; i++) {
+		const struct cache_instance *in = &l->items[i];
+		char name[CACHE_NAME_MAX + 2];
+		int len;
+
+		if (in->name == NULL)
+			continue;
+		if (is_shared_name(l, in))
+			len = snprintf(name, sizeof(name), "%s.%s", in->name, in->id);
+		else
+			len = snprintf(name, sizeof(name), "%s", in->name);
+		if (len < 0 || (size_t)len > CACHE_NAME_MAX)
+			continue;
+		l->by_name[n].name = strdup(name);
+		if (l->by_name[n].name == NULL)
+			return -ENOMEM;
+		l->by_name[n++].instance = i;
+		l->nby_name = n; /* what snap_free frees */
+	}
+	if (n > 1)
+		qsort(l->by_name, n, sizeof(*l->by_name), cmp_link);
+	for (size_t i = 0; i < n; i++)
+		h = digest_add(h, l->by_name[i].name, strlen(l->by_name[i].name));
+	l->by_name_ns = digest_ns(h);
+	return 0;
+}
+
 static int fetch_instances(struct cache *c, const struct fetch_ctx *ctx, struct snap *old, struct snap **ret,
 			   struct api_error *err)
 {
@@ -1149,6 +1260,7 @@ static int fetch_instances(struct cache *c, const struct fetch_ctx *ctx, struct 
 	size_t n = 0;
 	int r;
 
+	lockrule_assert_none(); /* a fetch may take a retry budget */
 	r = fetcher_list_instances(c->fetcher, ctx->region, &list, err);
 	if (r < 0)
 		return r;
@@ -1172,7 +1284,18 @@ static int fetch_instances(struct cache *c, const struct fetch_ctx *ctx, struct 
 		}
 		l->pub.items[n].id = in->instance_id;
 		l->pub.items[n].ctime = in->ctime;
+		l->pub.items[n].record = in->record;
+		l->pub.items[n].record_len = in->record_len;
 		in->instance_id = NULL; /* moved */
+		in->record = NULL;
+		if (in->instance_name != NULL && in->instance_name[0] != '\0') {
+			if (cache_is_valid_name(in->instance_name, strlen(in->instance_name))) {
+				l->pub.items[n].name = in->instance_name;
+				in->instance_name = NULL;
+			} else {
+				log_bad_name_once(c, "instance name", in->instance_name);
+			}
+		}
 		n++;
 	}
 	l->pub.count = n;
@@ -1182,6 +1305,8 @@ static int fetch_instances(struct cache *c, const struct fetch_ctx *ctx, struct 
 	for (size_t i = 1, w = 1; i < n; i++) {
 		if (strcmp(l->pub.items[i].id, l->pub.items[w - 1].id) == 0) {
 			free(l->pub.items[i].id);
+			free(l->pub.items[i].name);
+			free(l->pub.items[i].record);
 			l->pub.count--;
 		} else {
 			l->pub.items[w++] = l->pub.items[i];
@@ -1194,6 +1319,9 @@ static int fetch_instances(struct cache *c, const struct fetch_ctx *ctx, struct 
 			h = digest_add(h, l->pub.items[i].id, strlen(l->pub.items[i].id));
 		l->pub.entries_ns = digest_ns(h);
 	}
+	keep_seen(&l->pub, old != NULL ? &((struct instances_snap *)old)->pub : NULL);
+	if (build_by_name(&l->pub) < 0)
+		goto out_snap;
 	snap_measure(&l->s);
 	*ret = &l->s;
 	r = 0;
@@ -1234,11 +1362,24 @@ int cache_peek_instances(struct cache *c, const char *region, const struct cache
 	return r;
 }
 
+void cache_instances_ref(struct cache *c, const struct cache_instances *l)
+{
+	(void)c;
+	snap_ref(&container_of(l, struct instances_snap, pub)->s);
+}
+
 void cache_instances_unref(struct cache *c, const struct cache_instances *l)
 {
 	(void)c;
 	if (l != NULL)
 		snap_unref(&container_of(l, struct instances_snap, pub)->s);
+}
+
+const struct cache_link *cache_find_link(const struct cache_instances *l, const char *name)
+{
+	struct cache_link key = { .name = (char *)name };
+
+	return bsearch(&key, l->by_name, l->nby_name, sizeof(*l->by_name), cmp_link);
 }
 
 const struct cache_instance *cache_find_instance(const struct cache_instances *l, const char *id)
@@ -1396,6 +1537,7 @@ static int fetch_invocations(struct cache *c, const struct fetch_ctx *ctx, struc
 	size_t statuses_cap = 8, *caps = NULL;
 	int r;
 
+	lockrule_assert_none(); /* a fetch may take a retry budget */
 	r = fetcher_list_invocations(c->fetcher, ctx->region, ctx->inst->id, &list, err);
 	if (r < 0)
 		return r;
@@ -1525,6 +1667,12 @@ void cache_invocations_unref(struct cache *c, const struct cache_invocations *l)
 		snap_unref(&container_of(l, struct invocations_snap, pub)->s);
 }
 
+void cache_invocations_ref(struct cache *c, const struct cache_invocations *l)
+{
+	(void)c;
+	snap_ref(&container_of(l, struct invocations_snap, pub)->s);
+}
+
 void cache_record_ref(struct cache *c, const struct cache_record *rec)
 {
 	(void)c;
@@ -1593,6 +1741,7 @@ static int fetch_result(struct cache *c, const struct fetch_ctx *ctx, struct sna
 	rs = snap_alloc(sizeof(*rs), SNAP_RESULT);
 	if (rs == NULL)
 		return -ENOMEM;
+	lockrule_assert_none(); /* a fetch may take a retry budget */
 	r = fetcher_get_result(c->fetcher, ctx->region, ctx->inst->id, rec->inv.invoke_id, &rs->pub.res, err);
 	if (r < 0) {
 		free(rs);
@@ -1662,13 +1811,44 @@ void cache_result_unref(struct cache *c, const struct cache_result *r)
 
 void cache_get_stats(struct cache *c, struct cache_stats *ret)
 {
-	pthread_mutex_lock(&c->lock);
+	cache_lock(c);
 	ret->bytes = c->bytes;
 	ret->slots = c->slots.count;
 	ret->evictions = c->evictions;
 	ret->hits = c->hits;
 	ret->misses = c->misses;
-	pthread_mutex_unlock(&c->lock);
+	ret->max_bytes = c->max_bytes;
+	ret->listings = ret->results = 0;
+	for (size_t i = 0; i < c->slots.nbuckets; i++) {
+		for (struct entry *e = c->slots.buckets[i]; e != NULL; e = e->next) {
+			const struct snap *v = ((const struct slot *)e)->value;
+
+			if (v != NULL && v->kind == SNAP_INVOCATIONS)
+				ret->listings++;
+			else if (v != NULL && v->kind == SNAP_RESULT)
+				ret->results++;
+		}
+	}
+	cache_unlock(c);
+}
+
+size_t cache_get_endpoints(struct cache *c, struct cache_endpoint_state *ret, size_t max)
+{
+	size_t n = 0;
+
+	cache_lock(c);
+	for (size_t i = 0; i < c->endpoints.nbuckets && n < max; i++) {
+		for (struct entry *e = c->endpoints.buckets[i]; e != NULL && n < max; e = e->next) {
+			const struct endpoint *ep = (const struct endpoint *)e;
+
+			snprintf(ret[n].name, sizeof(ret[n].name), "%.*s", (int)e->keylen, e->key);
+			ret[n].open = breaker_is_open(&ep->breaker);
+			ret[n].period_ms = ep->breaker.period_ms;
+			n++;
+		}
+	}
+	cache_unlock(c);
+	return n;
 }
 
 static bool is_degraded(const struct cache *c)
@@ -1701,6 +1881,7 @@ int cache_new(struct fetcher *fetcher, const struct cache_config *cfg, struct ca
 	if (c == NULL)
 		return -ENOMEM;
 	c->fetcher = fetcher;
+	c->bg = cfg->bg;
 	c->max_bytes = cfg->max_bytes ? cfg->max_bytes : CACHE_DEFAULT_MAX_BYTES;
 	for (size_t i = 0; i < LRU_CLASSES; i++)
 		lru_init(&c->lru[i]);
@@ -1761,10 +1942,10 @@ void cache_free(struct cache *c)
 		return;
 	/* Refreshes still running hold slots: let them finish (the API's
 	 * cancel, on shutdown, makes that quick). */
-	pthread_mutex_lock(&c->lock);
+	cache_lock(c);
 	while (c->refreshing > 0)
 		pthread_cond_wait(&c->cond, &c->lock);
-	pthread_mutex_unlock(&c->lock);
+	cache_unlock(c);
 	table_free(&c->slots, slot_free);
 	table_free(&c->logged, entry_free);
 	table_free(&c->endpoints, entry_free);

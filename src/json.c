@@ -553,6 +553,12 @@ int json_parse_instances(const char *body, size_t len, size_t max_items, struct 
 		if (!take_strs(item, marked, f, sizeof(f) / sizeof(f[0])))
 			goto out_undo;
 		in->ctime = swas_parse_time(in->creation_time);
+		/* The record as .instance.json shows it; its size is bounded
+		 * by the page's (the body cap). */
+		r = json_print_file(item, marked, &in->record, &in->record_len);
+		if (r < 0)
+			goto out_undo;
+		r = -ENOMEM;
 	}
 	r = 0;
 	goto out_delete;

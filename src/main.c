@@ -38,7 +38,10 @@
 #include "fetcher_store.h"
 #include "fs.h"
 #include "log.h"
+#include "metrics.h"
+#include "stats.h"
 #include "store.h"
+#include "tree.h"
 
 #define DEFAULT_ENDPOINT     "https://swas.{region}.aliyuncs.com"
 #define DEFAULT_HOME_REGION  "cn-hangzhou"
@@ -299,12 +302,13 @@ static int load_credentials(const struct options *o, struct cred **ret_cred)
 }
 
 /* Builds a client that owns @cred (freed by api_free, also on failure). */
-static int make_api(const struct options *o, struct cred *cred, struct api **ret_api)
+static int make_api(const struct options *o, struct cred *cred, struct metrics *metrics, struct api **ret_api)
 {
 	struct api_config cfg;
 	int r;
 
 	api_config_of(o, &cfg);
+	cfg.metrics = metrics;
 	r = api_new(&cfg, cred, ret_api);
 	if (r < 0)
 		log_error("cannot create the API client: %s", strerror(-r));
@@ -313,7 +317,8 @@ static int make_api(const struct options *o, struct cred *cred, struct api **ret
 
 /* The start-up check: one ListRegions with a client of its own, signing with a
  * copy of @cred (borrowed). On success *ret_list has the answer. */
-static int check_api(const struct options *o, const struct cred *cred, struct swas_region_list *ret_list)
+static int check_api(const struct options *o, const struct cred *cred, struct metrics *metrics,
+		     struct swas_region_list *ret_list)
 {
 	struct api_error err = { 0 };
 	struct cred *copy;
@@ -325,7 +330,7 @@ static int check_api(const struct options *o, const struct cred *cred, struct sw
 		log_error("cannot copy the credentials: %s", strerror(-r));
 		return r;
 	}
-	r = make_api(o, copy, &api);
+	r = make_api(o, copy, metrics, &api);
 	if (r < 0)
 		return r;
 	r = api_list_regions(api, ret_list, &err);
@@ -390,13 +395,13 @@ static int open_store(const struct options *o, struct store **ret)
 /* The start-up region list: ListRegions' answer (none offline), with the
  * store's regions added. An API that does not answer with a store mounts the
  * store; anything else that fails start-up exits. */
-static int startup_regions(const struct options *o, const struct cred *cred, struct store *store,
-			   struct fetcher *fetcher, struct swas_region_list *ret)
+static int startup_regions(const struct options *o, const struct cred *cred, struct metrics *metrics,
+			   struct store *store, struct fetcher *fetcher, struct swas_region_list *ret)
 {
 	int r = 0;
 
 	if (!o->offline)
-		r = check_api(o, cred, ret);
+		r = check_api(o, cred, metrics, ret);
 	if (r == -EIO && store != NULL) {
 		log_warn("the SWAS API does not answer: mounting the store %s, asking the API again in the "
 			 "background",
@@ -554,8 +559,13 @@ int main(int argc, char *argv[])
 	struct api *api = NULL;
 	struct fetcher *fetcher = NULL, *api_fetcher = NULL;
 	struct store *store = NULL;
-	struct bg *bg = NULL;
 	struct fs *fs = NULL;
+	struct tree *tree = NULL;
+	struct bg *bg = NULL;
+	struct metrics metrics = { 0 };
+	struct stats_source stats = { .version = SWASFS_VERSION,
+				      .metrics = &metrics,
+				      .start_ms = stats_now_ms() };
 	size_t max_bytes = 0;
 	struct cred *cred = NULL; /* after make_api: borrowed from api, valid until api_free */
 	const char *env;
@@ -623,38 +633,51 @@ int main(int argc, char *argv[])
 	if (fuse_opt_add_arg(&args, "-oro,noatime,default_permissions,fsname=swasfs,subtype=swasfs") != 0)
 		goto out_fs;
 	{
-		struct fs_config fcfg = {
+		struct tree_config tcfg = {
 			.uid = getuid(),
 			.gid = getgid(),
 			.mount_time = time(NULL),
 			.results = !o.no_results,
+			.version = SWASFS_VERSION,
+			.render_stats = stats_render,
+			.stats_arg = &stats,
 		};
-		/* api_new opens no connection and starts no thread: safe before the fork. */
+		/* Nothing here opens a connection or starts a thread (bg starts
+		 * its threads in FUSE's init): safe before the fork. */
 		struct cache_config ccfg = { .cache_ttl_s = o.cache_ttl, .instance_ttl_s = o.instance_ttl };
+		struct bg_config bcfg = { .job_threads = o.jobs };
 
 		if (max_cache_of(&o, &max_bytes) < 0)
 			goto out_fs;
 		ccfg.max_bytes = max_bytes;
+		if (bg_new(&bcfg, &bg) < 0)
+			goto out_fs;
+		ccfg.bg = bg;
 		/* The store first: a second mount on it is refused before anything else. */
 		if (open_store(&o, &store) < 0)
 			goto out_fs;
 		/* Offline: no credentials and no API client at all. */
-		if (!o.offline && (load_credentials(&o, &cred) < 0 || make_api(&o, cred, &api) < 0 ||
-				   fetcher_api_new(api, &api_fetcher) < 0))
+		if (!o.offline &&
+		    (load_credentials(&o, &cred) < 0 || make_api(&o, cred, &metrics, &api) < 0 ||
+		     fetcher_api_new(api, &api_fetcher) < 0))
 			goto out_fs;
 		fetcher = api_fetcher;
-		if (store != NULL && fetcher_store_new(store, api_fetcher, &fetcher) < 0)
+		if (store != NULL &&
+		    (fetcher_store_new(store, api_fetcher, &fetcher) < 0 || store_start(store, bg) < 0))
 			goto out_fs;
-		if (cache_new(fetcher, &ccfg, &cache) < 0 || fs_new(&fcfg, cache, &fs) < 0 ||
-		    bg_new(NULL, &bg) < 0 || (store != NULL && store_start(store, bg) < 0))
+		if (cache_new(fetcher, &ccfg, &cache) < 0 || tree_new(&tcfg, cache, bg, &tree) < 0 ||
+		    fs_new(tree, bg, &fs) < 0)
 			goto out_fs;
+		stats.cache = cache;
+		stats.tree = tree;
 	}
 	/* Parses the FUSE options: a typo fails here, before any API call. */
 	se = fuse_session_new(&args, fs_operations(), sizeof(struct fuse_lowlevel_ops), fs);
 	if (se == NULL)
 		goto out_fs;
 	fs_set_session(fs, se);
-	if (startup_regions(&o, cred, store, fetcher, &regions) < 0 || seed_regions(cache, &o, &regions) < 0)
+	if (startup_regions(&o, cred, &metrics, store, fetcher, &regions) < 0 ||
+	    seed_regions(cache, &o, &regions) < 0)
 		goto out_session;
 	if (signals_install(se, fetcher) < 0)
 		goto out_signals;
@@ -669,12 +692,6 @@ int main(int argc, char *argv[])
 		if (r < 0)
 			log_debug("cannot lock the credentials in memory: %s", strerror(-r));
 	}
-	/* After the fork: the store's writer is the first background thread. */
-	r = bg_start(bg);
-	if (r < 0) {
-		log_error("cannot start the background threads: %s", strerror(-r));
-		goto out_unmount;
-	}
 	ret = run_session(se, &opts);
 	/* An exit signal ends the loop with 0 (libfuse's own handler would have
 	 * reported the signal number); either is a clean exit. */
@@ -684,7 +701,8 @@ int main(int argc, char *argv[])
 	 * them). */
 	fetcher_cancel(fetcher);
 	log_cache_stats(cache, max_bytes);
-	/* The writer stores what is queued and commits before it returns. */
+	/* The store's writer (a bg service, started with the others in FUSE's
+	 * init) stores what is queued and commits before it returns. */
 	bg_stop(bg);
 	log_store_stats(store);
 
@@ -695,7 +713,11 @@ out_signals:
 out_session:
 	fuse_session_destroy(se);
 out_fs:
+	/* Every background thread ends before what it uses goes (fs_destroy
+	 * stopped them already if the session started). */
+	bg_stop(bg);
 	fs_free(fs);
+	tree_free(tree);
 	cache_free(cache);
 	bg_free(bg);
 	if (fetcher != api_fetcher)

@@ -3,15 +3,17 @@
  * node: inode numbers and the kernel's lookup counts (see node.h).
  *
  * The table is a hash of inode number to node, chained, protected by one
- * mutex held only for memory work. Inode numbers are FNV-1a over the parent's
- * number and the name; a collision (another path already has the number)
- * takes the next free number, which is as stable as the order of lookups.
+ * mutex held only for memory work. Directory numbers hash the parent's number
+ * and the name, file numbers the file's identity (node.h); a collision
+ * (another identity already has the number) takes the next free number of
+ * the same range, which is as stable as the order of lookups.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lockrule.h"
 #include "node.h"
 
 #define NODE_ROOT_INO	 1 /* FUSE_ROOT_ID */
@@ -22,27 +24,89 @@ const char *const node_file_names[NODE_FILE_COUNT] = {
 };
 
 struct node_table {
+	node_hash_fn hash;
 	pthread_mutex_t lock;
-	struct node **buckets; /* protected by lock */
-	size_t nbuckets;       /* protected by lock */
-	unsigned long count;   /* protected by lock */
+	struct node **buckets;	  /* protected by lock */
+	size_t nbuckets;	  /* protected by lock */
+	unsigned long count;	  /* protected by lock */
+	unsigned long collisions; /* protected by lock */
 	struct node *root;
 };
 
-uint64_t node_child_ino(const struct node *parent, const char *name)
+static uint64_t fnv1a(uint64_t h, const void *p, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	const unsigned char *b = p;
 
-	for (int i = 0; i < 8; i++) {
-		h ^= (parent->ino >> (8 * i)) & 0xff;
+	for (size_t i = 0; i < len; i++) {
+		h ^= b[i];
 		h *= 0x100000001b3ull;
 	}
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-		h ^= *p;
-		h *= 0x100000001b3ull;
-	}
-	/* 0 is invalid and 1 is the root. */
+	return h;
+}
+
+static void table_lock(struct node_table *t)
+{
+	pthread_mutex_lock(&t->lock);
+	lockrule_acquired(LOCK_NODES);
+}
+
+static void table_unlock(struct node_table *t)
+{
+	lockrule_released(LOCK_NODES);
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* A directory's number: its parent's and its name, top bit clear; 0 is
+ * invalid and 1 the root. */
+static uint64_t dir_ino(const struct node_table *t, uint64_t parent, const char *name)
+{
+	uint64_t h = t->hash(NODE_HASH_INIT, &parent, sizeof(parent));
+
+	h = t->hash(h, name, strlen(name)) & ~NODE_FILE_INO_BIT;
 	return h > NODE_ROOT_INO ? h : h + 2;
+}
+
+/* A file's number: its identity, each string with its NUL so none runs into
+ * the next; top bit set. */
+static uint64_t file_ino(const struct node_table *t, const char *region, const char *instance,
+			 const char *invoke_id, enum node_file file)
+{
+	unsigned char f = (unsigned char)file;
+	uint64_t h = NODE_HASH_INIT;
+
+	h = t->hash(h, region, strlen(region) + 1);
+	h = t->hash(h, instance, strlen(instance) + 1);
+	h = t->hash(h, invoke_id, strlen(invoke_id) + 1);
+	return t->hash(h, &f, 1) | NODE_FILE_INO_BIT;
+}
+
+/* The next number of the same range, for a collision. */
+static uint64_t next_ino(uint64_t ino)
+{
+	if (ino & NODE_FILE_INO_BIT)
+		return (ino + 1) | NODE_FILE_INO_BIT;
+	ino = (ino + 1) & ~NODE_FILE_INO_BIT;
+	return ino > NODE_ROOT_INO ? ino : NODE_ROOT_INO + 1;
+}
+
+uint64_t node_child_ino(struct node_table *t, const struct node *parent, const char *name,
+			enum node_kind kind, enum node_file file)
+{
+	if (kind == NODE_FILE)
+		return file_ino(t, parent->region, parent->instance, parent->invoke_id, file);
+	return dir_ino(t, parent->ino, name);
+}
+
+/* Is @n the child @name of @parent (directories), or the same file? */
+static bool is_same(const struct node *n, const struct node *parent, const char *name, enum node_kind kind,
+		    enum node_file file)
+{
+	if (n->kind != kind)
+		return false;
+	if (kind != NODE_FILE)
+		return n->parent == parent && strcmp(n->name, name) == 0;
+	return n->file == file && strcmp(n->invoke_id, parent->invoke_id) == 0 &&
+	       strcmp(n->instance, parent->instance) == 0 && strcmp(n->region, parent->region) == 0;
 }
 
 static struct node *table_find(const struct node_table *t, uint64_t ino)
@@ -102,12 +166,13 @@ static void node_free(struct node *n)
 	free(n);
 }
 
-int node_table_new(struct node_table **ret_table)
+int node_table_new(node_hash_fn hash, struct node_table **ret_table)
 {
 	struct node_table *t = calloc(1, sizeof(*t));
 
 	if (t == NULL)
 		return -ENOMEM;
+	t->hash = hash != NULL ? hash : fnv1a;
 	t->buckets = calloc(NODE_MIN_BUCKETS, sizeof(*t->buckets));
 	t->root = calloc(1, sizeof(*t->root));
 	if (t->buckets == NULL || t->root == NULL)
@@ -156,11 +221,11 @@ struct node *node_get(struct node_table *t, uint64_t ino)
 {
 	struct node *n;
 
-	pthread_mutex_lock(&t->lock);
+	table_lock(t);
 	n = table_find(t, ino);
 	if (n != NULL)
 		n->refs++;
-	pthread_mutex_unlock(&t->lock);
+	table_unlock(t);
 	return n;
 }
 
@@ -197,9 +262,9 @@ void node_put(struct node_table *t, struct node *n)
 
 	if (n == NULL)
 		return;
-	pthread_mutex_lock(&t->lock);
+	table_lock(t);
 	dead = unref_locked(t, n, NULL);
-	pthread_mutex_unlock(&t->lock);
+	table_unlock(t);
 	free_chain(dead);
 }
 
@@ -207,7 +272,7 @@ void node_forget(struct node_table *t, uint64_t ino, uint64_t nlookup)
 {
 	struct node *n, *dead = NULL;
 
-	pthread_mutex_lock(&t->lock);
+	table_lock(t);
 	n = table_find(t, ino);
 	if (n != NULL && n != t->root) {
 		n->nlookup = nlookup < n->nlookup ? n->nlookup - nlookup : 0;
@@ -216,7 +281,7 @@ void node_forget(struct node_table *t, uint64_t ino, uint64_t nlookup)
 			dead = unref_locked(t, n, NULL);
 		}
 	}
-	pthread_mutex_unlock(&t->lock);
+	table_unlock(t);
 	free_chain(dead);
 }
 
@@ -238,10 +303,10 @@ static void inherit_identity(struct node *n, const struct node *parent)
 		n->status = n->name;
 		break;
 	case NODE_INVOCATION:
+	case NODE_BYID_LINK:
 		n->invoke_id = n->name;
 		break;
-	case NODE_ROOT:
-	case NODE_FILE:
+	default:
 		break;
 	}
 }
@@ -249,7 +314,7 @@ static void inherit_identity(struct node *n, const struct node *parent)
 int node_child(struct node_table *t, struct node *parent, const char *name, enum node_kind kind,
 	       enum node_file file, time_t instance_ctime, bool count_lookup, struct node **ret_node)
 {
-	uint64_t ino = node_child_ino(parent, name);
+	uint64_t ino = node_child_ino(t, parent, name, kind, file);
 	struct node *n, *fresh;
 
 	/* Allocate outside the lock; most lookups find the node and free this. */
@@ -262,12 +327,14 @@ int node_child(struct node_table *t, struct node *parent, const char *name, enum
 		return -ENOMEM;
 	}
 
-	pthread_mutex_lock(&t->lock);
+	table_lock(t);
 	for (;;) {
 		n = table_find(t, ino);
-		if (n == NULL || (n->parent == parent && strcmp(n->name, name) == 0))
+		if (n == NULL || is_same(n, parent, name, kind, file))
 			break;
-		ino = ino + 1 > NODE_ROOT_INO ? ino + 1 : NODE_ROOT_INO + 1;
+		/* Another identity has the number: never serve its data. */
+		t->collisions++;
+		ino = next_ino(ino);
 	}
 	if (n == NULL) {
 		n = fresh;
@@ -285,7 +352,7 @@ int node_child(struct node_table *t, struct node *parent, const char *name, enum
 	n->refs++;
 	if (count_lookup)
 		n->nlookup++;
-	pthread_mutex_unlock(&t->lock);
+	table_unlock(t);
 
 	if (fresh != NULL) {
 		free(fresh->name);
@@ -299,9 +366,9 @@ struct node_fingerprint node_served(struct node_table *t, struct node *n)
 {
 	struct node_fingerprint fp;
 
-	pthread_mutex_lock(&t->lock);
+	table_lock(t);
 	fp = n->served;
-	pthread_mutex_unlock(&t->lock);
+	table_unlock(t);
 	return fp;
 }
 
@@ -309,28 +376,28 @@ bool node_serve(struct node_table *t, struct node *n, const struct node_fingerpr
 {
 	struct node_fingerprint old;
 
-	pthread_mutex_lock(&t->lock);
+	table_lock(t);
 	old = n->served;
 	n->served = *fp;
 	n->served.set = true;
-	pthread_mutex_unlock(&t->lock);
+	table_unlock(t);
 	return old.set && (old.size != fp->size || old.hash != fp->hash);
 }
 
 void node_dir_filled(struct node_table *t, struct node *n)
 {
-	pthread_mutex_lock(&t->lock);
+	table_lock(t);
 	n->dir_cached = true;
-	pthread_mutex_unlock(&t->lock);
+	table_unlock(t);
 }
 
 bool node_dir_is_cached(struct node_table *t, struct node *n)
 {
 	bool cached;
 
-	pthread_mutex_lock(&t->lock);
+	table_lock(t);
 	cached = n->dir_cached;
-	pthread_mutex_unlock(&t->lock);
+	table_unlock(t);
 	return cached;
 }
 
@@ -338,8 +405,33 @@ unsigned long node_count(struct node_table *t)
 {
 	unsigned long c;
 
-	pthread_mutex_lock(&t->lock);
+	table_lock(t);
 	c = t->count;
-	pthread_mutex_unlock(&t->lock);
+	table_unlock(t);
 	return c;
+}
+
+unsigned long node_collisions(struct node_table *t)
+{
+	unsigned long c;
+
+	table_lock(t);
+	c = t->collisions;
+	table_unlock(t);
+	return c;
+}
+
+size_t node_dir_inos(struct node_table *t, uint64_t *inos, size_t max)
+{
+	size_t n = 0;
+
+	table_lock(t);
+	for (size_t i = 0; i < t->nbuckets && n < max; i++) {
+		for (struct node *x = t->buckets[i]; x != NULL && n < max; x = x->hnext) {
+			if (x->kind != NODE_FILE && (x->nlookup > 0 || x == t->root))
+				inos[n++] = x->ino;
+		}
+	}
+	table_unlock(t);
+	return n;
 }

@@ -7,6 +7,7 @@
  * it is never held while the send function runs, so a send that waits on the
  * kernel never blocks a handler that queues.
  */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -18,7 +19,7 @@
 struct notify {
 	notify_send_fn send;
 	void *arg;
-	pthread_t thread;
+	pthread_t thread; /* the service's, while running */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -26,6 +27,7 @@ struct notify {
 	size_t count;		   /* protected by lock */
 	size_t cap;		   /* protected by lock */
 	bool stop;		   /* protected by lock */
+	bool running;		   /* notify_run is looping; protected by lock */
 	struct notify_stats stats; /* protected by lock */
 };
 
@@ -76,13 +78,16 @@ void notify_inode(struct notify *n, uint64_t ino)
 	pthread_mutex_unlock(&n->lock);
 }
 
-static void *notify_thread(void *arg)
+/* The service's loop (bg.h): runs from bg_start until notify_stop. */
+static void notify_run(void *arg)
 {
 	struct notify *n = arg;
 	uint64_t *batch = NULL;
 	size_t nbatch;
 
 	pthread_mutex_lock(&n->lock);
+	n->thread = pthread_self();
+	n->running = true;
 	for (;;) {
 		while (n->count == 0 && !n->stop)
 			pthread_cond_wait(&n->cond, &n->lock);
@@ -102,16 +107,26 @@ static void *notify_thread(void *arg)
 		batch = NULL;
 		pthread_mutex_lock(&n->lock);
 	}
+	n->running = false;
 	pthread_mutex_unlock(&n->lock);
-	return NULL;
 }
 
-int notify_new(notify_send_fn send, void *arg, struct notify **ret)
+static void notify_stop(void *arg)
+{
+	struct notify *n = arg;
+
+	pthread_mutex_lock(&n->lock);
+	n->stop = true;
+	pthread_cond_signal(&n->cond);
+	pthread_mutex_unlock(&n->lock);
+}
+
+int notify_new(struct bg *bg, notify_send_fn send, void *arg, struct notify **ret)
 {
 	struct notify *n;
 	int r;
 
-	if (send == NULL)
+	if (send == NULL || bg == NULL)
 		return -EINVAL;
 	n = calloc(1, sizeof(*n));
 	if (n == NULL)
@@ -120,26 +135,36 @@ int notify_new(notify_send_fn send, void *arg, struct notify **ret)
 	n->arg = arg;
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_cond_init(&n->cond, NULL);
-	r = pthread_create(&n->thread, NULL, notify_thread, n);
-	if (r != 0) {
+	r = bg_service(bg, "swasfs-notify", notify_run, notify_stop, n);
+	if (r < 0) {
 		pthread_cond_destroy(&n->cond);
 		pthread_mutex_destroy(&n->lock);
 		free(n);
-		return -r;
+		return r;
 	}
 	*ret = n;
 	return 0;
+}
+
+bool notify_is_own_thread(struct notify *n)
+{
+	bool own;
+
+	pthread_mutex_lock(&n->lock);
+	own = n->running && pthread_equal(n->thread, pthread_self());
+	pthread_mutex_unlock(&n->lock);
+	return own;
 }
 
 void notify_free(struct notify *n)
 {
 	if (n == NULL)
 		return;
+	/* bg_stop joined the thread (notify.h); a loop still running would
+	 * use what is freed here. */
 	pthread_mutex_lock(&n->lock);
-	n->stop = true;
-	pthread_cond_signal(&n->cond);
+	assert(!n->running);
 	pthread_mutex_unlock(&n->lock);
-	pthread_join(n->thread, NULL);
 	free(n->pending);
 	pthread_cond_destroy(&n->cond);
 	pthread_mutex_destroy(&n->lock);

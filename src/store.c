@@ -532,10 +532,18 @@ fill:
 	e->in.region_id = strdup(in->region_id ? in->region_id : "");
 	e->in.creation_time = strdup(in->creation_time ? in->creation_time : "");
 	e->in.ctime = in->ctime;
+	if (in->record != NULL) {
+		e->in.record = malloc(in->record_len + 1);
+		if (e->in.record != NULL) {
+			memcpy(e->in.record, in->record, in->record_len);
+			e->in.record[in->record_len] = '\0';
+			e->in.record_len = in->record_len;
+		}
+	}
 	e->on_disk = on_disk;
 	e->queued = false;
 	if (!e->in.instance_id || !e->in.instance_name || !e->in.status || !e->in.region_id ||
-	    !e->in.creation_time) {
+	    !e->in.creation_time || (in->record != NULL && e->in.record == NULL)) {
 		swas_instance_done(&e->in);
 		g->ninsts--;
 		if (e != &g->insts[g->ninsts])
@@ -730,6 +738,15 @@ static bool same_str(const char *a, const char *b)
 	return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
+/* The ListInstances record (.instance.json) unchanged: status or address
+ * changes are rare, and the stored copy is what a deleted instance shows. */
+static bool same_record(const struct swas_instance *a, const struct swas_instance *b)
+{
+	size_t la = a->record ? a->record_len : 0, lb = b->record ? b->record_len : 0;
+
+	return la == lb && (la == 0 || memcmp(a->record, b->record, la) == 0);
+}
+
 int store_merge_instances(struct store *s, const char *region, struct swas_instance_list *list, bool from_api)
 {
 	struct region *g;
@@ -758,7 +775,8 @@ int store_merge_instances(struct store *s, const char *region, struct swas_insta
 			if (strcmp(g->insts[j].in.instance_id, in->instance_id) == 0)
 				e = &g->insts[j];
 		if (e != NULL &&
-		    (e->queued || (e->on_disk && same_str(e->in.creation_time, in->creation_time))))
+		    (e->queued || (e->on_disk && same_str(e->in.creation_time, in->creation_time) &&
+				   same_record(&e->in, in))))
 			continue;
 		if (sinst_add(g, in, false, &idx) < 0 || storefmt_encode_instance(in, &frame, &len) < 0)
 			continue;
@@ -793,6 +811,10 @@ int store_merge_instances(struct store *s, const char *region, struct swas_insta
 				in->status = strdup(g->insts[j].in.status);
 				in->creation_time = strdup(g->insts[j].in.creation_time);
 				in->ctime = g->insts[j].in.ctime;
+				if (g->insts[j].in.record != NULL) {
+					in->record = strdup(g->insts[j].in.record);
+					in->record_len = in->record ? g->insts[j].in.record_len : 0;
+				}
 				break;
 			}
 		}

@@ -4,7 +4,8 @@
  * fixed sequence of fields, each string or byte run as u32 length + bytes,
  * each time as a signed 64-bit integer, little-endian throughout:
  *
- *   instance:   InstanceId, InstanceName, Status, RegionId, CreationTime, ctime
+ *   instance:   InstanceId, InstanceName, Status, RegionId, CreationTime, ctime,
+ *               the ListInstances record (.instance.json)
  *   invocation: InvokeId, ctime, InvokeStatus, command, record, put_back[4] (i16)
  *   result:     InvokeId, output, result.json, InvokeRecordStatus, finished, started
  *
@@ -194,6 +195,7 @@ int storefmt_encode_instance(const struct swas_instance *in, unsigned char **ret
 	w_str(&w, in->region_id);
 	w_str(&w, in->creation_time);
 	w_i64(&w, (int64_t)in->ctime);
+	w_run(&w, in->record, in->record ? in->record_len : 0);
 	return w_finish(&w, STOREFMT_INSTANCE, ret, ret_len);
 }
 
@@ -391,6 +393,8 @@ int storefmt_decode_instance(const unsigned char *p, size_t len, struct swas_ins
 {
 	struct rbuf r = { .p = p, .len = len };
 	struct swas_instance in = { 0 };
+	const unsigned char *record;
+	size_t record_len;
 	int64_t ctime;
 
 	in.instance_id = r_str(&r);
@@ -399,13 +403,25 @@ int storefmt_decode_instance(const unsigned char *p, size_t len, struct swas_ins
 	in.region_id = r_str(&r);
 	in.creation_time = r_str(&r);
 	ctime = r_i64(&r);
-	if (r.bad || r.pos != len || !time_ok(ctime) || in.instance_id[0] == '\0') {
-		swas_instance_done(&in);
-		return -EBADMSG;
-	}
+	record = r_run(&r, &record_len);
+	if (r.bad || r.pos != len || !time_ok(ctime) || in.instance_id[0] == '\0' ||
+	    memchr(record, '\0', record_len) != NULL)
+		goto out_bad;
 	in.ctime = (time_t)ctime;
+	if (record_len > 0) {
+		in.record = malloc(record_len + 1);
+		if (in.record == NULL)
+			goto out_bad;
+		memcpy(in.record, record, record_len);
+		in.record[record_len] = '\0';
+		in.record_len = record_len;
+	}
 	*ret = in;
 	return 0;
+
+out_bad:
+	swas_instance_done(&in);
+	return -EBADMSG;
 }
 
 int storefmt_decode_invocation(const unsigned char *p, size_t len, const char *region_id,

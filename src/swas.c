@@ -62,6 +62,7 @@ void swas_instance_done(struct swas_instance *in)
 	free(in->status);
 	free(in->region_id);
 	free(in->creation_time);
+	free(in->record);
 }
 
 void swas_instance_list_done(struct swas_instance_list *l)

@@ -43,9 +43,9 @@ def invocation(invoke_id, status="Finished", created="2026-11-20T08:00:00Z", com
     return inv
 
 
-def instance(instance_id, invocations, created="2026-11-01T00:00:00Z"):
-    return {"InstanceId": instance_id, "InstanceName": f"name-{instance_id}", "Status": "Running",
-            "CreationTime": created, "invocations": invocations}
+def instance(instance_id, invocations, created="2026-11-01T00:00:00Z", name=None):
+    return {"InstanceId": instance_id, "InstanceName": name if name is not None else f"name-{instance_id}",
+            "Status": "Running", "CreationTime": created, "invocations": invocations}
 
 
 def dataset(regions):

@@ -203,6 +203,10 @@ class Emulator:
     def add_instance(self, region_id, instance):
         return self.control("POST", "instances", dict(instance, RegionId=region_id))
 
+    def update_instance(self, instance_id, **fields):
+        """Sets (None: removes) fields of an instance's ListInstances record."""
+        return self.control("POST", "instances/update", dict(fields, InstanceId=instance_id))
+
     def delete_instance(self, instance_id, region_id=None):
         body = {"InstanceId": instance_id}
         if region_id is not None:

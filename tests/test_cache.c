@@ -325,9 +325,13 @@ static void advance(uint64_t ms)
 #define INSTANCE_TTL_S	10u
 #define INSTANCE_TTL_MS ((uint64_t)INSTANCE_TTL_S * 1000u)
 
+/* Runs the caches' background refreshes, as the daemon's does. */
+static struct bg *test_bg;
+
 static struct cache *cache_make(struct fake *k, unsigned stale_wait_ms, size_t max_bytes)
 {
 	struct cache_config cfg = {
+		.bg = test_bg,
 		.cache_ttl_s = CACHE_TTL_S,
 		.instance_ttl_s = INSTANCE_TTL_S,
 		.clock = fake_clock,
@@ -1079,7 +1083,8 @@ static const struct fetcher_ops counting_ops = {
 static void test_a_wrapping_fetcher_delegates_every_op_and_cancel(void)
 {
 	struct counting w = { .f = { .ops = &counting_ops } };
-	struct cache_config cfg = { .cache_ttl_s = CACHE_TTL_S,
+	struct cache_config cfg = { .bg = test_bg,
+				    .cache_ttl_s = CACHE_TTL_S,
 				    .instance_ttl_s = INSTANCE_TTL_S,
 				    .clock = fake_clock };
 	const struct cache_regions *rg;
@@ -1113,6 +1118,8 @@ static void test_a_wrapping_fetcher_delegates_every_op_and_cancel(void)
 
 int main(void)
 {
+	ASSERT_EQ_INT(bg_new(NULL, &test_bg), 0);
+	ASSERT_EQ_INT(bg_start(test_bg), 0);
 	RUN(test_readers_of_a_never_fetched_key_cause_one_fetch);
 	RUN(test_readers_of_a_stale_key_cause_one_refresh_and_get_the_old_copy);
 	RUN(test_a_stale_reader_waits_stale_wait_ms_once_then_gets_the_new_copy);
@@ -1128,5 +1135,6 @@ int main(void)
 	RUN(test_cancel_ends_a_refresh_in_flight_and_free_returns);
 	RUN(test_the_api_fetcher_forwards_cancel);
 	RUN(test_a_wrapping_fetcher_delegates_every_op_and_cancel);
+	bg_free(test_bg);
 	return 0;
 }

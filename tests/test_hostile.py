@@ -25,7 +25,7 @@ import time
 
 import pytest
 
-from mount import SWASFS, VALGRIND, Mount, proc_status_kib, safe_sleep
+from mount import Mount, SWASFS, VALGRIND, listdir, proc_status_kib, safe_sleep
 
 RSS_BOUND_KIB = 300 * 1024  # generous: a normal mount of these data sets stays near 10 MiB
 # Under ASan (quarantine, redzones) or valgrind the RSS says nothing about
@@ -113,7 +113,7 @@ def test_hostile_mode_is_bounded_and_the_mount_recovers(emulator_factory, tmp_pa
             target, want = m.path(reg["RegionId"]), region_dir_want
         else:
             # The instance list is fetched honestly first.
-            assert sorted(os.listdir(m.path(reg["RegionId"]))) == region_dir_want
+            assert sorted(listdir(m.path(reg["RegionId"]))) == region_dir_want
             target, want = m.path(reg["RegionId"], inst["InstanceId"], "Finished"), finished_ids(inst)
         emu.reset_counters()
         emu.config(hostile=mode, hostile_actions=[action], **extra)
@@ -149,15 +149,15 @@ def test_hostile_mode_is_bounded_and_the_mount_recovers(emulator_factory, tmp_pa
                 assert len(got) == MAX_INSTANCE_PAGES * 100
             else:
                 assert pages == MAX_INVOCATION_PAGES
-                statuses = os.listdir(target.parent)
-                total = sum(len(os.listdir(target.parent / s)) for s in statuses)
+                statuses = listdir(target.parent)
+                total = sum(len(listdir(target.parent / s)) for s in statuses)
                 assert total == MAX_INVOCATION_PAGES * 50
             assert "announced more" in m.log()
 
         # Hostile mode off: the next listing after the TTL is right again.
         emu.config(hostile=None)
         safe_sleep(TTL + 1)
-        assert sorted(os.listdir(target)) == want
+        assert sorted(listdir(target)) == want
         assert SANITIZED or vm_hwm_kib(m.proc.pid) < RSS_BOUND_KIB
 
 
@@ -170,7 +170,7 @@ def test_hostile_result_bodies_give_eio_and_the_mount_recovers(emulator_factory,
     assert len(invs) >= 1
     with Mount(emu, tmp_path, options=OPTIONS, cache_ttl=TTL, allow=ALLOW) as m:
         d = m.path(reg["RegionId"], inst["InstanceId"], "Finished", invs[0]["InvokeId"])
-        assert "output" in os.listdir(d)
+        assert "output" in listdir(d)
         for mode in ("deep_nesting", "huge_body"):
             emu.config(hostile=mode, hostile_actions=["DescribeInvocationResult"])
             t0 = time.monotonic()
@@ -241,7 +241,7 @@ def test_sigterm_ends_readers_blocked_on_a_hung_api(emulator_factory, tmp_path):
     reg = data["regions"][0]
     with Mount(emu, tmp_path, options=["jobs=8", "timeout=120", "retry_budget=300"], allow=ALLOW) as m:
         # Instance list first, then every API answer hangs for minutes.
-        instances = sorted(os.listdir(m.path(reg["RegionId"])))
+        instances = sorted(listdir(m.path(reg["RegionId"])))
         assert len(instances) == 8
         emu.reset_counters()
         emu.config(latency_ms=600000)

@@ -15,7 +15,7 @@ import time
 import pytest
 
 import datasets
-from mount import Mount, safe_sleep
+from mount import Mount, listdir, safe_sleep
 
 # A TTL with room: two steps "within the TTL" take far less than this even on
 # a loaded two-core machine; expiry is waited for explicitly (TTL + 1 s).
@@ -108,7 +108,7 @@ def test_requests_in_flight_reach_jobs_on_a_multi_page_pass_and_never_exceed_it(
         # Pages 2..6 overlap only if each takes a while.
         emu.config(latency_ms=300)
         emu.reset_counters()
-        assert len(os.listdir(m.path(region, instance, "Finished"))) == n
+        assert len(listdir(m.path(region, instance, "Finished"))) == n
         assert describe_invocations(emu, instance) == pages(n)
         assert emu.peak_in_flight()["total"] == jobs
 
@@ -121,7 +121,7 @@ def test_readers_of_many_results_never_have_more_than_jobs_requests_in_flight(em
             for i in range(n)]
     emu = emulator_factory(data=datasets.dataset({region: [datasets.instance(instance, invs)]}))
     with Mount(emu, tmp_path, options=[f"jobs={jobs}"]) as m:
-        assert len(os.listdir(m.path(region, instance, "Finished"))) == n
+        assert len(listdir(m.path(region, instance, "Finished"))) == n
         emu.config(latency_ms=500)
         emu.reset_counters()
 
@@ -159,7 +159,7 @@ def test_st_size_before_any_read_is_the_size_the_data_predicts(emulator_factory,
             if how == "readdirplus":
                 # Attributes of command, parameters.json and metadata.json
                 # come with the directory listing.
-                assert sorted(os.listdir(d)) == sorted(names)
+                assert sorted(listdir(d)) == sorted(names)
             for name in names:
                 want[d / name] = exp[name]
                 assert os.stat(d / name).st_size == len(exp[name]), (d / name, exp[name])
@@ -235,7 +235,7 @@ def test_ls_of_a_region_costs_exactly_one_list_instances(sample):
     emu, m = sample
     region = next(r for r in emu.data()["regions"] if r["instances"])
     emu.reset_counters()
-    assert sorted(os.listdir(m.path(region["RegionId"]))) == sorted(i["InstanceId"] for i in region["instances"])
+    assert sorted(listdir(m.path(region["RegionId"]))) == sorted(i["InstanceId"] for i in region["instances"])
     assert by_action(emu) == {"ListInstances": 1}
 
 
@@ -246,7 +246,7 @@ def test_list_instances_pages_are_exactly_what_the_count_needs(emulator_factory,
     assert len(reg["instances"]) == count
     with Mount(emu, tmp_path) as m:
         emu.reset_counters()
-        assert sorted(os.listdir(m.path(reg["RegionId"]))) == sorted(i["InstanceId"] for i in reg["instances"])
+        assert sorted(listdir(m.path(reg["RegionId"]))) == sorted(i["InstanceId"] for i in reg["instances"])
         assert by_action(emu) == {"ListInstances": pages(count, 100)}
 
 
@@ -259,16 +259,16 @@ def test_instances_added_or_deleted_show_after_instance_ttl(emulator_factory, tm
     # cache_ttl no longer than instance_ttl: the kernel keeps an instance's
     # own entry for cache_ttl.
     with Mount(emu, tmp_path, cache_ttl=TTL, options=[f"instance_ttl={TTL}"]) as m:
-        assert sorted(os.listdir(m.path(rid))) == before
+        assert sorted(listdir(m.path(rid))) == before
         emu.add_instance(rid, {"InstanceId": new, "invocations": [datasets.invocation("t-added0000001")]})
         emu.delete_instance(gone, region_id=rid)
         emu.reset_counters()
         # Within instance_ttl the list is not asked for again.
-        assert sorted(os.listdir(m.path(rid))) == before
+        assert sorted(listdir(m.path(rid))) == before
         assert by_action(emu).get("ListInstances", 0) == 0
         safe_sleep(TTL + 1)
         after = sorted(set(before) - {gone} | {new})
-        eventually(lambda: sorted(os.listdir(m.path(rid))) == after, what="the new instance list")
+        eventually(lambda: sorted(listdir(m.path(rid))) == after, what="the new instance list")
         assert by_action(emu)["ListInstances"] == 1
         with pytest.raises(OSError) as e:
             os.stat(m.path(rid, gone))

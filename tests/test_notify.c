@@ -22,7 +22,8 @@ struct fake_kernel {
 	bool blocked;
 	bool in_send; /* a send is waiting on the gate */
 	pthread_t caller;
-	bool sent_on_caller;
+	bool sent_on_caller; /* or on any thread but the notifier's */
+	struct notify *n;
 	uint64_t sent[8192];
 	size_t nsent;
 };
@@ -32,7 +33,7 @@ static int fake_send(void *arg, uint64_t ino)
 	struct fake_kernel *k = arg;
 
 	pthread_mutex_lock(&k->lock);
-	if (pthread_equal(pthread_self(), k->caller))
+	if (pthread_equal(pthread_self(), k->caller) || !notify_is_own_thread(k->n))
 		k->sent_on_caller = true;
 	k->in_send = true;
 	pthread_cond_broadcast(&k->cond);
@@ -88,29 +89,46 @@ static void wait_in_send(struct fake_kernel *k)
 	pthread_mutex_unlock(&k->lock);
 }
 
+/* A notifier on a started bg, as the daemon's runs. */
+static struct notify *notify_start(struct fake_kernel *k, struct bg **ret_bg)
+{
+	struct notify *n = NULL;
+
+	ASSERT_EQ_INT(bg_new(NULL, ret_bg), 0);
+	ASSERT_EQ_INT(notify_new(*ret_bg, fake_send, k, &n), 0);
+	ASSERT_TRUE(!notify_is_own_thread(n));
+	k->n = n;
+	ASSERT_EQ_INT(bg_start(*ret_bg), 0);
+	return n;
+}
+
 static void test_sent_on_its_own_thread(void)
 {
 	struct fake_kernel k;
 	struct notify *n = NULL;
+	struct bg *bg;
 
 	kernel_init(&k);
-	ASSERT_EQ_INT(notify_new(fake_send, &k, &n), 0);
+	n = notify_start(&k, &bg);
 	notify_inode(n, 42);
 	ASSERT_TRUE(wait_sent(&k, 1));
 	ASSERT_EQ_INT(k.sent[0], 42);
 	ASSERT_TRUE(!k.sent_on_caller);
+	bg_stop(bg);
 	notify_free(n);
+	bg_free(bg);
 }
 
 static void test_queueing_never_waits_for_a_stuck_send(void)
 {
 	struct fake_kernel k;
 	struct notify *n = NULL;
+	struct bg *bg;
 	struct notify_stats st;
 
 	kernel_init(&k);
 	k.blocked = true;
-	ASSERT_EQ_INT(notify_new(fake_send, &k, &n), 0);
+	n = notify_start(&k, &bg);
 	notify_inode(n, 1);
 	wait_in_send(&k);
 	/* The kernel holds the first send; handlers go on queueing. */
@@ -126,18 +144,21 @@ static void test_queueing_never_waits_for_a_stuck_send(void)
 		ASSERT_EQ_INT(k.sent[i], i + 1);
 	usleep(50000);
 	ASSERT_EQ_INT(k.nsent, 100);
+	bg_stop(bg);
 	notify_free(n);
+	bg_free(bg);
 }
 
 static void test_over_the_cap_is_dropped_and_counted(void)
 {
 	struct fake_kernel k;
 	struct notify *n = NULL;
+	struct bg *bg;
 	struct notify_stats st;
 
 	kernel_init(&k);
 	k.blocked = true;
-	ASSERT_EQ_INT(notify_new(fake_send, &k, &n), 0);
+	n = notify_start(&k, &bg);
 	notify_inode(n, 0);
 	wait_in_send(&k);
 	for (uint64_t i = 1; i <= NOTIFY_MAX_PENDING + 10; i++)
@@ -146,7 +167,9 @@ static void test_over_the_cap_is_dropped_and_counted(void)
 	ASSERT_EQ_INT(st.dropped, 10);
 	set_blocked(&k, false);
 	ASSERT_TRUE(wait_sent(&k, NOTIFY_MAX_PENDING + 1));
+	bg_stop(bg);
 	notify_free(n);
+	bg_free(bg);
 	ASSERT_EQ_INT(k.nsent, NOTIFY_MAX_PENDING + 1);
 }
 
@@ -154,10 +177,13 @@ static void test_free_with_nothing_queued_joins(void)
 {
 	struct fake_kernel k;
 	struct notify *n = NULL;
+	struct bg *bg;
 
 	kernel_init(&k);
-	ASSERT_EQ_INT(notify_new(fake_send, &k, &n), 0);
+	n = notify_start(&k, &bg);
+	bg_stop(bg);
 	notify_free(n);
+	bg_free(bg);
 	notify_free(NULL);
 	notify_inode(NULL, 1); /* before init, after destroy: a no-op */
 	ASSERT_EQ_INT(k.nsent, 0);

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from mount import Mount, run_reader, safe_sleep
+from mount import Mount, listdir, run_reader, safe_sleep
 
 REGION = "cn-hangzhou"
 INSTANCE = "2ad1ae67295445f598017499dc1a0b01"  # the sample's first instance
@@ -75,7 +75,7 @@ def test_status_directories_follow_their_entries_through_a_parents_readdirplus(e
     with Mount(emu, tmp_path, cache_ttl=ttl) as m:
         inst = m.path(REGION, INSTANCE)
         running = inst / "Running"
-        assert {"t-both0", "t-both1"} <= set(os.listdir(running))
+        assert {"t-both0", "t-both1"} <= set(listdir(running))
         before = os.stat(running).st_mtime_ns
         emu.set_status("t-both0", "Finished")
         # The parent's readdirplus refreshes Running/'s attributes (and so
@@ -85,18 +85,18 @@ def test_status_directories_follow_their_entries_through_a_parents_readdirplus(e
         while True:
             rc, _, err = reader(["ls", "-l", str(inst)])
             assert rc == 0, err
-            names = set(os.listdir(running))
+            names = set(listdir(running))
             if "t-both0" not in names:
                 break
             assert time.monotonic() < deadline, f"Running/ still lists a finished invocation: {names}"
             time.sleep(0.5)
         assert "t-both1" in names
-        assert "t-both0" in os.listdir(inst / "Finished")
+        assert "t-both0" in listdir(inst / "Finished")
         after = os.stat(running).st_mtime_ns
         # Same newest invocation, same seconds; other entries, other nanoseconds.
         assert after // 10**9 == before // 10**9 and after != before
         # Every entry listed can be stat'ed.
-        for n in os.listdir(running):
+        for n in listdir(running):
             os.stat(running / n)
 
 
@@ -104,13 +104,13 @@ def test_unchanged_directories_keep_their_mtime_to_the_nanosecond(emulator_facto
     emu = emulator_factory(sample=True)
     with Mount(emu, tmp_path, cache_ttl=1) as m:
         dirs = [m.mnt, m.path(REGION), m.path(REGION, INSTANCE)]
-        dirs += [m.path(REGION, INSTANCE, s) for s in os.listdir(m.path(REGION, INSTANCE))]
+        dirs += [m.path(REGION, INSTANCE, s) for s in listdir(m.path(REGION, INSTANCE))]
         for d in dirs:
-            os.listdir(d)
+            listdir(d)
         first = {d: os.stat(d).st_mtime_ns for d in dirs}
         safe_sleep(2.5)
         for d in dirs:
-            os.listdir(d)
+            listdir(d)
         assert {d: os.stat(d).st_mtime_ns for d in dirs} == first
 
 
@@ -130,31 +130,31 @@ def test_api_down_stale_at_once_never_fetched_fails_fast_outage_logged_once(emul
     with Mount(emu, tmp_path, cache_ttl=2, options=[f"retry_budget={budget}", "timeout=2"],
                allow=[r"failed", r"failing"]) as m:
         cached = m.path(REGION, instances[0], "Finished")
-        before = sorted(os.listdir(cached))
+        before = sorted(listdir(cached))
         emu.config(fault_rate=1.0, fault_kind="5xx")
         safe_sleep(3)
         # Past its TTL with the API down: the last good listing within about
         # a second, not after the retry budget.
-        names, took = timed(lambda: sorted(os.listdir(cached)))
+        names, took = timed(lambda: sorted(listdir(cached)))
         assert names == before
         assert took < budget / 2, f"stale listing took {took:.1f} s"
         # Never fetched: waits for its fetch, at most the retry budget...
-        err, took = timed(lambda: os.listdir(m.path(REGION, instances[1], "Finished")))
+        err, took = timed(lambda: listdir(m.path(REGION, instances[1], "Finished")))
         assert isinstance(err, OSError) and err.errno == errno.EIO, err
         assert took < budget + 5
         # ... and once the endpoint's breaker is open, fails at once.
-        err, took = timed(lambda: os.listdir(m.path(REGION, instances[2], "Finished")))
+        err, took = timed(lambda: listdir(m.path(REGION, instances[2], "Finished")))
         assert isinstance(err, OSError) and err.errno == errno.EIO, err
         assert took < 2, f"second never-fetched listing took {took:.1f} s with the breaker open"
         # Cached data still comes at once.
-        names, took = timed(lambda: sorted(os.listdir(cached)))
+        names, took = timed(lambda: sorted(listdir(cached)))
         assert names == before and took < 2
         assert m.log().count("is failing") == 1, m.log()
         emu.config(fault_rate=0.0)
         # Back: a probe closes the breaker (the period may have doubled).
         end = time.monotonic() + 30
         while True:
-            got, _ = timed(lambda: os.listdir(m.path(REGION, instances[1], "Finished")))
+            got, _ = timed(lambda: listdir(m.path(REGION, instances[1], "Finished")))
             if not isinstance(got, OSError):
                 break
             assert time.monotonic() < end, "the mount did not recover after the API came back"

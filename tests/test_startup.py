@@ -13,7 +13,7 @@ import pytest
 
 import mount
 from emulator import make_test_ca
-from mount import AK_SECRET, Mount, credentials_env, have_tool, run_swasfs
+from mount import AK_SECRET, Mount, credentials_env, have_tool, listdir, run_swasfs
 
 # An STS token for the tests that look for secrets in the daemon; like the secret it must never show up.
 TOKEN = "swasfs-test-token-" + "5e7a" * 32
@@ -105,12 +105,12 @@ def test_credentials_from_the_ini_file(emulator, tmp_path):
     cred.chmod(0o600)
     env["ALIBABA_CLOUD_CREDENTIALS_FILE"] = str(cred)
     with Mount(emulator, tmp_path, env=env) as m:
-        assert os.listdir(m.mnt)
+        assert listdir(m.mnt)
 
 
 def test_regions_option_limits_the_top_level(emulator, tmp_path):
     with Mount(emulator, tmp_path, options=["regions=cn-shanghai"]) as m:
-        assert os.listdir(m.mnt) == ["cn-shanghai"]
+        assert listdir(m.mnt) == ["cn-shanghai"]
 
 
 def test_secret_appears_in_no_output_argv_or_mount_table(emulator, tmp_path):
@@ -133,7 +133,7 @@ def test_secret_appears_in_no_output_argv_or_mount_table(emulator, tmp_path):
 def test_signals_unmount_cleanly(emulator, tmp_path, sig):
     m = Mount(emulator, tmp_path)
     m.start()
-    os.listdir(m.mnt)
+    listdir(m.mnt)
     m.proc.send_signal(sig)
     assert m.proc.wait(timeout=30) == 0
     assert not os.path.ismount(m.mnt)
@@ -150,9 +150,9 @@ def test_https_with_a_test_ca_and_refusal_under_the_wrong_ca(emulator_factory, t
     assert emu.url.startswith("https://")
     with Mount(emu, tmp_path, options=[f"cafile={tls / 'ca.pem'}"]) as m:
         data = emu.data()
-        assert sorted(os.listdir(m.mnt)) == sorted(r["RegionId"] for r in data["regions"])
+        assert sorted(listdir(m.mnt)) == sorted(r["RegionId"] for r in data["regions"])
         reg = next(r for r in data["regions"] if r["instances"])
-        assert sorted(os.listdir(m.path(reg["RegionId"]))) == sorted(i["InstanceId"] for i in reg["instances"])
+        assert sorted(listdir(m.path(reg["RegionId"]))) == sorted(i["InstanceId"] for i in reg["instances"])
     other = tmp_path / "other"
     other.mkdir()
     other_ca = make_ca(other)
@@ -171,7 +171,7 @@ def test_without_f_it_daemonises_and_unmounts_cleanly(emulator, tmp_path):
     assert r.returncode == 0, r.stderr
     try:
         assert os.path.ismount(mnt)
-        assert sorted(os.listdir(mnt)) == sorted(reg["RegionId"] for reg in emulator.data()["regions"])
+        assert sorted(listdir(mnt)) == sorted(reg["RegionId"] for reg in emulator.data()["regions"])
     finally:
         subprocess.run(["fusermount3", "-u", str(mnt)], check=True)
     # The daemon goes away with its mount.
@@ -329,7 +329,7 @@ def test_the_daemon_is_not_dumpable_unless_o_dumpable(emulator, tmp_path, monkey
     monkeypatch.setattr(mount, "daemon_command", lambda args: NO_PTRACE + plain(args))
     options = ["dumpable"] if dumpable else []
     with Daemon(emulator, tmp_path, foreground, options=options) as d:
-        assert os.listdir(d.mount.mnt)
+        assert listdir(d.mount.mnt)
         assert memory_open_to_same_user(d.pid) == dumpable
     if dumpable and foreground:
         assert "-o dumpable: core dumps and debuggers can read the AccessKey secret" in d.output

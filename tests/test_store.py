@@ -66,14 +66,17 @@ def without(data, invoke_ids=(), instances=()):
 
 def walk(root, results=True, missing_ok=False):
     """{relative path: attributes (and bytes for files)} of the whole tree below @root. The root's and
-    the regions' mtimes are the mount time (README.md), so they are left out."""
+    the regions' mtimes are the mount time (README.md), and so are those of the tree's dot-names:
+    they are left out."""
     out = {}
     root = str(root)
     for dirpath, dirnames, filenames in os.walk(root):
         rel = os.path.relpath(dirpath, root)
         depth = 0 if rel == "." else rel.count("/") + 1
+        # The tree's own dot-names (.by-name, .instance.json) carry the mount time: bytes only.
+        dot = any(c.startswith(".") for c in rel.split("/") if c != ".")
         st = os.stat(dirpath)
-        out[rel + "/"] = (st.st_mode, st.st_mtime_ns if depth >= 2 else None)
+        out[rel + "/"] = (st.st_mode, st.st_mtime_ns if depth >= 2 and not dot else None)
         for f in filenames:
             if not results and f in ("output", "result.json"):
                 continue
@@ -86,7 +89,8 @@ def walk(root, results=True, missing_ok=False):
                 if not missing_ok:
                     raise
                 continue
-            out[os.path.join(rel, f)] = (st.st_mode, st.st_size, st.st_mtime_ns, data)
+            mtime = None if dot or f.startswith(".") else st.st_mtime_ns
+            out[os.path.join(rel, f)] = (st.st_mode, st.st_size, mtime, data)
     return out
 
 
@@ -105,7 +109,9 @@ def expected(data, only_final=True):
 
 
 def files_of(tree):
-    return {p: v[3] for p, v in tree.items() if not p.endswith("/")}
+    """The invocation files of a walk (the tree's own dot-names, such as .instance.json, left out)."""
+    return {p: v[3] for p, v in tree.items()
+            if not p.endswith("/") and not any(c.startswith(".") for c in p.split("/"))}
 
 
 def calls(emulator, action):

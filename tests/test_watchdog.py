@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import mount
-from mount import Mount, ReaderStuck, credentials_env, run_reader, run_swasfs
+from mount import Mount, ReaderStuck, credentials_env, listdir, run_reader, run_swasfs
 
 # The emulator answers the held request after this long, so the daemon, once
 # continued, finishes it and can shut down cleanly.
@@ -37,7 +37,7 @@ def an_invocation(emu):
 def stop_daemon_inside_a_result_fetch(emu, m, start_reader):
     """Starts a reader of an output file and stops the daemon once its request reached the API."""
     d = m.path(*an_invocation(emu))
-    os.listdir(d)
+    listdir(d)
     emu.faults("hang", 1, action="DescribeInvocationResult", hang_s=HOLD_S)
     emu.reset_counters()
     reader = start_reader(["cat", str(d / "output")])
@@ -107,7 +107,7 @@ def test_a_reader_stuck_in_a_stopped_daemon_is_found_and_its_connection_aborted(
     # And the suite goes on: the next mount works.
     (tmp_path / "b").mkdir()
     with Mount(emulator, tmp_path / "b") as again:
-        assert sorted(os.listdir(again.mnt)) == sorted(r["RegionId"] for r in emulator.data()["regions"])
+        assert sorted(listdir(again.mnt)) == sorted(r["RegionId"] for r in emulator.data()["regions"])
 
 
 def test_run_reader_aborts_the_connection_of_a_reader_that_survives_sigkill(emulator, tmp_path):
@@ -145,7 +145,7 @@ def test_run_reader_aborts_the_connection_of_a_reader_that_survives_sigkill(emul
 def test_stop_is_bounded_even_if_the_daemon_never_exits(emulator, tmp_path):
     m = Mount(emulator, tmp_path)
     m.start()
-    assert os.listdir(m.mnt)
+    assert listdir(m.mnt)
     pid = m.proc.pid
     m.exit_timeout = 2
     os.kill(pid, signal.SIGSTOP)   # and never continued: only SIGKILL ends it
@@ -179,7 +179,7 @@ def test_stuck(emulator, tmp_path):
         reg = emulator.data()["regions"][0]
         inst = reg["instances"][0]
         d = m.path(reg["RegionId"], inst["InstanceId"], "Finished", inst["invocations"][0]["InvokeId"])
-        os.listdir(d)
+        listdir(d)
         emulator.faults("hang", 1, action="DescribeInvocationResult", hang_s=%d)
         emulator.reset_counters()
 
@@ -200,7 +200,7 @@ def test_stuck(emulator, tmp_path):
 
 def test_next(emulator, tmp_path):
     with Mount(emulator, tmp_path) as m:
-        assert os.listdir(m.mnt)
+        assert listdir(m.mnt)
 ''' % HOLD_S
 
 

@@ -102,6 +102,8 @@ static void check_instance(const unsigned char *p, size_t n)
 	FUZZ_CHECK(storefmt_decode_instance(fr.payload, fr.payload_len, &again) == 0);
 	FUZZ_CHECK(strcmp(in.instance_id, again.instance_id) == 0 && in.ctime == again.ctime);
 	FUZZ_CHECK(strcmp(in.creation_time, again.creation_time) == 0);
+	FUZZ_CHECK(in.record_len == again.record_len &&
+		   (in.record_len == 0 || memcmp(in.record, again.record, in.record_len) == 0));
 	swas_instance_done(&in);
 	swas_instance_done(&again);
 	free(frame);
