@@ -572,14 +572,62 @@ static int instance_frame(const struct storefmt_frame *fr, void *arg)
 
 /* Lists the region's instance logs and reads its instance records, once.
  * Called with s->lock held. */
+struct dir_entry {
+	char *name;
+	bool history;
+};
+
+/* The instance logs in @dir (names and whether they hold any frame), read
+ * without the store's lock. *ret is the caller's (free each name). */
+static int list_inv_dir(const char *dir, struct dir_entry **ret, size_t *ret_count)
+{
+	struct dir_entry *v = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	struct stat sb;
+	DIR *d;
+
+	*ret = NULL;
+	*ret_count = 0;
+	d = opendir(dir);
+	if (d == NULL)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d)) != NULL) {
+		if (!is_safe_name(de->d_name) || strchr(de->d_name, '~') != NULL)
+			continue; /* ".", "..", and the pruner's temporary files */
+		if (n == cap) {
+			struct dir_entry *nv;
+
+			cap = cap ? cap * 2 : 16;
+			nv = realloc(v, cap * sizeof(*v));
+			if (nv == NULL)
+				break;
+			v = nv;
+		}
+		v[n].name = strdup(de->d_name);
+		if (v[n].name == NULL)
+			break;
+		/* A log holding no frame (all pruned) is no history. */
+		v[n].history = fstatat(dirfd(d), de->d_name, &sb, 0) == 0 &&
+			       (uint64_t)sb.st_size > STOREFMT_FILE_HEADER_LEN;
+		n++;
+	}
+	closedir(d);
+	*ret = v;
+	*ret_count = n;
+	return 0;
+}
+
+/* Lists the region's instance logs and reads its instance records, once.
+ * Called with s->lock held; the reading is done without it. */
 static int region_load(struct store *s, struct region *g)
 {
 	struct storefmt_scan_result res = { 0 };
+	struct dir_entry *logs = NULL;
 	unsigned char *buf = NULL;
-	size_t len = 0;
-	struct stat sb;
+	size_t len = 0, nlogs = 0;
+	bool history = false;
 	char *inv_dir;
-	DIR *d;
 	int r;
 
 	if (!claim_load(s, &g->lf))
@@ -590,6 +638,10 @@ static int region_load(struct store *s, struct region *g)
 		r = 0;
 		len = 0;
 	}
+	inv_dir = path_join(g->dir, "inv");
+	if (inv_dir != NULL)
+		list_inv_dir(inv_dir, &logs, &nlogs); /* none listed: none served */
+	free(inv_dir);
 	pthread_mutex_lock(&s->lock);
 	if (r < 0 && r != -ENOMEM) {
 		/* Logged by read_log: its instances are not served, nor written; the
@@ -607,34 +659,24 @@ static int region_load(struct store *s, struct region *g)
 	free(buf);
 	if (r == 0 && len > 0 && g->lf.fd < 0)
 		r = logfile_open(s, &g->lf);
+	for (size_t i = 0; i < nlogs; i++) {
+		struct ilog *l = r == 0 ? ilog_get(g, logs[i].name) : NULL;
+
+		if (l != NULL)
+			l->lf.exists = logs[i].history;
+		history = history || logs[i].history;
+		free(logs[i].name);
+	}
+	free(logs);
 	if (r < 0) {
 		release_load(s, &g->lf, false);
 		return r;
 	}
-	g->lf.exists = len > 0;
+	/* The region counts as stored while its directory holds anything. */
+	g->lf.exists = len > 0 || history;
 	g->lf.size = len;
 	g->lf.end = res.good_end;
 	s->st.bad += res.bad;
-	inv_dir = path_join(g->dir, "inv");
-	d = inv_dir ? opendir(inv_dir) : NULL;
-	free(inv_dir);
-	if (d != NULL) {
-		struct dirent *de;
-
-		while ((de = readdir(d)) != NULL) {
-			struct ilog *l;
-
-			if (de->d_name[0] == '.' && !is_safe_name(de->d_name))
-				continue;
-			if (strchr(de->d_name, '~') != NULL)
-				continue; /* the pruner's temporary files */
-			l = ilog_get(g, de->d_name);
-			/* A log holding no frame (all pruned) is no history. */
-			if (l != NULL && fstatat(dirfd(d), de->d_name, &sb, 0) == 0)
-				l->lf.exists = (uint64_t)sb.st_size > STOREFMT_FILE_HEADER_LEN;
-		}
-		closedir(d);
-	}
 	release_load(s, &g->lf, true);
 	return 0;
 }

@@ -191,9 +191,11 @@ def test_offline_mount_without_credentials_shows_the_archive(emu, data, tmp_path
     store = tmp_path / "store"
     with Mount(emu, tmp_path, store_opts(store)) as m:
         first = walk(m.mnt)
-    emu.stop()
+    # The emulator stays up (and the mount is pointed at it): offline must not ask it anything.
+    emu.reset_counters()
     with Mount(emu, tmp_path, store_opts(store, "offline"), env=offline_env(tmp_path)) as m:
         second = walk(m.mnt)
+    assert emu.counters()["total"] == 0, emu.counters()
     final_only = {p: v for p, v in first.items() if "t-run0001" not in p}
     # The Running directory's mtime follows its (now empty) entries.
     for p in list(final_only):
@@ -467,6 +469,13 @@ def test_store_days_prunes_old_invocations_no_longer_returned(emulator_factory, 
     assert not any("t-old" in p for p in second), sorted(p for p in second if "t-old" in p)
     assert any("t-a0001" in p for p in second)
     del m2
+
+
+def test_help_lists_the_store_options(tmp_path):
+    r = run_swasfs(["--help"], env=offline_env(tmp_path))
+    assert r.returncode == 0
+    for opt in ("-o store=DIR", "-o offline", "-o store_days=N"):
+        assert opt in r.stdout, opt
 
 
 def test_bad_store_days_is_refused(tmp_path):
