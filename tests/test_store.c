@@ -313,6 +313,45 @@ static void test_results_are_served_from_disk_and_checked(void)
 	remove_dir();
 }
 
+/* Bytes that change on disk after the log was read are caught when served. */
+static void test_damage_after_the_scan_is_caught_when_served(void)
+{
+	struct swas_invocation_list api = { 0 }, again = { 0 };
+	struct swas_result res, back;
+	struct store_stats st;
+	struct store *s;
+
+	make_dir();
+	s = open_store(false, 0);
+	make_list(&api, 3, 1700000000);
+	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &api, true), 0);
+	make_result(&res, "late-damage-output\n");
+	store_put_result(s, "r-1", "i-1", "t-0000", &res);
+	ASSERT_EQ_INT(store_flush(s), 0);
+	store_free(s);
+
+	s = open_store(false, 0);
+	/* The scan (at the first merge) finds everything good... */
+	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &again, false), 0);
+	ASSERT_EQ_INT(again.count, 3);
+	swas_invocation_list_done(&again);
+	/* ...then the disk changes under it. */
+	flip_byte_at(log_path("i-1"), "late-damage-output");
+	flip_byte_at(log_path("i-1"), "echo 1\n");
+	ASSERT_EQ_INT(store_get_result(s, "r-1", "i-1", "t-0000", &back), -ENOENT);
+	memset(&again, 0, sizeof(again));
+	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &again, false), 0);
+	ASSERT_EQ_INT(again.count, 2); /* t-0001 left out */
+	ASSERT_TRUE(find(&again, "t-0001") == NULL);
+	store_get_stats(s, &st);
+	ASSERT_EQ_INT(st.bad, 2);
+	store_free(s);
+	swas_result_done(&res);
+	swas_invocation_list_done(&api);
+	swas_invocation_list_done(&again);
+	remove_dir();
+}
+
 static void test_torn_tail_is_cut_before_the_next_append(void)
 {
 	struct swas_invocation_list a = { 0 }, b = { 0 }, all = { 0 };
@@ -539,6 +578,7 @@ int main(void)
 	RUN(test_scan_skips_damage_and_finds_the_rest);
 	RUN(test_merge_stores_once_and_gives_back_the_union);
 	RUN(test_results_are_served_from_disk_and_checked);
+	RUN(test_damage_after_the_scan_is_caught_when_served);
 	RUN(test_torn_tail_is_cut_before_the_next_append);
 	RUN(test_lock_and_version);
 	RUN(test_newer_log_is_left_alone);
