@@ -1916,14 +1916,24 @@ int store_open(const struct store_config *cfg, struct store **ret, char *why, si
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->write_lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
-	s->dir = strdup(cfg->dir);
-	s->regions_dir = s->dir ? path_join(s->dir, "regions") : NULL;
-	if (s->regions_dir == NULL)
-		goto out_free;
-	if (!s->read_only && mkdir(s->dir, 0700) != 0 && errno != EEXIST) {
-		r = set_why(why, why_size, -errno, "store %s: cannot create it: %s", s->dir, strerror(errno));
+	if (!s->read_only && mkdir(cfg->dir, 0700) != 0 && errno != EEXIST) {
+		r = set_why(why, why_size, -errno, "store %s: cannot create it: %s", cfg->dir,
+			    strerror(errno));
 		goto out_free;
 	}
+	/* Absolute: fuse_daemonize changes the working directory to /. */
+	s->dir = realpath(cfg->dir, NULL);
+	if (s->dir == NULL) {
+		r = set_why(why, why_size, errno == ENOMEM ? -ENOMEM : -errno, "store %s: %s", cfg->dir,
+			    strerror(errno));
+		if (r == -ENOENT && s->read_only)
+			set_why(why, why_size, r, "store %s is not a swasfs store (no such directory)",
+				cfg->dir);
+		goto out_free;
+	}
+	s->regions_dir = path_join(s->dir, "regions");
+	if (s->regions_dir == NULL)
+		goto out_free;
 	if (stat(s->dir, &sb) != 0) {
 		r = set_why(why, why_size, -errno, "store %s: %s", s->dir, strerror(errno));
 		goto out_free;

@@ -274,6 +274,34 @@ def test_second_mount_on_one_store_is_refused(emu, tmp_path):
         assert "in use by another swasfs mount" in r.stderr, r.stderr
 
 
+def test_daemon_with_a_relative_store_path(emu, data, tmp_path):
+    """Without -f the daemon forks and changes to /: a relative store= must still be the one meant."""
+    import fcntl
+    mnt = tmp_path / "mnt-daemon"
+    mnt.mkdir()
+    env = credentials_env(tmp_path)
+    r = subprocess.run([os.environ.get("SWASFS_BIN", "build/swasfs"), "-o",
+                        f"endpoint={emu.url},home_region={REGION},store=rel-store", str(mnt)],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    try:
+        p = mnt / REGION / "i-b" / "Finished" / "t-b0000" / "output"
+        assert p.read_bytes() == b"hi\n"
+    finally:
+        subprocess.run(["fusermount3", "-u", str(mnt)], capture_output=True, timeout=30)
+    # The daemon holds the lock until it has written and committed: wait for it to let go.
+    with open(tmp_path / "rel-store" / "lock", "rb") as f:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                assert time.monotonic() < deadline, "the daemon never released the store's lock"
+                time.sleep(0.1)
+    assert ("cn-hangzhou", "i-b", 3, "t-b0000") in stored_frames(tmp_path / "rel-store")
+
+
 def test_newer_store_format_is_refused(emu, tmp_path):
     store = tmp_path / "store"
     store.mkdir(mode=0o700)
