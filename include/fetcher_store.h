@@ -13,8 +13,9 @@
  *     this mount, the store's copy is served instead (an unreachable API at
  *     start-up still shows the archive); a key the API did answer gets the
  *     -EIO, so the cache keeps serving its last good, fuller, snapshot. A
- *     circuit breaker (breaker.h, one for the whole API) then keeps calls
- *     away from the API but for one probe a period: the fetcher keeps asking.
+ *     circuit breaker per endpoint (breaker.h; each region's, and
+ *     ListRegions', as the cache has them) then keeps calls away from that
+ *     endpoint but for one probe a period: the fetcher keeps asking.
  *
  * Ownership: borrows @store and @inner (NULL: offline), which must outlive
  * it. Thread-safety: as fetcher.h.
@@ -29,8 +30,9 @@ struct store;
 /* Returns 0, -EINVAL (no @store) or -ENOMEM; caller frees with fetcher_free(). */
 int fetcher_store_new(struct store *store, struct fetcher *inner, struct fetcher **ret);
 
-/* Tells the fetcher the API did not answer (start-up's check): calls go to
- * the store at once, the API is probed in the background of later calls. */
-void fetcher_store_api_down(struct fetcher *f);
+/* Tells the fetcher the API did not answer (start-up's check): calls for
+ * ListRegions and for the @regions (borrowed) go to the store at once, and
+ * each endpoint is probed by one call a period. */
+void fetcher_store_api_down(struct fetcher *f, const struct swas_region_list *regions);
 
 #endif

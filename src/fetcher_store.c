@@ -18,11 +18,19 @@
 #include "log.h"
 #include "store.h"
 
+/* One API endpoint's breaker: a region's, or ListRegions' (""), as the cache
+ * keeps them, so a failing region does not send the others to the store. */
+struct endpoint {
+	struct endpoint *next;
+	struct breaker breaker;
+	char name[];
+};
+
 struct store_fetcher {
 	struct fetcher f; /* first */
 	struct store *store;
 	pthread_mutex_t lock;
-	struct breaker breaker; /* protected by lock */
+	struct endpoint *endpoints; /* protected by lock */
 	atomic_bool cancelled;
 	atomic_bool logged_fallback;
 };
@@ -46,33 +54,55 @@ enum ask {
 	ASK_STORE, /* do not: the API is known not to answer, or there is none */
 };
 
-static enum ask ask_api(struct store_fetcher *sf, bool *ret_probe)
+/* The breaker of @region ("" for ListRegions), made closed; NULL on
+ * -ENOMEM (then the API is asked). Called with sf->lock held. */
+static struct breaker *breaker_of(struct store_fetcher *sf, const char *region)
 {
-	enum breaker_verdict v;
+	struct endpoint *e;
+	size_t len = strlen(region);
+
+	for (e = sf->endpoints; e != NULL; e = e->next)
+		if (strcmp(e->name, region) == 0)
+			return &e->breaker;
+	e = calloc(1, sizeof(*e) + len + 1);
+	if (e == NULL)
+		return NULL;
+	memcpy(e->name, region, len + 1);
+	e->next = sf->endpoints;
+	sf->endpoints = e;
+	return &e->breaker;
+}
+
+static enum ask ask_api(struct store_fetcher *sf, const char *region, bool *ret_probe)
+{
+	enum breaker_verdict v = BREAKER_PASS;
+	struct breaker *b;
 
 	*ret_probe = false;
 	if (sf->f.inner == NULL)
 		return ASK_STORE;
 	pthread_mutex_lock(&sf->lock);
-	v = breaker_check(&sf->breaker, mono_ms());
+	b = breaker_of(sf, region ? region : "");
+	if (b != NULL)
+		v = breaker_check(b, mono_ms());
 	pthread_mutex_unlock(&sf->lock);
 	*ret_probe = v == BREAKER_PROBE;
 	return v == BREAKER_BLOCK ? ASK_STORE : v == BREAKER_PROBE ? ASK_PROBE : ASK_API;
 }
 
 /* The inner call's outcome, for the breaker. */
-static void told(struct store_fetcher *sf, int r, bool probe)
+static void told(struct store_fetcher *sf, const char *region, int r, bool probe)
 {
-	if (r == -ECANCELED || r == -ENOMEM) {
-		if (probe) {
-			pthread_mutex_lock(&sf->lock);
-			sf->breaker.probing = false;
-			pthread_mutex_unlock(&sf->lock);
-		}
-		return;
-	}
+	struct breaker *b;
+
 	pthread_mutex_lock(&sf->lock);
-	breaker_report(&sf->breaker, mono_ms(), r == -EIO, probe);
+	b = breaker_of(sf, region ? region : "");
+	if (b != NULL && (r == -ECANCELED || r == -ENOMEM)) {
+		if (probe)
+			b->probing = false; /* no verdict: let the next caller probe */
+	} else if (b != NULL) {
+		breaker_report(b, mono_ms(), r == -EIO, probe);
+	}
 	pthread_mutex_unlock(&sf->lock);
 }
 
@@ -108,9 +138,9 @@ static int sf_list_regions(struct fetcher *f, struct swas_region_list *ret, stru
 	bool probe;
 	int r = -EIO;
 
-	if (ask_api(sf, &probe) != ASK_STORE) {
+	if (ask_api(sf, NULL, &probe) != ASK_STORE) {
 		r = fetcher_list_regions(f->inner, &list, err);
-		told(sf, r, probe);
+		told(sf, NULL, r, probe);
 		if (r == 0) {
 			r = store_merge_regions(sf->store, &list, true);
 			goto out;
@@ -139,9 +169,9 @@ static int sf_list_instances(struct fetcher *f, const char *region, struct swas_
 	bool probe;
 	int r = -EIO;
 
-	if (ask_api(sf, &probe) != ASK_STORE) {
+	if (ask_api(sf, region, &probe) != ASK_STORE) {
 		r = fetcher_list_instances(f->inner, region, &list, err);
-		told(sf, r, probe);
+		told(sf, region, r, probe);
 		if (r == 0) {
 			r = store_merge_instances(sf->store, region, &list, true);
 			goto out;
@@ -170,9 +200,9 @@ static int sf_list_invocations(struct fetcher *f, const char *region, const char
 	bool probe;
 	int r = -EIO;
 
-	if (ask_api(sf, &probe) != ASK_STORE) {
+	if (ask_api(sf, region, &probe) != ASK_STORE) {
 		r = fetcher_list_invocations(f->inner, region, instance, &list, err);
-		told(sf, r, probe);
+		told(sf, region, r, probe);
 		if (r == 0) {
 			r = store_merge_invocations(sf->store, region, instance, &list, true);
 			goto out;
@@ -217,12 +247,12 @@ static int sf_get_result(struct fetcher *f, const char *region, const char *inst
 		set_err(err, "offline, and the store has no result for it");
 		return -ENOENT;
 	}
-	if (ask_api(sf, &probe) == ASK_STORE) {
+	if (ask_api(sf, region, &probe) == ASK_STORE) {
 		set_err(err, "the API does not answer and the store has no result for it");
 		return -EIO;
 	}
 	r = fetcher_get_result(f->inner, region, instance, invoke_id, &res, err);
-	told(sf, r, probe);
+	told(sf, region, r, probe);
 	if (r < 0)
 		return r;
 	store_put_result(sf->store, region, instance, invoke_id, &res);
@@ -241,6 +271,12 @@ static void sf_free(struct fetcher *f)
 {
 	struct store_fetcher *sf = sf_of(f);
 
+	while (sf->endpoints != NULL) {
+		struct endpoint *e = sf->endpoints;
+
+		sf->endpoints = e->next;
+		free(e);
+	}
 	pthread_mutex_destroy(&sf->lock);
 	free(sf);
 }
@@ -273,12 +309,21 @@ int fetcher_store_new(struct store *store, struct fetcher *inner, struct fetcher
 	return 0;
 }
 
-void fetcher_store_api_down(struct fetcher *f)
+void fetcher_store_api_down(struct fetcher *f, const struct swas_region_list *regions)
 {
 	struct store_fetcher *sf = sf_of(f);
 
+	/* ListRegions' endpoint and every region's known at start-up: one that
+	 * did not answer says nothing of the others, but the first readers of
+	 * each would otherwise wait a retry budget for what is likely the same
+	 * outage (no network), so all start open and are probed. */
 	pthread_mutex_lock(&sf->lock);
-	breaker_report(&sf->breaker, mono_ms(), true, false);
+	for (size_t i = 0; i <= regions->count; i++) {
+		struct breaker *b = breaker_of(sf, i < regions->count ? regions->items[i].region_id : "");
+
+		if (b != NULL)
+			breaker_report(b, mono_ms(), true, false);
+	}
 	pthread_mutex_unlock(&sf->lock);
 	atomic_store(&sf->logged_fallback, true); /* main logged it */
 }

@@ -400,19 +400,22 @@ static int startup_regions(const struct options *o, const struct cred *cred, str
 {
 	int r = 0;
 
+	bool down;
+
 	if (!o->offline)
 		r = check_api(o, cred, metrics, ret);
-	if (r == -EIO && store != NULL) {
+	down = r == -EIO && store != NULL;
+	if (r < 0 && !down)
+		return r;
+	if (store != NULL)
+		r = store_merge_regions(store, ret, r == 0 && !o->offline);
+	if (r == 0 && down) {
 		log_warn("the SWAS API does not answer: mounting the store %s, asking the API again in the "
 			 "background",
 			 o->store);
-		fetcher_store_api_down(fetcher);
-	} else if (r < 0) {
-		return r;
+		fetcher_store_api_down(fetcher, ret);
 	}
-	if (store != NULL)
-		return store_merge_regions(store, ret, r == 0 && !o->offline);
-	return 0;
+	return r;
 }
 
 /* One line at exit on what the cache held and did, to size max_cache by
