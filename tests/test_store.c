@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fetcher_store.h"
 #include "render.h"
 #include "store.h"
 #include "storefmt.h"
@@ -572,6 +573,147 @@ static void test_instances_union(void)
 	remove_dir();
 }
 
+/* ---- fetcher_store over a fake inner fetcher ---- */
+
+struct fake {
+	struct fetcher f; /* first */
+	int rc;		  /* what every call answers (0: the data below) */
+	unsigned list_calls, result_calls;
+	size_t count; /* invocations listed: t-0000.. */
+};
+
+static int fake_regions(struct fetcher *f, struct swas_region_list *ret, struct api_error *err)
+{
+	(void)f;
+	(void)ret;
+	(void)err;
+	return -EIO;
+}
+
+static int fake_instances(struct fetcher *f, const char *region, struct swas_instance_list *ret,
+			  struct api_error *err)
+{
+	(void)region;
+	(void)err;
+	if (((struct fake *)f)->rc < 0)
+		return ((struct fake *)f)->rc;
+	memset(ret, 0, sizeof(*ret));
+	return 0;
+}
+
+static int fake_invocations(struct fetcher *f, const char *region, const char *instance,
+			    struct swas_invocation_list *ret, struct api_error *err)
+{
+	struct fake *k = (struct fake *)f;
+
+	(void)region;
+	(void)instance;
+	(void)err;
+	k->list_calls++;
+	if (k->rc < 0)
+		return k->rc;
+	memset(ret, 0, sizeof(*ret));
+	make_list(ret, k->count, 1700000000);
+	return 0;
+}
+
+static int fake_result(struct fetcher *f, const char *region, const char *instance, const char *invoke_id,
+		       struct swas_result *ret, struct api_error *err)
+{
+	struct fake *k = (struct fake *)f;
+	char out[64];
+
+	(void)region;
+	(void)instance;
+	(void)err;
+	k->result_calls++;
+	if (k->rc < 0)
+		return k->rc;
+	snprintf(out, sizeof(out), "output of %s\n", invoke_id);
+	make_result(ret, out);
+	return 0;
+}
+
+static void fake_cancel(struct fetcher *f)
+{
+	(void)f;
+}
+
+static const struct fetcher_ops fake_ops = {
+	.list_regions = fake_regions,
+	.list_instances = fake_instances,
+	.list_invocations = fake_invocations,
+	.get_result = fake_result,
+	.cancel = fake_cancel,
+};
+
+static void test_fetcher_serves_results_from_disk_and_falls_back(void)
+{
+	struct fake k = { .f = { .ops = &fake_ops }, .count = 4 };
+	struct swas_invocation_list l = { 0 };
+	struct api_error err;
+	struct swas_result res;
+	struct fetcher *f;
+	struct store *s;
+
+	make_dir();
+	s = open_store(false, 0);
+	ASSERT_EQ_INT(fetcher_store_new(s, &k.f, &f), 0);
+	ASSERT_EQ_INT(fetcher_list_invocations(f, "r-1", "i-1", &l, &err), 0);
+	ASSERT_EQ_INT(l.count, 4);
+	swas_invocation_list_done(&l);
+	ASSERT_EQ_INT(fetcher_get_result(f, "r-1", "i-1", "t-0000", &res, &err), 0);
+	swas_result_done(&res);
+	ASSERT_EQ_INT(k.result_calls, 1);
+	ASSERT_EQ_INT(store_flush(s), 0);
+	/* Stored: answered from disk, the API not asked. */
+	ASSERT_EQ_INT(fetcher_get_result(f, "r-1", "i-1", "t-0000", &res, &err), 0);
+	ASSERT_EQ_MEM(res.output, res.output_len, "output of t-0000\n", 17);
+	swas_result_done(&res);
+	ASSERT_EQ_INT(k.result_calls, 1);
+	/* A running one is always the API's. */
+	ASSERT_EQ_INT(fetcher_get_result(f, "r-1", "i-1", "t-0003", &res, &err), 0);
+	swas_result_done(&res);
+	ASSERT_EQ_INT(k.result_calls, 2);
+	/* The API fails for a key it answered in this mount: the failure goes up
+	 * (the cache keeps its fuller snapshot). */
+	k.rc = -EIO;
+	ASSERT_EQ_INT(fetcher_list_invocations(f, "r-1", "i-1", &l, &err), -EIO);
+	fetcher_free(f);
+	store_free(s);
+
+	/* A new mount with the API down: the store answers, at once after the
+	 * first failure (the breaker), and the stored result too. */
+	s = open_store(false, 0);
+	ASSERT_EQ_INT(fetcher_store_new(s, &k.f, &f), 0);
+	k.list_calls = 0;
+	ASSERT_EQ_INT(fetcher_list_invocations(f, "r-1", "i-1", &l, &err), 0);
+	ASSERT_EQ_INT(l.count, 3); /* the terminal ones */
+	ASSERT_EQ_INT(l.items[0].origin, SWAS_ORIGIN_STORE);
+	swas_invocation_list_done(&l);
+	ASSERT_EQ_INT(fetcher_list_invocations(f, "r-1", "i-1", &l, &err), 0);
+	swas_invocation_list_done(&l);
+	ASSERT_EQ_INT(k.list_calls, 1); /* the second never reached the API */
+	ASSERT_EQ_INT(fetcher_get_result(f, "r-1", "i-1", "t-0000", &res, &err), 0);
+	swas_result_done(&res);
+	ASSERT_EQ_INT(fetcher_get_result(f, "r-1", "i-1", "t-0001", &res, &err), -EIO);
+	/* An instance the store has never seen: the API's failure. */
+	ASSERT_EQ_INT(fetcher_list_invocations(f, "r-1", "i-unknown", &l, &err), -EIO);
+	fetcher_free(f);
+	store_free(s);
+
+	/* Offline: no inner fetcher at all. */
+	s = open_store(true, 0);
+	ASSERT_EQ_INT(fetcher_store_new(s, NULL, &f), 0);
+	ASSERT_EQ_INT(fetcher_list_invocations(f, "r-1", "i-1", &l, &err), 0);
+	ASSERT_EQ_INT(l.count, 3);
+	swas_invocation_list_done(&l);
+	ASSERT_EQ_INT(fetcher_get_result(f, "r-1", "i-1", "t-0001", &res, &err), -ENOENT);
+	fetcher_free(f);
+	store_free(s);
+	remove_dir();
+}
+
 int main(void)
 {
 	RUN(test_frames_round_trip);
@@ -585,5 +727,6 @@ int main(void)
 	RUN(test_modes_are_private);
 	RUN(test_prune_removes_old_and_keeps_the_rest);
 	RUN(test_instances_union);
+	RUN(test_fetcher_serves_results_from_disk_and_falls_back);
 	return 0;
 }
