@@ -205,6 +205,17 @@ def test_offline_mount_without_credentials_shows_the_archive(emu, data, tmp_path
     assert second == final_only
 
 
+def test_reading_one_instance_reads_only_its_log(emu, data, tmp_path):
+    store = tmp_path / "store"
+    with Mount(emu, tmp_path, store_opts(store)) as m:
+        walk(m.mnt)
+    with Mount(emu, tmp_path, store_opts(store, "offline"), env=offline_env(tmp_path)) as m:
+        assert sorted(n for n in os.listdir(m.path(REGION)) if not n.startswith(".")) == ["i-a", "i-b"]
+        assert os.listdir(m.path(REGION, "i-b", "Finished"))
+    # Listing the region read no instance log; listing i-b read its own.
+    assert "1 instance logs read" in m.log(), m.log()
+
+
 def test_offline_without_store_is_refused(tmp_path):
     mnt = tmp_path / "mnt"
     mnt.mkdir()
