@@ -366,7 +366,7 @@ static void release_load(struct store *s, struct logfile *lf, bool loaded)
 }
 
 /* Reads @l's log and builds its index, once. Called with s->lock held. */
-static int ilog_load(struct store *s, struct region *reg, struct ilog *l)
+static int ilog_load(struct store *s, struct ilog *l)
 {
 	struct storefmt_scan_result res = { 0 };
 	struct ilog tmp = { 0 };
@@ -414,7 +414,6 @@ static int ilog_load(struct store *s, struct region *reg, struct ilog *l)
 		release_load(s, &l->lf, true);
 		return 0;
 	}
-	(void)reg;
 	l->tab = tmp.tab;
 	l->cap = tmp.cap;
 	l->count = tmp.count;
@@ -948,7 +947,7 @@ static struct ilog *ilog_loaded(struct store *s, const char *region, const char 
 	l = ilog_get(g, instance);
 	if (l == NULL)
 		return NULL;
-	*ret_r = ilog_load(s, g, l);
+	*ret_r = ilog_load(s, l);
 	return *ret_r < 0 ? NULL : l;
 }
 
@@ -1522,7 +1521,6 @@ static int prune_keep(const struct storefmt_frame *fr, void *arg)
 
 struct reindex_ctx {
 	struct ilog *l;
-	struct prune_ctx *p;
 };
 
 /* Points the index at the rewritten file's offsets. */
@@ -1547,7 +1545,7 @@ static int reindex_frame(const struct storefmt_frame *fr, void *arg)
 }
 
 /* Rewrites one instance log without its pruned invocations. Writer only. */
-static int prune_log(struct store *s, struct region *g, struct ilog *l, int64_t cutoff)
+static int prune_log(struct store *s, struct ilog *l, int64_t cutoff)
 {
 	struct prune_ctx c = { .cutoff = cutoff };
 	unsigned char *buf = NULL;
@@ -1593,7 +1591,7 @@ static int prune_log(struct store *s, struct region *g, struct ilog *l, int64_t 
 	fsync_dir_of(l->lf.path);
 	pthread_mutex_lock(&s->lock);
 	if (l->lf.loaded) {
-		struct reindex_ctx rc = { .l = l, .p = &c };
+		struct reindex_ctx rc = { .l = l };
 
 		for (size_t i = 0; i < c.ngone; i++) {
 			struct ient *e = index_find(l, c.gone[i]);
@@ -1623,7 +1621,6 @@ static int prune_log(struct store *s, struct region *g, struct ilog *l, int64_t 
 	pthread_mutex_unlock(&s->lock);
 	log_info("store: pruned %zu invocation(s) older than %u days from %s", c.ngone, s->keep_days,
 		 l->lf.path);
-	(void)g;
 out:
 	if (fd >= 0)
 		close(fd);
@@ -1666,7 +1663,7 @@ int store_prune(struct store *s, time_t now)
 
 			if (!l->lf.exists)
 				continue;
-			r = prune_log(s, g, l, cutoff);
+			r = prune_log(s, l, cutoff);
 			if (r < 0 && first_err == 0)
 				first_err = r;
 		}
