@@ -690,8 +690,8 @@ int main(int argc, char *argv[])
 		goto out_unmount;
 	if (!opts.foreground) {
 		log_init(true, o.verbose || opts.debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
-		/* The fork dropped the secure heap's memory lock. */
-		r = cred_lock_pages(cred);
+		/* The fork dropped the secure heap's memory lock (offline: no credentials). */
+		r = cred != NULL ? cred_lock_pages(cred) : 0;
 		if (r < 0)
 			log_debug("cannot lock the credentials in memory: %s", strerror(-r));
 	}

@@ -311,6 +311,14 @@ def test_daemon_with_a_relative_store_path(emu, data, tmp_path):
                 assert time.monotonic() < deadline, "the daemon never released the store's lock"
                 time.sleep(0.1)
     assert ("cn-hangzhou", "i-b", 3, "t-b0000") in stored_frames(tmp_path / "rel-store")
+    # The same store offline, as a daemon too (no credentials to lock in memory after the fork).
+    r = subprocess.run([os.environ.get("SWASFS_BIN", "build/swasfs"), "-o", "store=rel-store,offline", str(mnt)],
+                       cwd=tmp_path, env=offline_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    try:
+        assert p.read_bytes() == b"hi\n"
+    finally:
+        subprocess.run(["fusermount3", "-u", str(mnt)], capture_output=True, timeout=30)
 
 
 def test_newer_store_format_is_refused(emu, tmp_path):
