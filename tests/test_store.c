@@ -365,22 +365,45 @@ static void test_torn_tail_is_cut_before_the_next_append(void)
 	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &a, true), 0);
 	ASSERT_EQ_INT(store_flush(s), 0);
 	store_free(s);
-	/* Half a frame at the end, as a crash in the middle of a write leaves it. */
-	fd = open(log_path("i-1"), O_WRONLY | O_APPEND);
-	ASSERT_TRUE(fd >= 0);
-	ASSERT_EQ_INT(write(fd, "SWF1\x02\0\0\0\xff", 9), 9);
-	close(fd);
+	/* The start of a big frame at the end, as a crash in the middle of a
+	 * write leaves it: its header is whole and good, and its length covers
+	 * whatever would be appended after it, unless the tail is cut first. */
+	{
+		struct swas_invocation big;
+		unsigned char *frame;
+		char cmd[600];
+		size_t n;
+
+		memset(cmd, 'x', sizeof(cmd) - 1);
+		cmd[sizeof(cmd) - 1] = '\0';
+		make_inv(&big, "t-torn", "Finished", 1700000050, cmd);
+		ASSERT_EQ_INT(storefmt_encode_invocation(&big, &frame, &n), 0);
+		fd = open(log_path("i-1"), O_WRONLY | O_APPEND);
+		ASSERT_TRUE(fd >= 0);
+		ASSERT_EQ_INT(write(fd, frame, 40), 40);
+		close(fd);
+		free(frame);
+		swas_invocation_done(&big);
+	}
 	s = open_store(false, 0);
-	b.items = calloc(1, sizeof(*b.items));
-	b.count = 1;
-	make_inv(&b.items[0], "t-late", "Finished", 1700000100, "late");
+	/* Enough new frames to fill the torn frame's declared length. */
+	b.count = 12;
+	b.items = calloc(b.count, sizeof(*b.items));
+	for (size_t i = 0; i < b.count; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "t-late%02zu", i);
+		make_inv(&b.items[i], id, "Finished", 1700000100 + (time_t)i, "late");
+	}
 	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &b, true), 0);
 	ASSERT_EQ_INT(store_flush(s), 0);
 	store_free(s);
 	s = open_store(true, 0);
 	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &all, false), 0);
-	ASSERT_EQ_INT(all.count, 4); /* t-0000 F, t-0001 F, t-0002 S, and t-late after the cut */
-	ASSERT_TRUE(find(&all, "t-late") != NULL);
+	/* t-0000 F, t-0001 F, t-0002 S, and every late one, after the cut */
+	ASSERT_EQ_INT(all.count, 3 + 12);
+	for (size_t i = 0; i < 12; i++)
+		ASSERT_TRUE(find(&all, b.items[i].invoke_id) != NULL);
 	store_free(s);
 	swas_invocation_list_done(&a);
 	swas_invocation_list_done(&b);
