@@ -58,6 +58,7 @@
 
 struct api;
 struct cred;
+struct cred_provider;
 
 struct api_config {
 	const char *endpoint; /* template, "{region}" replaced, e.g. "https://swas.{region}.aliyuncs.com" */
@@ -68,6 +69,13 @@ struct api_config {
 	unsigned retry_budget_ms; /* all attempts of one call, backoff included (about 30 s) */
 	bool verbose;		  /* one log line per API call: action, region, status, ms, RequestId */
 	struct metrics *metrics;  /* counts every request (metrics.h); borrowed, may be NULL */
+	/* Borrowed, must outlive the client; NULL: sign with the struct cred
+	 * given to api_new. Each attempt signs with the provider's current
+	 * credentials, and an answer that says they are invalid or expired
+	 * (InvalidAccessKeyId.*, InvalidSecurityToken.*, SignatureDoesNotMatch)
+	 * makes the provider renew or re-read them once (cred_provider_refused)
+	 * and the call retried with them before it fails with -EACCES. */
+	struct cred_provider *credentials;
 };
 
 /* Why a call failed. An API error body's fields arrive through json's own
@@ -81,7 +89,7 @@ struct api_error {
 };
 
 /* Creates the client. Takes ownership of @cred (freed by api_free, also on
- * failure). Opens no connection and starts no thread (safe before fork).
+ * failure); @cred may be NULL when cfg->credentials is set. Opens no connection and starts no thread (safe before fork).
  * Returns 0, -EINVAL (bad config) or -ENOMEM. */
 int api_new(const struct api_config *cfg, struct cred *cred, struct api **ret_api);
 /* Accepts NULL. */
@@ -110,6 +118,11 @@ int api_list_invocations(struct api *api, const char *region_id, const char *ins
 /* DescribeInvocationResult for one invocation. */
 int api_get_result(struct api *api, const char *region_id, const char *instance_id, const char *invoke_id,
 		   struct swas_result *ret, struct api_error *err);
+
+/* Marks the calling thread's requests as background (readahead) or not:
+ * of the jobs request slots, background requests leave the last one to
+ * foreground requests. Per thread; the default is foreground. */
+void api_set_background(bool on);
 
 /* Counters since api_new(), for the verbose log and tests. */
 struct api_stats {

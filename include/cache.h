@@ -158,7 +158,7 @@ struct cache_status {
 	char *name;		       /* InvokeStatus */
 	time_t mtime;		       /* newest CreationTime, else the instance's */
 	long mtime_ns;		       /* digest of the entries (see CACHE_DIGEST_NS) */
-	struct cache_record **records; /* sorted by CreationTime, then InvokeId */
+	struct cache_record **records; /* sorted by InvokeId: listing order is name order */
 	size_t count;
 };
 
@@ -221,13 +221,39 @@ const struct cache_link *cache_find_link(const struct cache_instances *l, const 
 const struct cache_status *cache_find_status(const struct cache_invocations *l, const char *name);
 const struct cache_record *cache_find_record(const struct cache_invocations *l, const struct cache_status *st,
 					     const char *invoke_id);
+/* The position of @invoke_id in @st's records, or -1. */
+long cache_status_index(const struct cache_status *st, const char *invoke_id);
 /* Finds @invoke_id under any status. */
 const struct cache_record *cache_find_invocation(const struct cache_invocations *l, const char *invoke_id);
 
 int cache_get_result(struct cache *cache, const char *region, const char *instance,
 		     const struct cache_record *rec, const struct cache_result **ret);
+/* Makes sure the result of @rec is held: fetches it (as cache_get_result,
+ * singleflight included) unless a fresh copy is held already. *ret_fetched
+ * says whether it was fetched. Returns 0 or cache_get_result's errors. For
+ * readahead. */
+int cache_prefetch_result(struct cache *cache, const char *region, const char *instance,
+			  const struct cache_record *rec, bool *ret_fetched);
+/* The same for an instance's listing. */
+int cache_prefetch_invocations(struct cache *cache, const char *region, const struct cache_instance *inst,
+			       bool *ret_fetched);
+/* True if the circuit breaker of @endpoint (a region id) is open. */
+bool cache_endpoint_is_open(struct cache *cache, const char *endpoint);
+/* The bytes held and the bound, cheaply (cache_get_stats walks every slot). */
+void cache_get_bytes(struct cache *cache, size_t *ret_held, size_t *ret_max);
 void cache_result_ref(struct cache *cache, const struct cache_result *r);
 void cache_result_unref(struct cache *cache, const struct cache_result *r);
+
+/*
+ * Marks everything that can change as past its TTL: the region list (unless
+ * pinned by -o regions), every instance list, every invocation listing and
+ * every running invocation's result. Nothing is dropped: the next get of each
+ * refreshes it in the background and, while the API does not answer, serves
+ * the old copy (stale-while-revalidate). Final results are left alone (they
+ * never change). Returns how many snapshots were marked. For SIGHUP; never
+ * call it from a signal handler (it takes the cache lock).
+ */
+size_t cache_mark_stale(struct cache *cache);
 
 /* What the cache holds and has done, for tests and benchmarks. */
 struct cache_stats {

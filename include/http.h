@@ -42,13 +42,16 @@ struct http_config {
 };
 
 struct http_request {
-	const char *method; /* "POST" (empty body) or "GET" */
+	const char *method; /* "POST", "PUT" (with @body, or empty) or "GET" */
 	const char *url;
 	const char *const *headers; /* "name: value" lines, borrowed */
 	size_t header_count;
 	unsigned long timeout_ms; /* whole exchange, connection included, > 0 */
 	size_t max_body;	  /* body bytes this response may have; 0 or more than the
 				     pool's max_body: the pool's */
+	const char *body;	  /* POST/PUT request body, borrowed; NULL: empty. A caller that
+			     sends one names its Content-Type among @headers */
+	size_t body_len;
 };
 
 struct http_response {

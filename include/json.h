@@ -93,22 +93,59 @@ int json_parse_invocations(const char *body, size_t len, const char *region_id, 
 /* DescribeInvocationResult. */
 int json_parse_result(const char *body, size_t len, struct swas_result *ret, struct json_meta *meta);
 
-/* One profile of the aliyun CLI's config.json ({"current":..., "profiles":[...]}). */
+/* One profile of the aliyun CLI's config.json ({"current":..., "profiles":[...]}).
+ * Every field is a malloc'ed string, "" when absent; numbers and booleans
+ * come as their text ("3600", "true"). The fields are those the official
+ * Node credentials library reads (providers/cli_profile.ts) plus the CLI's
+ * credentials_uri. */
 struct json_cli_profile {
 	char *name;
-	char *mode; /* "AK", "StsToken", ... ("" if absent) */
+	char *mode; /* "AK", "StsToken", "RamRoleArn", ... */
 	char *access_key_id;
 	char *access_key_secret; /* secret: wipe before free (credentials.c does) */
 	char *sts_token;	 /* secret */
+	char *ram_role_arn;
+	char *ram_session_name;
+	char *expired_seconds;
+	char *duration_seconds;
+	char *sts_region;
+	char *sts_endpoint;
+	char *enable_vpc;
+	char *source_profile;
+	char *ram_role_name;
+	char *oidc_provider_arn;
+	char *oidc_token_file;
+	char *credentials_uri;
 };
 
 /* Finds profile @profile (NULL: the file's "current", else "default").
- * Returns 0 and *ret (strings malloc'ed, "" when absent; the caller wipes the
- * secrets and frees each field), -ENOENT with the wanted name in @ret_name
- * when no such profile exists, -EBADMSG when the file is not JSON, -EPROTO
- * when it is not shaped like a CLI config, or -ENOMEM. String values of the
- * parsed tree are wiped before it is freed. */
+ * Returns 0 and *ret (strings malloc'ed, "" when absent; the caller frees
+ * them with json_cli_profile_done, which wipes the secrets), -ENOENT with the
+ * wanted name in @ret_name when no such profile exists, -EBADMSG when the file
+ * is not JSON, -EPROTO when it is not shaped like a CLI config, or -ENOMEM.
+ * String values of the parsed tree are wiped before it is freed. */
 int json_parse_cli_profile(const char *body, size_t len, const char *profile, struct json_cli_profile *ret,
 			   char *ret_name, size_t name_size);
+/* Wipes the secrets, frees every field and zeroes @p; accepts a zeroed one. */
+void json_cli_profile_done(struct json_cli_profile *p);
+
+/* Temporary credentials as STS (AssumeRole, AssumeRoleWithOIDC: under
+ * "Credentials"), the ECS metadata service and a credentials URI (at the top,
+ * with "Code") answer them. Strings malloc'ed; freed (secrets wiped) by
+ * json_temp_cred_done. */
+struct json_temp_cred {
+	char *access_key_id;
+	char *access_key_secret; /* secret */
+	char *security_token;	 /* secret */
+	char *expiration;	 /* "yyyy-MM-ddTHH:mm:ssZ" or "" */
+	char *code;		 /* "Code", "" when absent (metadata and URI: "Success") */
+};
+
+/* Reads @body's credentials from the object @wrapper ("Credentials") or, when
+ * @wrapper is NULL, from the top level. Returns 0 (every string set, possibly
+ * ""), -EBADMSG (not JSON), -EPROTO (not an object, or the wrapper missing) or
+ * -ENOMEM. The parsed tree's strings are wiped before it is freed. */
+int json_parse_temp_cred(const char *body, size_t len, const char *wrapper, struct json_temp_cred *ret);
+void json_temp_cred_done(struct json_temp_cred *c);
 
 #endif

@@ -19,14 +19,16 @@
 
 #include "cache.h"
 #include "metrics.h"
+#include "readahead.h"
 #include "tree.h"
 
 struct stats_source {
 	const char *version;
 	struct metrics *metrics;
 	struct cache *cache;
-	struct tree *tree; /* set once the tree exists; NULL: no tree fields */
-	uint64_t start_ms; /* CLOCK_MONOTONIC at start-up */
+	struct tree *tree;	     /* set once the tree exists; NULL: no tree fields */
+	struct readahead *readahead; /* may be NULL (off) */
+	uint64_t start_ms;	     /* CLOCK_MONOTONIC at start-up */
 };
 
 /* A struct tree_config.render_stats: @arg is a struct stats_source. Renders

@@ -54,6 +54,7 @@
 #include "cache.h"
 #include "node.h"
 #include "notify.h"
+#include "readahead.h"
 
 /* Kernel cache lifetime of anything that can never change. */
 #define TREE_IMMUTABLE_TTL_S 86400
@@ -71,6 +72,7 @@ struct tree_config {
 	 * 0 or -errno. NULL: the file is empty "{}\n". */
 	int (*render_stats)(void *arg, char **ret, size_t *ret_len);
 	void *stats_arg;
+	struct readahead *readahead; /* told of walks (readahead.h); borrowed, may be NULL */
 };
 
 /* How the tree tells the kernel to drop an inode's cached pages and

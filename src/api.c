@@ -70,7 +70,8 @@ struct api {
 	unsigned timeout_s;
 	unsigned retry_budget_ms;
 	bool verbose;
-	struct cred *cred;
+	struct cred *cred;		/* NULL when provider is set */
+	struct cred_provider *provider; /* borrowed */
 	struct http *http;
 	struct ratelimit *rl;
 	struct cancel *cancel; /* set by api_cancel(); shared with http and rl */
@@ -192,13 +193,15 @@ int api_new(const struct api_config *cfg, struct cred *cred, struct api **ret_ap
 	struct api *api;
 	int r = -EINVAL;
 
-	if (!cfg || !cfg->endpoint || !cfg->home_region || !cfg->jobs || !cfg->timeout_s || !cred)
+	if (!cfg || !cfg->endpoint || !cfg->home_region || !cfg->jobs || !cfg->timeout_s ||
+	    (!cred && !cfg->credentials))
 		goto out_free_cred;
 	r = -ENOMEM;
 	api = calloc(1, sizeof(*api));
 	if (!api)
 		goto out_free_cred;
 	api->cred = cred;
+	api->provider = cfg->credentials;
 	api->endpoint = strdup(cfg->endpoint);
 	api->home_region = strdup(cfg->home_region);
 	if (!api->endpoint || !api->home_region)
@@ -283,10 +286,22 @@ void api_get_stats(struct api *api, struct api_stats *ret)
 	ret->failures = atomic_load(&api->failures);
 }
 
+/* Set by readahead's jobs around their fetches (api_set_background). */
+static _Thread_local bool background;
+
+void api_set_background(bool on)
+{
+	background = on;
+}
+
+/* A request slot. A background request never takes the last one, so a
+ * foreground request (a reader waiting) never waits behind readahead. */
 static void jobs_acquire(struct api *api)
 {
+	unsigned limit = background && api->jobs > 1 ? api->jobs - 1 : api->jobs;
+
 	pthread_mutex_lock(&api->jobs_lock);
-	while (api->in_flight >= api->jobs)
+	while (api->in_flight >= limit)
 		pthread_cond_wait(&api->jobs_cond, &api->jobs_lock);
 	api->in_flight++;
 	pthread_mutex_unlock(&api->jobs_lock);
@@ -296,7 +311,8 @@ static void jobs_release(struct api *api)
 {
 	pthread_mutex_lock(&api->jobs_lock);
 	api->in_flight--;
-	pthread_cond_signal(&api->jobs_cond);
+	/* Both kinds wait on it: wake them all, the ones that fit go. */
+	pthread_cond_broadcast(&api->jobs_cond);
 	pthread_mutex_unlock(&api->jobs_lock);
 }
 
@@ -367,6 +383,16 @@ static enum verdict classify_code(const char *code, long status, int *ret_errno)
 	return VERDICT_FAIL;
 }
 
+/* The codes that say the key or token itself is invalid or expired (contrib/
+ * docs/api.md §5): worth renewing or re-reading the credentials once.
+ * Forbidden* and NoPermission are the key's permissions: renewing would not
+ * change them. */
+static bool is_key_refusal(const char *code)
+{
+	return has_prefix(code, "InvalidAccessKeyId") || has_prefix(code, "InvalidSecurityToken") ||
+	       strcmp(code, "SignatureDoesNotMatch") == 0;
+}
+
 /* Appends "name: value" to the header lines and the signing list. */
 struct headers {
 	struct sign_header sign[API_MAX_HEADERS];
@@ -404,8 +430,9 @@ static void headers_done(struct headers *h)
 }
 
 /* Signs and sends one attempt. Returns 0 with *resp, or http_send()'s error. */
-static int send_attempt(struct api *api, const struct call *c, unsigned attempt, uint64_t last_delay_ms,
-			unsigned long timeout_ms, struct http_response *resp, char *errbuf, size_t errsize)
+static int send_attempt(struct api *api, const struct call *c, const struct cred *cred, unsigned attempt,
+			uint64_t last_delay_ms, unsigned long timeout_ms, struct http_response *resp,
+			char *errbuf, size_t errsize)
 {
 	char date[SIGN_TIMESTAMP_LEN + 1], nonce[SIGN_NONCE_LEN + 1], host[256], attempts[16], delay[24];
 	struct buf url = BUF_INIT;
@@ -413,7 +440,7 @@ static int send_attempt(struct api *api, const struct call *c, unsigned attempt,
 	struct sign_v3 sig = { 0 };
 	struct sign_v3_request sreq;
 	struct http_request hreq;
-	const char *token = cred_token(api->cred);
+	const char *token = cred_token(cred);
 	char *query = NULL;
 	int r;
 
@@ -448,7 +475,7 @@ static int send_attempt(struct api *api, const struct call *c, unsigned attempt,
 	headers_add(&h, "accept", "application/json");
 	headers_add(&h, "x-acs-content-sha256", SIGN_EMPTY_SHA256);
 	if (token) {
-		headers_add(&h, "x-acs-accesskey-id", cred_access_key_id(api->cred));
+		headers_add(&h, "x-acs-accesskey-id", cred_access_key_id(cred));
 		headers_add(&h, "x-acs-security-token", token);
 	}
 	if (attempt > 0) {
@@ -467,7 +494,7 @@ static int send_attempt(struct api *api, const struct call *c, unsigned attempt,
 		.header_count = h.count,
 		.payload_hash = SIGN_EMPTY_SHA256,
 	};
-	r = sign_v3(&sreq, api->cred, &sig);
+	r = sign_v3(&sreq, cred, &sig);
 	if (r < 0)
 		goto out_free_headers;
 	headers_add(&h, "authorization", sig.authorization);
@@ -636,9 +663,14 @@ static int api_call(struct api *api, const struct call *c, struct api_error *err
 	char errbuf[256], request_id[128], retry_after[32];
 	uint64_t start = 0, deadline = 0, t0, last_delay = 0;
 	unsigned attempt, bad_bodies = 0;
+	struct api_error local = { 0 };
+	bool renewed = false;
 	int r = -EIO, rc;
 
+	if (!err)
+		err = &local;
 	for (attempt = 0;; attempt++) {
+		struct cred *cred = NULL;
 		struct http_response resp = { 0 };
 		unsigned long timeout_ms = api->timeout_s * 1000ul;
 		bool bad_body = false, throttled = false;
@@ -681,9 +713,23 @@ static int api_call(struct api *api, const struct call *c, struct api_error *err
 				timeout_ms = (unsigned long)left;
 		}
 
+		/* The credentials of this attempt: a reference, so a renewal
+		 * meanwhile cannot free them under the signer. */
+		if (api->provider) {
+			rc = cred_provider_get(api->provider, &cred);
+			if (rc < 0) {
+				error_set(err, 0, "", "the credentials have expired and could not be renewed",
+					  "");
+				r = -EACCES;
+				break;
+			}
+		} else {
+			cred = cred_ref(api->cred);
+		}
 		jobs_acquire(api);
 		t0 = now_ms();
-		rc = send_attempt(api, c, attempt, last_delay, timeout_ms, &resp, errbuf, sizeof(errbuf));
+		rc = send_attempt(api, c, cred, attempt, last_delay, timeout_ms, &resp, errbuf,
+				  sizeof(errbuf));
 		jobs_release(api);
 
 		retry_after[0] = '\0';
@@ -709,6 +755,15 @@ static int api_call(struct api *api, const struct call *c, struct api_error *err
 				    errbuf[0] ? errbuf : strerror(-rc));
 		}
 
+		if (v == VERDICT_FAIL && r == -EACCES && api->provider && !renewed &&
+		    is_key_refusal(err->code) && cred_provider_refused(api->provider, cred) == 0) {
+			/* Renewed or read again: once more at once, with them. */
+			renewed = true;
+			cred_free(cred);
+			metrics_count(api->metrics, c->action, METRICS_RETRIED, body_bytes);
+			continue;
+		}
+		cred_free(cred);
 		if (v == VERDICT_OK) {
 			metrics_count(api->metrics, c->action, METRICS_OK, body_bytes);
 			return 0;
@@ -982,6 +1037,7 @@ struct inv_pass {
 	struct api_pager pager; /* protected by lock */
 	int error;		/* protected by lock: first failure, stops the workers */
 	struct api_error err;	/* protected by lock */
+	bool background;	/* the caller's api_set_background, for its page workers */
 };
 
 struct inv_page_ctx {
@@ -1081,6 +1137,8 @@ static void *inv_worker(void *arg)
 {
 	struct inv_pass *pass = arg;
 
+	background = pass->background;
+
 	for (;;) {
 		struct api_error err = { 0 };
 		unsigned n;
@@ -1179,6 +1237,7 @@ int api_list_invocations(struct api *api, const char *region_id, const char *ins
 		.api = api,
 		.region_id = region_id,
 		.instance_id = instance_id,
+		.background = background,
 	};
 	unsigned p;
 	bool truncated;

@@ -77,7 +77,6 @@ struct record {
 struct invocations_snap {
 	struct snap s;
 	struct cache_invocations pub;
-	struct cache_record ***by_id; /* per status: records sorted by InvokeId */
 };
 
 struct result_snap {
@@ -406,10 +405,7 @@ static void snap_free(struct snap *s)
 				record_unref(container_of(st->records[j], struct record, pub));
 			free(st->records);
 			free(st->name);
-			if (l->by_id != NULL)
-				free(l->by_id[i]);
 		}
-		free(l->by_id);
 		free(l->pub.statuses);
 		break;
 	}
@@ -453,11 +449,11 @@ static void snap_measure(struct snap *s)
 	case SNAP_INVOCATIONS: {
 		const struct invocations_snap *l = (const struct invocations_snap *)s;
 
-		n += usable(l->pub.statuses) + usable(l->by_id);
+		n += usable(l->pub.statuses);
 		for (size_t i = 0; i < l->pub.nstatuses; i++) {
 			const struct cache_status *st = &l->pub.statuses[i];
 
-			n += usable(st->name) + usable(st->records) + usable(l->by_id[i]);
+			n += usable(st->name) + usable(st->records);
 			for (size_t j = 0; j < st->count; j++) {
 				const struct record *rec = container_of(st->records[j], struct record, pub);
 
@@ -1396,14 +1392,16 @@ static bool is_final_status(const char *s)
 	return strcmp(s, "Finished") == 0 || strcmp(s, "Failed") == 0 || strcmp(s, "Stopped") == 0;
 }
 
-static int cmp_record_time(const void *a, const void *b)
+/* The newest CreationTime of @st's invocations (0 if none). */
+static time_t newest_ctime(const struct cache_status *st)
 {
-	const struct cache_record *x = *(const struct cache_record *const *)a;
-	const struct cache_record *y = *(const struct cache_record *const *)b;
+	time_t t = 0;
 
-	if (x->inv.ctime != y->inv.ctime)
-		return x->inv.ctime < y->inv.ctime ? -1 : 1;
-	return strcmp(x->inv.invoke_id, y->inv.invoke_id);
+	for (size_t i = 0; i < st->count; i++) {
+		if (st->records[i]->inv.ctime > t)
+			t = st->records[i]->inv.ctime;
+	}
+	return t;
 }
 
 static int cmp_record_id(const void *a, const void *b)
@@ -1495,7 +1493,7 @@ static long status_digest_ns(const struct cache_status *st)
 	return digest_ns(h);
 }
 
-/* Sorts each status, sets its mtime and builds the by-id index. */
+/* Sorts each status by InvokeId and sets its mtime and digest. */
 static int invocations_finish(struct invocations_snap *l, time_t instance_ctime)
 {
 	struct cache_invocations *p = &l->pub;
@@ -1504,25 +1502,18 @@ static int invocations_finish(struct invocations_snap *l, time_t instance_ctime)
 	if (p->nstatuses > CACHE_FIXED_STATUSES)
 		qsort(p->statuses + CACHE_FIXED_STATUSES, p->nstatuses - CACHE_FIXED_STATUSES,
 		      sizeof(*p->statuses), cmp_status_name);
-	l->by_id = calloc(p->nstatuses, sizeof(*l->by_id));
-	if (l->by_id == NULL)
-		return -ENOMEM;
 	for (size_t i = 0; i < p->nstatuses; i++) {
 		struct cache_status *st = &p->statuses[i];
 
+		/* Listed in name order, so every tool walks them alike and
+		 * readahead follows the walk (readahead.h). */
 		if (st->count > 1)
-			qsort(st->records, st->count, sizeof(*st->records), cmp_record_time);
-		st->mtime = st->count ? st->records[st->count - 1]->inv.ctime : instance_ctime;
+			qsort(st->records, st->count, sizeof(*st->records), cmp_record_id);
+		st->mtime = newest_ctime(st);
 		if (st->mtime == 0)
 			st->mtime = instance_ctime;
 		names = digest_add(names, st->name, strlen(st->name));
 		st->mtime_ns = status_digest_ns(st);
-		l->by_id[i] = malloc((st->count ? st->count : 1) * sizeof(**l->by_id));
-		if (l->by_id[i] == NULL)
-			return -ENOMEM;
-		if (st->count)
-			memcpy(l->by_id[i], st->records, st->count * sizeof(**l->by_id));
-		qsort(l->by_id[i], st->count, sizeof(**l->by_id), cmp_record_id);
 	}
 	p->entries_ns = digest_ns(names);
 	return 0;
@@ -1644,6 +1635,39 @@ int cache_get_invocations(struct cache *c, const char *region, const struct cach
 	return r;
 }
 
+/* True if slot @key holds a snapshot still fresh. */
+static bool slot_is_fresh(struct cache *c, const char *key, size_t keylen)
+{
+	struct entry *e;
+	bool fresh;
+
+	cache_lock(c);
+	e = table_find(&c->slots, key, keylen, hash_bytes(key, keylen));
+	fresh = e != NULL && ((struct slot *)e)->value != NULL && now_ms(c) < ((struct slot *)e)->fresh_until;
+	cache_unlock(c);
+	return fresh;
+}
+
+int cache_prefetch_invocations(struct cache *c, const char *region, const struct cache_instance *inst,
+			       bool *ret_fetched)
+{
+	char key[2 * CACHE_NAME_MAX + 2];
+	const struct cache_invocations *l;
+	size_t keylen;
+	int r;
+
+	*ret_fetched = false;
+	r = listing_key(region, inst->id, key, &keylen);
+	if (r < 0 || slot_is_fresh(c, key, keylen))
+		return r;
+	r = cache_get_invocations(c, region, inst, &l);
+	if (r < 0)
+		return r;
+	cache_invocations_unref(c, l);
+	*ret_fetched = true;
+	return 0;
+}
+
 int cache_peek_invocations(struct cache *c, const char *region, const char *instance,
 			   const struct cache_invocations **ret)
 {
@@ -1703,8 +1727,24 @@ static const struct cache_record *find_in_status(const struct invocations_snap *
 	const struct cache_record *keyp = &key_rec;
 	struct cache_record **hit;
 
-	hit = bsearch(&keyp, l->by_id[i], l->pub.statuses[i].count, sizeof(*hit), cmp_record_id);
+	if (l->pub.statuses[i].count == 0)
+		return NULL; /* records may be NULL then, which bsearch must not get */
+	hit = bsearch(&keyp, l->pub.statuses[i].records, l->pub.statuses[i].count, sizeof(*hit),
+		      cmp_record_id);
 	return hit ? *hit : NULL;
+}
+
+long cache_status_index(const struct cache_status *st, const char *invoke_id)
+{
+	struct swas_invocation key_inv = { .invoke_id = (char *)invoke_id };
+	struct cache_record key_rec = { .inv = key_inv };
+	const struct cache_record *keyp = &key_rec;
+	struct cache_record **hit;
+
+	if (st->count == 0)
+		return -1;
+	hit = bsearch(&keyp, st->records, st->count, sizeof(*hit), cmp_record_id);
+	return hit != NULL ? (long)(hit - st->records) : -1;
 }
 
 const struct cache_record *cache_find_record(const struct cache_invocations *l, const struct cache_status *st,
@@ -1762,6 +1802,23 @@ static int fetch_result(struct cache *c, const struct fetch_ctx *ctx, struct sna
 	return 0;
 }
 
+/* A result's slot key: region NUL instance NUL invoke-id (two NULs, unlike a
+ * listing's); its length, or 0 if a part is too long. */
+static size_t result_key(const char *region, const char *instance, const char *invoke_id,
+			 char key[static 3 * CACHE_NAME_MAX + 3])
+{
+	size_t rlen = strlen(region), ilen = strlen(instance), vlen = strlen(invoke_id);
+
+	if (rlen > CACHE_NAME_MAX || ilen > CACHE_NAME_MAX || vlen > CACHE_NAME_MAX)
+		return 0;
+	memcpy(key, region, rlen);
+	key[rlen] = '\0';
+	memcpy(key + rlen + 1, instance, ilen);
+	key[rlen + 1 + ilen] = '\0';
+	memcpy(key + rlen + ilen + 2, invoke_id, vlen);
+	return rlen + ilen + 2 + vlen;
+}
+
 int cache_get_result(struct cache *c, const char *region, const char *instance,
 		     const struct cache_record *rec, const struct cache_result **ret)
 {
@@ -1773,25 +1830,60 @@ int cache_get_result(struct cache *c, const char *region, const char *instance,
 				 .rec = rec,
 				 .what = what,
 				 .cls = LRU_RESULTS };
-	size_t rlen = strlen(region), ilen = strlen(instance), vlen = strlen(rec->inv.invoke_id);
 	char key[3 * CACHE_NAME_MAX + 3];
+	size_t keylen = result_key(region, instance, rec->inv.invoke_id, key);
 	struct snap *s;
 	int r;
 
-	if (rlen > CACHE_NAME_MAX || ilen > CACHE_NAME_MAX || vlen > CACHE_NAME_MAX)
+	if (keylen == 0)
 		return -ENAMETOOLONG;
-	/* Key: region NUL instance NUL invoke-id: two NULs, unlike a listing's. */
-	memcpy(key, region, rlen);
-	key[rlen] = '\0';
-	memcpy(key + rlen + 1, instance, ilen);
-	key[rlen + 1 + ilen] = '\0';
-	memcpy(key + rlen + ilen + 2, rec->inv.invoke_id, vlen);
 	snprintf(what, sizeof(what), "DescribeInvocationResult %s/%s/%s", region, instance,
 		 rec->inv.invoke_id);
-	r = slot_get(c, key, rlen + ilen + 2 + vlen, fetch_result, &ctx, &s);
+	r = slot_get(c, key, keylen, fetch_result, &ctx, &s);
 	if (r == 0)
 		*ret = &((struct result_snap *)s)->pub;
 	return r;
+}
+
+int cache_prefetch_result(struct cache *c, const char *region, const char *instance,
+			  const struct cache_record *rec, bool *ret_fetched)
+{
+	char key[3 * CACHE_NAME_MAX + 3];
+	size_t keylen = result_key(region, instance, rec->inv.invoke_id, key);
+	const struct cache_result *res;
+	int r;
+
+	if (keylen == 0)
+		return -ENAMETOOLONG;
+	*ret_fetched = false;
+	if (slot_is_fresh(c, key, keylen))
+		return 0;
+	r = cache_get_result(c, region, instance, rec, &res);
+	if (r < 0)
+		return r;
+	cache_result_unref(c, res);
+	*ret_fetched = true;
+	return 0;
+}
+
+bool cache_endpoint_is_open(struct cache *c, const char *endpoint)
+{
+	struct entry *e;
+	bool open;
+
+	cache_lock(c);
+	e = table_find(&c->endpoints, endpoint, strlen(endpoint), hash_bytes(endpoint, strlen(endpoint)));
+	open = e != NULL && breaker_is_open(&((struct endpoint *)e)->breaker);
+	cache_unlock(c);
+	return open;
+}
+
+void cache_get_bytes(struct cache *c, size_t *ret_held, size_t *ret_max)
+{
+	cache_lock(c);
+	*ret_held = c->bytes;
+	*ret_max = c->max_bytes;
+	cache_unlock(c);
 }
 
 void cache_result_ref(struct cache *c, const struct cache_result *r)
@@ -1805,6 +1897,36 @@ void cache_result_unref(struct cache *c, const struct cache_result *r)
 	(void)c;
 	if (r != NULL)
 		snap_unref(&container_of(r, struct result_snap, pub)->s);
+}
+
+/* ---- reload ---- */
+
+/*
+ * Every slot's deadline is moved to the past, under the lock, so the next get
+ * of it refreshes (in the background, the old snapshot kept as the fallback:
+ * slot_get's stale path). Final results never change and pinned region lists
+ * are never refreshed: both are left alone. A fetch already under way keeps
+ * going and its answer counts as the refresh.
+ */
+size_t cache_mark_stale(struct cache *c)
+{
+	size_t marked = 0;
+
+	cache_lock(c);
+	for (size_t i = 0; i < c->slots.nbuckets; i++) {
+		for (struct entry *e = c->slots.buckets[i]; e != NULL; e = e->next) {
+			struct slot *s = (struct slot *)e;
+
+			if (s->value == NULL || s->pinned || s->fresh_until == 0)
+				continue;
+			if (s->value->kind == SNAP_RESULT && ((struct result_snap *)s->value)->pub.is_final)
+				continue;
+			s->fresh_until = 0;
+			marked++;
+		}
+	}
+	cache_unlock(c);
+	return marked;
 }
 
 /* ---- lifecycle ---- */

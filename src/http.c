@@ -242,11 +242,16 @@ static bool set_options(struct http *h, CURL *c, const struct http_request *req,
 	ok &= curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_XFERINFODATA, ex) == CURLE_OK;
-	if (strcmp(req->method, "POST") == 0) {
-		/* An empty body, sent as Content-Length: 0 (the SDK's wire form). */
+	if (strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0) {
+		/* An empty body is sent as Content-Length: 0 (the SDK's wire form).
+		 * PUT goes as a POST with its method renamed, so curl sends the
+		 * body from memory the same way (the metadata token request). */
 		ok &= curl_easy_setopt(c, CURLOPT_POST, 1L) == CURLE_OK;
-		ok &= curl_easy_setopt(c, CURLOPT_POSTFIELDS, "") == CURLE_OK;
-		ok &= curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L) == CURLE_OK;
+		ok &= curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "") == CURLE_OK;
+		ok &= curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+				       (curl_off_t)(req->body ? req->body_len : 0)) == CURLE_OK;
+		if (req->method[1] == 'U')
+			ok &= curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT") == CURLE_OK;
 	} else {
 		ok &= curl_easy_setopt(c, CURLOPT_HTTPGET, 1L) == CURLE_OK;
 	}
@@ -276,7 +281,8 @@ int http_send(struct http *h, const struct http_request *req, struct http_respon
 		buf_done(&ex.body);
 		return -ECANCELED;
 	}
-	for (i = 0; i < sizeof(suppressed) / sizeof(suppressed[0]); i++) {
+	/* A request with a body names its own Content-Type. */
+	for (i = req->body ? 1 : 0; i < sizeof(suppressed) / sizeof(suppressed[0]); i++) {
 		tmp = curl_slist_append(headers, suppressed[i]);
 		if (!tmp)
 			goto out_free_headers;

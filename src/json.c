@@ -865,17 +865,65 @@ static void wipe_strings(cJSON *item)
 	}
 }
 
+static void free_wiped(char *s)
+{
+	if (s)
+		explicit_bzero(s, strlen(s));
+	free(s);
+}
+
+void json_cli_profile_done(struct json_cli_profile *p)
+{
+	free(p->name);
+	free(p->mode);
+	free(p->access_key_id);
+	free_wiped(p->access_key_secret);
+	free_wiped(p->sts_token);
+	free(p->ram_role_arn);
+	free(p->ram_session_name);
+	free(p->expired_seconds);
+	free(p->duration_seconds);
+	free(p->sts_region);
+	free(p->sts_endpoint);
+	free(p->enable_vpc);
+	free(p->source_profile);
+	free(p->ram_role_name);
+	free(p->oidc_provider_arn);
+	free(p->oidc_token_file);
+	free(p->credentials_uri);
+	memset(p, 0, sizeof(*p));
+}
+
 int json_parse_cli_profile(const char *body, size_t len, const char *profile, struct json_cli_profile *ret,
 			   char *ret_name, size_t name_size)
 {
 	struct json_cli_profile p = { 0 };
+	const struct str_field fields[] = {
+		{ "mode", &p.mode },
+		{ "access_key_id", &p.access_key_id },
+		{ "access_key_secret", &p.access_key_secret },
+		{ "sts_token", &p.sts_token },
+		{ "ram_role_arn", &p.ram_role_arn },
+		{ "ram_session_name", &p.ram_session_name },
+		{ "expired_seconds", &p.expired_seconds },
+		{ "duration_seconds", &p.duration_seconds },
+		{ "sts_region", &p.sts_region },
+		{ "sts_endpoint", &p.sts_endpoint },
+		{ "enable_vpc", &p.enable_vpc },
+		{ "source_profile", &p.source_profile },
+		{ "ram_role_name", &p.ram_role_name },
+		{ "oidc_provider_arn", &p.oidc_provider_arn },
+		{ "oidc_token_file", &p.oidc_token_file },
+		{ "credentials_uri", &p.credentials_uri },
+	};
 	const cJSON *profiles, *item, *found = NULL;
 	cJSON *root = NULL;
 	char *current = NULL;
 	const char *want = profile;
+	bool marked = false;
 	int r;
 
-	r = parse(body, len, &root, NULL);
+	r = parse(body, len, &root, &marked);
 	if (r < 0)
 		return -EBADMSG;
 	r = -EPROTO;
@@ -908,20 +956,8 @@ int json_parse_cli_profile(const char *body, size_t len, const char *profile, st
 	}
 	r = -ENOMEM;
 	p.name = strdup(want);
-	p.mode = str_of(found, "mode");
-	p.access_key_id = str_of(found, "access_key_id");
-	p.access_key_secret = str_of(found, "access_key_secret");
-	p.sts_token = str_of(found, "sts_token");
-	if (!p.name || !p.mode || !p.access_key_id || !p.access_key_secret || !p.sts_token) {
-		free(p.name);
-		free(p.mode);
-		free(p.access_key_id);
-		if (p.access_key_secret)
-			explicit_bzero(p.access_key_secret, strlen(p.access_key_secret));
-		free(p.access_key_secret);
-		if (p.sts_token)
-			explicit_bzero(p.sts_token, strlen(p.sts_token));
-		free(p.sts_token);
+	if (!take_strs(found, marked, fields, sizeof(fields) / sizeof(fields[0])) || !p.name) {
+		json_cli_profile_done(&p);
 		goto out_wipe;
 	}
 	snprintf(ret_name, name_size, "%s", want);
@@ -929,6 +965,53 @@ int json_parse_cli_profile(const char *body, size_t len, const char *profile, st
 	r = 0;
 out_wipe:
 	free(current);
+	wipe_strings(root);
+	cJSON_Delete(root);
+	return r;
+}
+
+void json_temp_cred_done(struct json_temp_cred *c)
+{
+	free(c->access_key_id);
+	free_wiped(c->access_key_secret);
+	free_wiped(c->security_token);
+	free(c->expiration);
+	free(c->code);
+	memset(c, 0, sizeof(*c));
+}
+
+int json_parse_temp_cred(const char *body, size_t len, const char *wrapper, struct json_temp_cred *ret)
+{
+	struct json_temp_cred c = { 0 };
+	const struct str_field fields[] = {
+		{ "AccessKeyId", &c.access_key_id },
+		{ "AccessKeySecret", &c.access_key_secret },
+		{ "SecurityToken", &c.security_token },
+		{ "Expiration", &c.expiration },
+	};
+	const cJSON *obj;
+	cJSON *root = NULL;
+	bool marked = false;
+	int r;
+
+	r = parse(body, len, &root, &marked);
+	if (r < 0)
+		return -EBADMSG;
+	r = -EPROTO;
+	if (!cJSON_IsObject(root))
+		goto out_wipe;
+	obj = wrapper ? get(root, wrapper) : root;
+	if (!cJSON_IsObject(obj))
+		goto out_wipe;
+	r = -ENOMEM;
+	c.code = str_of(root, "Code");
+	if (!take_strs(obj, marked, fields, sizeof(fields) / sizeof(fields[0])) || !c.code) {
+		json_temp_cred_done(&c);
+		goto out_wipe;
+	}
+	*ret = c;
+	r = 0;
+out_wipe:
 	wipe_strings(root);
 	cJSON_Delete(root);
 	return r;

@@ -7,6 +7,13 @@
  * mount, daemonise unless -f, and only then build the real client: no thread
  * and no connection may exist across fuse_daemonize()'s fork.
  *
+ * Invoked as a mount helper (mount -t fuse.swasfs, mount.fuse3, fstab), it
+ * takes `swasfs [SOURCE] MOUNTPOINT -o ...`: SOURCE names the credentials
+ * profile, and the options that belong to mount(8) or systemd are dropped
+ * (helper_proc). As a systemd service it tells the manager when the mount
+ * answers (READY=1) and when it stops (STOPPING=1), and SIGHUP marks the cache
+ * stale instead of ending the daemon (service.h).
+ *
  * The secret is kept out of memory images: the process is made non-dumpable
  * before anything reads it (no core dump, no same-user ptrace or
  * /proc/PID/mem), the credentials are read once into OpenSSL's secure heap and
@@ -39,6 +46,9 @@
 #include "fs.h"
 #include "log.h"
 #include "metrics.h"
+#include "readahead.h"
+#include "sdnotify.h"
+#include "service.h"
 #include "stats.h"
 #include "store.h"
 #include "tree.h"
@@ -54,6 +64,8 @@
 #define MAX_JOBS	     64u       /* the API's per-account limits make more pointless */
 #define MAX_TIMEOUT	     600u
 #define MAX_REGIONS_OPT	     64u
+/* SOURCE values that mean "no profile: the default chain". */
+static const char *const default_sources[] = { "default", "swas" };
 /* max_cache: below 64 KiB a walk would drop what it has just read; above
  * 1 TiB the number is a typo. */
 #define MIN_MAX_CACHE ((unsigned long long)64u << 10)
@@ -62,12 +74,18 @@
 #define MALLOC_ARENAS 2
 
 struct options {
+	char *source;	  /* SOURCE: the first of two arguments */
+	char *mountpoint; /* the last argument */
+	unsigned nargs;	  /* arguments that are not options */
+	char *log_file;
 	char *regions;
 	char *endpoint;
 	char *home_region;
 	char *profile;
 	char *cafile;
 	char *max_cache;
+	char *sts_endpoint;
+	char *metadata_endpoint;
 	unsigned cache_ttl;
 	unsigned instance_ttl;
 	unsigned jobs;
@@ -75,6 +93,7 @@ struct options {
 	unsigned retry_budget;
 	int verbose;
 	int no_results;
+	int readahead; /* -1: jobs */
 	int dumpable;
 	char *store;
 	int offline;
@@ -90,27 +109,121 @@ static const struct fuse_opt swasfs_opts[] = { OPT("regions=%s", regions),
 					       OPT("home_region=%s", home_region),
 					       OPT("profile=%s", profile),
 					       OPT("cafile=%s", cafile),
+					       OPT("sts_endpoint=%s", sts_endpoint),
+					       OPT("metadata_endpoint=%s", metadata_endpoint),
 					       OPT("cache_ttl=%u", cache_ttl),
 					       OPT("instance_ttl=%u", instance_ttl),
 					       OPT("max_cache=%s", max_cache),
 					       OPT("jobs=%u", jobs),
+					       OPT("readahead=%d", readahead),
 					       OPT("timeout=%u", timeout),
 					       OPT("retry_budget=%u", retry_budget),
 					       OPT("verbose", verbose),
 					       OPT("no_results", no_results),
 					       OPT("dumpable", dumpable),
+					       OPT("log=%s", log_file),
 					       OPT("store=%s", store),
 					       OPT("offline", offline),
 					       OPT("store_days=%u", store_days),
 					       FUSE_OPT_END };
 
+/*
+ * Options of mount(8), fstab and systemd that reach us through mount.fuse3 or
+ * a direct call: not ours and not the kernel's, so dropped. mount.fuse3 drops
+ * _netdev, nofail, auto, noauto, user, nouser and users itself but passes the
+ * others; a mount.fuse.swasfs helper or a unit calling us directly passes
+ * them all. rw and ro: the mount is read-only whatever is asked (main adds
+ * -o ro last). dev, suid, exec and their no forms go on to libfuse, which
+ * knows them (main adds nosuid,nodev last).
+ */
+static const char *const mount_only_opts[] = { "_netdev",  "nofail", "auto",  "noauto", "user",
+					       "nouser",   "users",  "owner", "group",	"nogroup",
+					       "defaults", "rw",     "ro" };
+/* ... and any option starting with one of these (x-systemd.automount,
+ * x-systemd.requires=..., x-gvfs-show, comment=...). */
+static const char *const mount_only_prefixes[] = { "x-", "comment=" };
+
+static bool is_mount_only_opt(const char *arg)
+{
+	for (size_t i = 0; i < sizeof(mount_only_opts) / sizeof(mount_only_opts[0]); i++)
+		if (strcmp(arg, mount_only_opts[i]) == 0)
+			return true;
+	for (size_t i = 0; i < sizeof(mount_only_prefixes) / sizeof(mount_only_prefixes[0]); i++)
+		if (strncmp(arg, mount_only_prefixes[i], strlen(mount_only_prefixes[i])) == 0)
+			return true;
+	return false;
+}
+
+/* Arguments at most: SOURCE and MOUNTPOINT. */
+#define MAX_ARGS 2u
+
+/*
+ * fuse_opt_parse's callback for what swasfs_opts does not match: mount-only
+ * options are dropped; the arguments that are not options are taken out
+ * (SOURCE and MOUNTPOINT, the mount point put back by main for
+ * fuse_parse_cmdline); everything else is FUSE's.
+ */
+static int helper_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct options *o = data;
+	char *copy;
+
+	(void)outargs;
+	if (key == FUSE_OPT_KEY_OPT)
+		return is_mount_only_opt(arg) ? 0 : 1;
+	if (key != FUSE_OPT_KEY_NONOPT)
+		return 1;
+	if (++o->nargs > MAX_ARGS) {
+		fprintf(stderr, "swasfs: too many arguments: %s (usage: swasfs [SOURCE] MOUNTPOINT)\n", arg);
+		return -1;
+	}
+	copy = strdup(arg);
+	if (copy == NULL)
+		return -1;
+	free(o->source);
+	o->source = o->mountpoint;
+	o->mountpoint = copy;
+	return 0;
+}
+
+static bool is_default_source(const char *source)
+{
+	for (size_t i = 0; i < sizeof(default_sources) / sizeof(default_sources[0]); i++)
+		if (strcmp(source, default_sources[i]) == 0)
+			return true;
+	return false;
+}
+
+/* SOURCE names the profile unless it is a default_sources word; with -o
+ * profile= too, both must name the same one. Prints why and returns -EINVAL
+ * on a conflict. */
+static int profile_from_source(struct options *o)
+{
+	if (o->source == NULL || is_default_source(o->source))
+		return 0;
+	if (o->profile != NULL) {
+		if (strcmp(o->profile, o->source) == 0)
+			return 0;
+		fprintf(stderr,
+			"swasfs: SOURCE names the profile %s but -o profile= names %s: give one of them\n",
+			o->source, o->profile);
+		return -EINVAL;
+	}
+	o->profile = strdup(o->source);
+	return o->profile != NULL ? 0 : -ENOMEM;
+}
+
 static void print_usage(const char *prog)
 {
-	printf("usage: %s [options] MOUNTPOINT\n"
+	printf("usage: %s [options] [SOURCE] MOUNTPOINT\n"
 	       "       %s --help | --version\n\n"
 	       "Mounts Alibaba Cloud Simple Application Server command history:\n"
 	       "  MOUNTPOINT/<region>/<instance>/<InvokeStatus>/<invoke-id>/\n"
 	       "      command parameters.json metadata.json output result.json\n\n"
+	       "SOURCE, if given, is the credentials profile, as -o profile= (default or swas:\n"
+	       "the default chain); so mount -t fuse.swasfs PROFILE MOUNTPOINT and fstab work.\n"
+	       "mount(8), fstab and systemd options (_netdev, nofail, noauto, user, defaults,\n"
+	       "comment=, x-*, rw) are ignored; the mount is always read-only.\n\n"
 	       "swasfs options (-o name=value):\n"
 	       "    -o regions=ID[:ID...]   regions shown at the top (default: all, from ListRegions)\n"
 	       "    -o endpoint=URL         API base URL, {region} replaced (default %s)\n"
@@ -126,11 +239,20 @@ static void print_usage(const char *prog)
 	       "                            when needed (default 256M)\n"
 	       "    -o cafile=PATH          CA bundle for HTTPS (default: the system store;\n"
 	       "                            verification is never switched off)\n"
+	       "    -o sts_endpoint=URL     STS endpoint for every role-based source (default:\n"
+	       "                            the official rule, https://sts.aliyuncs.com or\n"
+	       "                            https://sts[-vpc].$ALIBABA_CLOUD_STS_REGION.aliyuncs.com)\n"
+	       "    -o metadata_endpoint=URL  ECS metadata service for the instance RAM role\n"
+	       "                            (default %s)\n"
 	       "    -o jobs=N               API requests in flight at once (default %d)\n"
 	       "    -o timeout=SECONDS      limit for one API request (default %d)\n"
 	       "    -o retry_budget=SECONDS time for all retries of one call (default %d)\n"
+	       "    -o readahead=N          results and listings fetched ahead of a walk, at most N at\n"
+	       "                            once (default: jobs; 0 turns it off)\n"
 	       "    -o no_results           leave output and result.json out of the tree\n"
 	       "    -o verbose              log one line per API call\n"
+	       "    -o log=FILE             append log lines to FILE (timestamped; reopened on\n"
+	       "                            SIGHUP) instead of stderr (-f) or syslog\n"
 	       "    -o dumpable             let the daemon dump core and be traced by its user\n"
 	       "                            (for debugging: core dumps then hold the secret)\n"
 	       "    -o store=DIR            keep what the mount sees in DIR (0700), so history\n"
@@ -140,13 +262,20 @@ static void print_usage(const char *prog)
 	       "                            no network\n"
 	       "    -o store_days=N         with store=: prune invocations created more than N\n"
 	       "                            days ago (N >= 14; default: keep everything)\n\n"
-	       "Credentials, first found wins: ALIBABA_CLOUD_ACCESS_KEY_ID and\n"
-	       "ALIBABA_CLOUD_ACCESS_KEY_SECRET (+ ALIBABA_CLOUD_SECURITY_TOKEN); the ini file\n"
-	       "$ALIBABA_CLOUD_CREDENTIALS_FILE or ~/.alibabacloud/credentials; the aliyun CLI's\n"
-	       "~/.aliyun/config.json. Secrets are never accepted on the command line.\n\n"
+	       "Credentials, the official default chain, first found wins: ALIBABA_CLOUD_ACCESS_KEY_ID\n"
+	       "and ALIBABA_CLOUD_ACCESS_KEY_SECRET (+ ALIBABA_CLOUD_SECURITY_TOKEN); OIDC\n"
+	       "(ALIBABA_CLOUD_ROLE_ARN, _OIDC_PROVIDER_ARN, _OIDC_TOKEN_FILE); the aliyun CLI's\n"
+	       "~/.aliyun/config.json; the ini file $ALIBABA_CLOUD_CREDENTIALS_FILE or\n"
+	       "~/.alibabacloud/credentials; the ECS instance RAM role; ALIBABA_CLOUD_CREDENTIALS_URI.\n"
+	       "Temporary credentials are renewed before they expire. Secrets are never accepted\n"
+	       "on the command line.\n\n"
+	       "Signals: SIGTERM and SIGINT unmount and exit 0; SIGHUP marks every cached\n"
+	       "listing stale (the next access asks the API) and reopens the log file.\n"
+	       "With $NOTIFY_SOCKET (systemd Type=notify, with -f) READY=1 is sent once the\n"
+	       "mount answers, STOPPING=1 on the way out.\n\n"
 	       "FUSE options:\n",
 	       prog, prog, DEFAULT_ENDPOINT, DEFAULT_HOME_REGION, DEFAULT_CACHE_TTL, DEFAULT_INSTANCE_TTL,
-	       DEFAULT_JOBS, DEFAULT_TIMEOUT, DEFAULT_RETRY_BUDGET);
+	       CRED_METADATA_ENDPOINT, DEFAULT_JOBS, DEFAULT_TIMEOUT, DEFAULT_RETRY_BUDGET);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
 }
@@ -217,6 +346,10 @@ static int check_options(const struct options *o)
 		fprintf(stderr, "swasfs: jobs must be between 1 and %u\n", MAX_JOBS);
 		return -EINVAL;
 	}
+	if (o->readahead < -1 || o->readahead > (int)MAX_JOBS) {
+		fprintf(stderr, "swasfs: readahead must be between 0 and %u\n", MAX_JOBS);
+		return -EINVAL;
+	}
 	if (o->timeout < 1 || o->timeout > MAX_TIMEOUT || o->retry_budget < 1 ||
 	    o->retry_budget > MAX_TIMEOUT) {
 		fprintf(stderr, "swasfs: timeout and retry_budget must be between 1 and %u seconds\n",
@@ -236,6 +369,12 @@ static int check_options(const struct options *o)
 		fprintf(stderr,
 			"swasfs: store_days=N needs store=DIR and N >= %u (the API keeps two weeks itself)\n",
 			STORE_MIN_DAYS);
+		return -EINVAL;
+	}
+	if ((o->sts_endpoint != NULL && strstr(o->sts_endpoint, "://") == NULL) ||
+	    (o->metadata_endpoint != NULL && strstr(o->metadata_endpoint, "://") == NULL)) {
+		fprintf(stderr, "swasfs: sts_endpoint and metadata_endpoint must be URLs such as "
+				"http://127.0.0.1:8080\n");
 		return -EINVAL;
 	}
 	if (o->cafile != NULL && access(o->cafile, R_OK) != 0) {
@@ -277,17 +416,25 @@ static void api_config_of(const struct options *o, struct api_config *cfg)
 	cfg->verbose = o->verbose;
 }
 
-/* Reads the credentials, the only time they are read, then wipes the secret's
- * environment variables. Prints why not. *ret_cred: caller frees with
- * cred_free() (or hands it to api_new). */
-static int load_credentials(const struct options *o, struct cred **ret_cred)
+/* Resolves the credentials chain (the only time the environment and the
+ * files are searched), then wipes the secret's environment variables. Prints
+ * why not. *ret: caller frees with cred_provider_free(). */
+static int load_credentials(const struct options *o, struct cred_provider **ret)
 {
+	struct cred_options copt = {
+		.profile = o->profile,
+		.sts_endpoint = o->sts_endpoint,
+		.metadata_endpoint = o->metadata_endpoint,
+		.cafile = o->cafile,
+		.timeout_s = o->timeout,
+	};
 	struct cred_diag diag = { 0 };
-	struct cred *cred = NULL;
+	struct cred_provider *p = NULL;
+	struct cred *cred;
 	int r;
 
-	r = cred_load(o->profile, &cred, &diag);
-	/* Whatever the outcome: cred_load copied what it took. */
+	r = cred_provider_new(&copt, &p, &diag);
+	/* Whatever the outcome: the chain copied what it took. */
 	cred_scrub_environ();
 	if (r < 0) {
 		log_error("%s", diag.message[0] ? diag.message : "no usable credentials");
@@ -295,42 +442,76 @@ static int load_credentials(const struct options *o, struct cred **ret_cred)
 	}
 	if (diag.warning[0])
 		log_warn("%s", diag.warning);
-	log_debug("credentials from %s, kept in %s", diag.source,
-		  cred_is_secure(cred) ? "the secure heap" : "the ordinary heap");
-	*ret_cred = cred;
+	if (cred_provider_get(p, &cred) == 0) {
+		log_debug("credentials from %s, kept in %s", diag.source,
+			  cred_is_secure(cred) ? "the secure heap" : "the ordinary heap");
+		cred_free(cred);
+	}
+	*ret = p;
 	return 0;
 }
 
-/* Builds a client that owns @cred (freed by api_free, also on failure). */
-static int make_api(const struct options *o, struct cred *cred, struct metrics *metrics, struct api **ret_api)
+static int make_readahead(const struct options *o, struct cache *cache, struct bg *bg,
+			  struct metrics *metrics, struct readahead **ret)
+{
+	struct readahead_config cfg = {
+		.window = o->readahead < 0 ? o->jobs : (unsigned)o->readahead,
+		.cache = cache,
+		.bg = bg,
+		.metrics = metrics,
+		.verbose = o->verbose,
+	};
+
+	return readahead_new(&cfg, ret);
+}
+
+/* Builds a client signing with @creds (borrowed). */
+static int make_api(const struct options *o, struct cred_provider *creds, struct metrics *metrics,
+		    struct api **ret_api)
 {
 	struct api_config cfg;
 	int r;
 
 	api_config_of(o, &cfg);
+	cfg.credentials = creds;
 	cfg.metrics = metrics;
-	r = api_new(&cfg, cred, ret_api);
+	r = api_new(&cfg, NULL, ret_api);
 	if (r < 0)
 		log_error("cannot create the API client: %s", strerror(-r));
 	return r;
 }
 
-/* The start-up check: one ListRegions with a client of its own, signing with a
- * copy of @cred (borrowed). On success *ret_list has the answer. */
-static int check_api(const struct options *o, const struct cred *cred, struct metrics *metrics,
+/* @tmpl with every "{region}" replaced by @region, into @buf (cut to fit):
+ * the URL a request for @region goes to, for messages. */
+static const char *endpoint_url(const char *tmpl, const char *region, char *buf, size_t size)
+{
+	const char *p = tmpl, *hit;
+	size_t used = 0;
+	int n;
+
+	buf[0] = '\0';
+	while ((hit = strstr(p, "{region}")) != NULL) {
+		n = snprintf(buf + used, size - used, "%.*s%s", (int)(hit - p), p, region);
+		if (n < 0 || (size_t)n >= size - used)
+			return buf;
+		used += (size_t)n;
+		p = hit + strlen("{region}");
+	}
+	snprintf(buf + used, size - used, "%s", p);
+	return buf;
+}
+
+/* The start-up check: one ListRegions with a client of its own. On success
+ * *ret_list has the answer. */
+static int check_api(const struct options *o, struct cred_provider *creds, struct metrics *metrics,
 		     struct swas_region_list *ret_list)
 {
 	struct api_error err = { 0 };
-	struct cred *copy;
+	char url[PATH_MAX];
 	struct api *api;
 	int r;
 
-	r = cred_dup(cred, &copy);
-	if (r < 0) {
-		log_error("cannot copy the credentials: %s", strerror(-r));
-		return r;
-	}
-	r = make_api(o, copy, metrics, &api);
+	r = make_api(o, creds, metrics, &api);
 	if (r < 0)
 		return r;
 	r = api_list_regions(api, ret_list, &err);
@@ -340,15 +521,57 @@ static int check_api(const struct options *o, const struct cred *cred, struct me
 				  o->home_region, err.code, err.message,
 				  err.request_id[0] ? err.request_id : "-", err.http_status);
 		else
-			log_error("cannot reach the SWAS API for %s (endpoint %s): %s", o->home_region,
-				  o->endpoint, err.message[0] ? err.message : strerror(-r));
+			log_error("cannot reach the SWAS API for %s at %s: %s", o->home_region,
+				  endpoint_url(o->endpoint, o->home_region, url, sizeof(url)),
+				  err.message[0] ? err.message : strerror(-r));
 	}
 	api_free(api);
 	return r;
 }
 
-/* Puts the region list into the cache: -o regions, else ListRegions' answer. */
-static int seed_regions(struct cache *cache, const struct options *o, const struct swas_region_list *list)
+static bool is_known_region(const struct swas_region_list *list, const char *id)
+{
+	for (size_t i = 0; i < list->count; i++)
+		if (strcmp(list->items[i].region_id, id) == 0)
+			return true;
+	return false;
+}
+
+/* Every -o regions entry must be one ListRegions named: a typo would show an
+ * empty directory whose every listing fails. Prints the known ones and
+ * returns -EINVAL otherwise. */
+static int check_regions(const char *const *ids, size_t n, const struct swas_region_list *list)
+{
+	char known[4096];
+	size_t used = 0;
+	int r = 0, k;
+
+	for (size_t i = 0; i < n; i++) {
+		if (is_known_region(list, ids[i]))
+			continue;
+		if (r == 0) {
+			known[0] = '\0';
+			for (size_t j = 0; j < list->count && used < sizeof(known); j++) {
+				k = snprintf(known + used, sizeof(known) - used, "%s%s", j ? ", " : "",
+					     list->items[j].region_id);
+				if (k < 0)
+					break;
+				used += (size_t)k;
+			}
+		}
+		log_error("regions=: ListRegions does not know %s; the regions it knows: %s", ids[i],
+			  list->count ? known : "(none)");
+		r = -EINVAL;
+	}
+	return r;
+}
+
+/* Puts the region list into the cache: -o regions (each checked against
+ * ListRegions' answer), else ListRegions' answer. */
+/* @checked: @list is ListRegions' answer, which -o regions must agree with
+ * (not so offline, or with the API down: then it is the store's). */
+static int seed_regions(struct cache *cache, const struct options *o, const struct swas_region_list *list,
+			bool checked)
 {
 	const char *ids[MAX_REGIONS_OPT];
 	const char **all;
@@ -361,6 +584,8 @@ static int seed_regions(struct cache *cache, const struct options *o, const stru
 		if (copy == NULL)
 			return -ENOMEM;
 		r = split_regions(copy, ids, MAX_REGIONS_OPT, &n);
+		if (r == 0 && checked)
+			r = check_regions(ids, n, list);
 		if (r == 0)
 			r = cache_set_regions(cache, ids, n, true);
 		free(copy);
@@ -395,18 +620,20 @@ static int open_store(const struct options *o, struct store **ret)
 /* The start-up region list: ListRegions' answer (none offline), with the
  * store's regions added. An API that does not answer with a store mounts the
  * store; anything else that fails start-up exits. */
-static int startup_regions(const struct options *o, const struct cred *cred, struct metrics *metrics,
-			   struct store *store, struct fetcher *fetcher, struct swas_region_list *ret)
+static int startup_regions(const struct options *o, struct cred_provider *creds, struct metrics *metrics,
+			   struct store *store, struct fetcher *fetcher, struct swas_region_list *ret,
+			   bool *ret_from_api)
 {
 	int r = 0;
 
 	bool down;
 
 	if (!o->offline)
-		r = check_api(o, cred, metrics, ret);
+		r = check_api(o, creds, metrics, ret);
 	down = r == -EIO && store != NULL;
 	if (r < 0 && !down)
 		return r;
+	*ret_from_api = r == 0 && !o->offline;
 	if (store != NULL)
 		r = store_merge_regions(store, ret, r == 0 && !o->offline);
 	if (r == 0 && down) {
@@ -462,12 +689,13 @@ static int run_session(struct fuse_session *se, const struct fuse_cmdline_opts *
 	return r;
 }
 
-/* What the exit-signal handler touches, set before it is installed. */
+/* What the signal handlers touch, set before they are installed. */
 static struct fuse_session *volatile signal_session;
 static struct fetcher *volatile signal_fetcher;
+static struct service *volatile signal_service;
 
 /*
- * SIGTERM, SIGINT, SIGHUP. libfuse's own handler only ends the loop, and the
+ * SIGTERM, SIGINT. libfuse's own handler only ends the loop, and the
  * loop then joins its workers, which may be waiting minutes for the API (a
  * hung server, the ListInstances limiter). So first cancel the fetcher and
  * the client under it: every request in flight, backoff and limiter wait
@@ -486,22 +714,37 @@ static void on_exit_signal(int sig)
 	fuse_session_exit(signal_session);
 }
 
-static const int exit_signals[] = { SIGTERM, SIGINT, SIGHUP };
+static const int exit_signals[] = { SIGTERM, SIGINT };
 
-/* Installs on_exit_signal for exit_signals and ignores SIGPIPE (a reader
- * gone is not our death), as fuse_set_signal_handlers does. */
-static int signals_install(struct fuse_session *se, struct fetcher *fetcher)
+/* SIGHUP (systemd's ExecReload, logrotate's postrotate): the service thread
+ * reloads; service_reload_from_signal is one write(2) to a non-blocking pipe. */
+static void on_reload_signal(int sig)
+{
+	(void)sig;
+	service_reload_from_signal(signal_service);
+}
+
+/* Installs on_exit_signal for exit_signals, on_reload_signal for SIGHUP, and
+ * ignores SIGPIPE (a reader gone is not our death), as
+ * fuse_set_signal_handlers does. */
+static int signals_install(struct fuse_session *se, struct fetcher *fetcher, struct service *service)
 {
 	struct sigaction sa = { 0 };
 
 	signal_session = se;
 	signal_fetcher = fetcher;
+	signal_service = service;
 	sigemptyset(&sa.sa_mask);
 	/* No SA_RESTART: the loop's wait must return EINTR to see the exit flag. */
 	sa.sa_handler = on_exit_signal;
 	for (size_t i = 0; i < sizeof(exit_signals) / sizeof(exit_signals[0]); i++)
 		if (sigaction(exit_signals[i], &sa, NULL) != 0)
 			return -errno;
+	sa.sa_handler = on_reload_signal;
+	sa.sa_flags = SA_RESTART;
+	if (sigaction(SIGHUP, &sa, NULL) != 0)
+		return -errno;
+	sa.sa_flags = 0;
 	sa.sa_handler = SIG_IGN;
 	if (sigaction(SIGPIPE, &sa, NULL) != 0)
 		return -errno;
@@ -517,8 +760,12 @@ static void signals_remove(void)
 	for (size_t i = 0; i < sizeof(exit_signals) / sizeof(exit_signals[0]); i++)
 		sigaction(exit_signals[i], &sa, NULL);
 	sigaction(SIGPIPE, &sa, NULL);
+	/* A late logrotate must not kill the daemon while it cleans up. */
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGHUP, &sa, NULL);
 	signal_session = NULL;
 	signal_fetcher = NULL;
+	signal_service = NULL;
 }
 
 /* libfuse logs some messages in pieces; ours are whole lines. */
@@ -545,6 +792,26 @@ __attribute__((format(printf, 2, 0))) static void fuse_log_to_ours(enum fuse_log
 	used = 0;
 }
 
+/*
+ * The service's on_reload hook: after the cache was marked stale, every
+ * directory the kernel holds has its attributes and cached entries dropped
+ * (the tree's notifier sends them from its own thread), so the next access
+ * reaches the tree and the cache, which then asks the API.
+ */
+static void invalidate_kernel_dirs(void *arg)
+{
+	tree_invalidate_dirs(arg);
+}
+
+/* Log lines once the mount is up: -o log's file, else stderr in the
+ * foreground, else syslog. */
+static unsigned running_sinks(const struct options *o, bool foreground)
+{
+	if (o->log_file != NULL)
+		return LOG_SINK_FILE;
+	return foreground ? LOG_SINK_STDERR : LOG_SINK_SYSLOG;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -554,6 +821,7 @@ int main(int argc, char *argv[])
 		.jobs = DEFAULT_JOBS,
 		.timeout = DEFAULT_TIMEOUT,
 		.retry_budget = DEFAULT_RETRY_BUDGET,
+		.readahead = -1,
 	};
 	struct swas_region_list regions = { 0 };
 	struct fuse_cmdline_opts opts = { 0 };
@@ -562,15 +830,21 @@ int main(int argc, char *argv[])
 	struct api *api = NULL;
 	struct fetcher *fetcher = NULL, *api_fetcher = NULL;
 	struct store *store = NULL;
+	bool regions_from_api = false;
 	struct fs *fs = NULL;
 	struct tree *tree = NULL;
 	struct bg *bg = NULL;
+	struct sdnotify *notify = NULL;
+	struct service *service = NULL;
+	enum log_level level;
+	unsigned start_sinks = LOG_SINK_STDERR;
 	struct metrics metrics = { 0 };
+	struct readahead *readahead = NULL;
 	struct stats_source stats = { .version = SWASFS_VERSION,
 				      .metrics = &metrics,
 				      .start_ms = stats_now_ms() };
 	size_t max_bytes = 0;
-	struct cred *cred = NULL; /* after make_api: borrowed from api, valid until api_free */
+	struct cred_provider *creds = NULL;
 	const char *env;
 	int ret = 1, r;
 
@@ -583,7 +857,14 @@ int main(int argc, char *argv[])
 	if (r < 0)
 		log_warn("cannot make the process non-dumpable: %s", strerror(-r));
 	fuse_set_log_func(fuse_log_to_ours);
-	if (fuse_opt_parse(&args, &o, swasfs_opts, NULL) != 0)
+	/* Read and removed from the environment first, whatever comes next. */
+	r = sdnotify_new(&notify);
+	if (r < 0)
+		log_warn("NOTIFY_SOCKET is neither an absolute path nor an @name: not notifying");
+	if (fuse_opt_parse(&args, &o, swasfs_opts, helper_proc) != 0)
+		goto out_args;
+	/* fuse_parse_cmdline takes one argument, the mount point. */
+	if (o.mountpoint != NULL && fuse_opt_add_arg(&args, o.mountpoint) != 0)
 		goto out_args;
 	if (fuse_parse_cmdline(&args, &opts) != 0)
 		goto out_args;
@@ -608,9 +889,19 @@ int main(int argc, char *argv[])
 	if (o.home_region == NULL &&
 	    (o.home_region = strdup(env && *env ? env : DEFAULT_HOME_REGION)) == NULL)
 		goto out_args;
-	if (check_options(&o) < 0)
+	if (check_options(&o) < 0 || profile_from_source(&o) < 0)
 		goto out_args;
-	log_init(false, o.verbose || opts.debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	level = o.verbose || opts.debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO;
+	if (o.log_file != NULL) {
+		r = log_open_file(o.log_file);
+		if (r < 0) {
+			fprintf(stderr, "swasfs: log=%s: %s\n", o.log_file, strerror(-r));
+			goto out_args;
+		}
+		/* Start-up problems also reach whoever started us. */
+		start_sinks |= LOG_SINK_FILE;
+	}
+	log_set_sinks(start_sinks, level);
 	if (o.dumpable) {
 		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0)
 			log_warn("-o dumpable: %s", strerror(errno));
@@ -632,8 +923,11 @@ int main(int argc, char *argv[])
 		log_debug("mallopt(M_ARENA_MAX) was refused; freed memory may be reused less");
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	/* Read-only, no atime updates (they would cost a GETATTR per read), and
-	 * the kernel checks the 0555/0444 modes. */
-	if (fuse_opt_add_arg(&args, "-oro,noatime,default_permissions,fsname=swasfs,subtype=swasfs") != 0)
+	 * the kernel checks the 0555/0444 modes; no set-user-ID programs or
+	 * device nodes, whatever a mount helper passed (dev, suid: these come
+	 * last, so they win). */
+	if (fuse_opt_add_arg(
+		    &args, "-oro,nosuid,nodev,noatime,default_permissions,fsname=swasfs,subtype=swasfs") != 0)
 		goto out_fs;
 	{
 		struct tree_config tcfg = {
@@ -661,16 +955,20 @@ int main(int argc, char *argv[])
 			goto out_fs;
 		/* Offline: no credentials and no API client at all. */
 		if (!o.offline &&
-		    (load_credentials(&o, &cred) < 0 || make_api(&o, cred, &metrics, &api) < 0 ||
+		    (load_credentials(&o, &creds) < 0 || make_api(&o, creds, &metrics, &api) < 0 ||
 		     fetcher_api_new(api, &api_fetcher) < 0))
 			goto out_fs;
 		fetcher = api_fetcher;
 		if (store != NULL &&
 		    (fetcher_store_new(store, api_fetcher, &fetcher) < 0 || store_start(store, bg) < 0))
 			goto out_fs;
-		if (cache_new(fetcher, &ccfg, &cache) < 0 || tree_new(&tcfg, cache, bg, &tree) < 0 ||
-		    fs_new(tree, bg, &fs) < 0)
+		if (cache_new(fetcher, &ccfg, &cache) < 0 ||
+		    make_readahead(&o, cache, bg, &metrics, &readahead) < 0)
 			goto out_fs;
+		tcfg.readahead = readahead;
+		if (tree_new(&tcfg, cache, bg, &tree) < 0 || fs_new(tree, bg, &fs) < 0)
+			goto out_fs;
+		stats.readahead = readahead;
 		stats.cache = cache;
 		stats.tree = tree;
 	}
@@ -679,23 +977,54 @@ int main(int argc, char *argv[])
 	if (se == NULL)
 		goto out_fs;
 	fs_set_session(fs, se);
-	if (startup_regions(&o, cred, &metrics, store, fetcher, &regions) < 0 ||
-	    seed_regions(cache, &o, &regions) < 0)
+	if (startup_regions(&o, creds, &metrics, store, fetcher, &regions, &regions_from_api) < 0 ||
+	    seed_regions(cache, &o, &regions, regions_from_api) < 0)
 		goto out_session;
-	if (signals_install(se, fetcher) < 0)
+	{
+		struct service_config scfg = {
+			.mountpoint = opts.mountpoint,
+			.notify = notify,
+			.cache = cache,
+			.on_reload = invalidate_kernel_dirs,
+			.on_reload_arg = tree,
+		};
+
+		r = service_new(&scfg, &service);
+		if (r < 0) {
+			log_error("cannot set up the reload pipe: %s", strerror(-r));
+			goto out_session;
+		}
+	}
+	if (service_register(service, bg) < 0 || signals_install(se, fetcher, service) < 0)
 		goto out_signals;
 	if (fuse_session_mount(se, opts.mountpoint) != 0)
 		goto out_signals;
 	if (fuse_daemonize(opts.foreground) != 0)
 		goto out_unmount;
+	log_set_sinks(running_sinks(&o, opts.foreground), level);
 	if (!opts.foreground) {
-		log_init(true, o.verbose || opts.debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
-		/* The fork dropped the secure heap's memory lock (offline: no credentials). */
-		r = cred != NULL ? cred_lock_pages(cred) : 0;
-		if (r < 0)
-			log_debug("cannot lock the credentials in memory: %s", strerror(-r));
+		struct cred *cred;
+
+		/* The fork dropped the secure heap's memory lock (credentials
+		 * renewed later lock their own pages). */
+		if (creds != NULL && cred_provider_get(creds, &cred) == 0) {
+			r = cred_lock_pages(cred);
+			if (r < 0)
+				log_debug("cannot lock the credentials in memory: %s", strerror(-r));
+			cred_free(cred);
+		}
 	}
+	/* Renewal: a bg service, started with the others in FUSE's init. */
+	if (creds != NULL && cred_provider_start(creds, bg) < 0) {
+		log_error("cannot start the credentials renewal");
+		goto out_unmount;
+	}
+	/* FUSE's init starts bg (fs.c), the service thread with it: that
+	 * thread checks that the mount answers, then says READY=1. */
 	ret = run_session(se, &opts);
+	r = sdnotify_send(notify, "STOPPING=1");
+	if (r < 0)
+		log_debug("cannot send STOPPING=1: %s", strerror(-r));
 	/* An exit signal ends the loop with 0 (libfuse's own handler would have
 	 * reported the signal number); either is a clean exit. */
 	ret = ret == 0 || ret == SIGINT || ret == SIGTERM || ret == SIGHUP ? 0 : 1;
@@ -714,13 +1043,18 @@ out_unmount:
 out_signals:
 	signals_remove();
 out_session:
+	/* fuse_session_unmount closed the FUSE device, which fails any request
+	 * still waiting on it (the service thread's readiness check), so
+	 * fs_destroy's bg_stop in here can join that thread. */
 	fuse_session_destroy(se);
 out_fs:
 	/* Every background thread ends before what it uses goes (fs_destroy
 	 * stopped them already if the session started). */
 	bg_stop(bg);
+	service_free(service);
 	fs_free(fs);
 	tree_free(tree);
+	readahead_free(readahead);
 	cache_free(cache);
 	bg_free(bg);
 	if (fetcher != api_fetcher)
@@ -728,6 +1062,7 @@ out_fs:
 	fetcher_free(api_fetcher);
 	store_free(store);
 	api_free(api);
+	cred_provider_free(creds);
 	swas_region_list_done(&regions);
 	curl_global_cleanup();
 out_args:
@@ -738,7 +1073,13 @@ out_args:
 	free(o.profile);
 	free(o.cafile);
 	free(o.max_cache);
+	free(o.log_file);
 	free(o.store);
+	free(o.source);
+	free(o.mountpoint);
+	sdnotify_free(notify);
+	free(o.sts_endpoint);
+	free(o.metadata_endpoint);
 	fuse_opt_free_args(&args);
 	return ret;
 }

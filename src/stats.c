@@ -93,6 +93,17 @@ int stats_render(void *arg, char **ret, size_t *ret_len)
 		   "\t\t\"evictions\": %lu\n\t},\n",
 		   cs.hits, cs.misses, cs.listings, cs.results, cs.bytes, cs.max_bytes, cs.evictions);
 	put_breakers(&b, src->cache);
+	{
+		struct readahead_stats rs;
+
+		readahead_get_stats(src->readahead, &rs);
+		buf_printf(&b,
+			   "\t\"readahead\": {\n\t\t\"window\": %u,\n\t\t\"results_fetched\": %lu,\n"
+			   "\t\t\"results_hit\": %lu,\n\t\t\"results_wasted\": %lu,\n"
+			   "\t\t\"listings_fetched\": %lu\n\t},\n",
+			   rs.window, rs.results_fetched, rs.results_hit, rs.results_wasted,
+			   rs.listings_fetched);
+	}
 	if (src->tree != NULL) {
 		struct tree_stats ts;
 

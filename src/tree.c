@@ -461,11 +461,46 @@ static bool wants_refresh(struct tree *t, struct node *n, enum view_need need)
 	return need == VIEW_FOR_LIST || (need != VIEW_NO_FETCH && is_cached_dir(t, n));
 }
 
-/* The result file @n shows, for a view that has its record. */
+/* Tells readahead that a reader asks for the result of @rec: where it sits
+ * in its status directory, in the listing the readers see now. */
+static void note_result_walk(struct tree *t, const struct node *n, const struct cache_record *rec)
+{
+	const struct cache_invocations *l = NULL;
+	const struct cache_status *st;
+	struct cache_instance inst = instance_of(n);
+	long i;
+
+	if (t->cfg.readahead == NULL || cache_peek_invocations(t->cache, n->region, n->instance, &l) < 0)
+		return;
+	st = cache_find_status(l, rec->inv.invoke_status);
+	i = st != NULL ? cache_status_index(st, rec->inv.invoke_id) : -1;
+	if (i >= 0)
+		readahead_note_result(t->cfg.readahead, n->region, &inst, l, st, (size_t)i);
+	cache_invocations_unref(t->cache, l);
+}
+
+/* The result file @n shows, for a view that has its record; readahead hears
+ * of it first, so what follows is under way while this one is fetched. */
 static int view_result(struct tree *t, struct node *n, struct view *v)
 {
 	lockrule_assert_free(LOCK_NODES);
+	note_result_walk(t, n, v->rec);
 	return cache_get_result(t->cache, n->region, n->instance, v->rec, &v->res);
+}
+
+/* Tells readahead that a reader lists instance @n (its directory or a status
+ * directory of it): where it sits in its region's instance list. */
+static void note_listing_walk(struct tree *t, const struct node *n)
+{
+	const struct cache_instances *l = NULL;
+	const struct cache_instance *in;
+
+	if (t->cfg.readahead == NULL || cache_peek_instances(t->cache, n->region, &l) < 0)
+		return;
+	in = cache_find_instance(l, n->instance);
+	if (in != NULL)
+		readahead_note_listing(t->cfg.readahead, n->region, l, (size_t)(in - l->items));
+	cache_instances_unref(t->cache, l);
 }
 
 static const char version_prefix[] = "swasfs ";
@@ -1157,6 +1192,10 @@ int tree_readdir(struct tree *t, uint64_t ino, off_t off, bool plus, tree_fill_f
 	}
 	/* List the current snapshot; without opendir the kernel caches what
 	 * it gets until the directory's mtime changes. */
+	/* Readahead hears first, so the next listings are under way while
+	 * this one is fetched. */
+	if (n->kind == NODE_INSTANCE || n->kind == NODE_STATUS)
+		note_listing_walk(t, n);
 	r = n->kind == NODE_CTL_DIR ? 0 : view_of(t, n, VIEW_FOR_LIST, &v);
 	if (r < 0)
 		goto out_node;

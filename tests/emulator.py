@@ -200,6 +200,15 @@ class Emulator:
             body["InstanceId"] = instance_id
         return self.control("POST", "invocations/status", body)
 
+    def add_key(self, ak_id, secret, token=None):
+        return self.control("POST", "keys", {"ak_id": ak_id, "secret": secret, "token": token})
+
+    def revoke_key(self, ak_id):
+        return self.control("POST", "keys/revoke", {"ak_id": ak_id})
+
+    def keys(self):
+        return self.control("GET", "keys")["keys"]
+
     def add_instance(self, region_id, instance):
         return self.control("POST", "instances", dict(instance, RegionId=region_id))
 

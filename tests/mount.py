@@ -94,6 +94,9 @@ def credentials_env(tmp_path, ak_id=AK_ID, secret=AK_SECRET, token=None):
     home.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALIBABA_CLOUD_", "ALICLOUD_"))}
     env["HOME"] = str(home)
+    # Tests never reach the real metadata address: a test of that source sets a loopback
+    # metadata_endpoint and drops this.
+    env["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"
     if ak_id is not None:
         env["ALIBABA_CLOUD_ACCESS_KEY_ID"] = ak_id
         env["ALIBABA_CLOUD_ACCESS_KEY_SECRET"] = secret

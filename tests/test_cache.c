@@ -741,6 +741,68 @@ static void test_a_final_record_is_the_same_object_across_refreshes(void)
 	fake_done(&k);
 }
 
+/* ---- SIGHUP ---- */
+
+static void test_mark_stale_refreshes_all_but_pinned_regions_and_final_results(void)
+{
+	const char *const pinned[] = { "r1" };
+	const struct cache_invocations *l, *l2;
+	const struct cache_instances *in, *in2;
+	const struct cache_regions *rg;
+	const struct cache_result *fin, *again;
+	struct fake k;
+	struct cache *c;
+
+	fake_init(&k);
+	c = cache_make(&k, LONG_WAIT_MS, 0);
+	ASSERT_EQ_INT(cache_set_regions(c, pinned, 1, true), 0);
+	ASSERT_EQ_INT(cache_get_instances(c, "r1", &in), 0);
+	ASSERT_EQ_INT(cache_get_invocations(c, "r1", &inst1, &l), 0);
+	ASSERT_EQ_INT(cache_get_result(c, "r1", inst1.id, cache_find_invocation(l, "t-0000"), &fin), 0);
+	/* The fake's results all say Finished. */
+	ASSERT_TRUE(fin->is_final);
+
+	/* The instance list and the listing; not the pinned regions nor the
+	 * final result. Twice is once. */
+	ASSERT_EQ_INT(cache_mark_stale(c), 2);
+	ASSERT_EQ_INT(cache_mark_stale(c), 0);
+	fake_bump(&k);
+	/* Nothing was dropped: peeks still see the old copies. */
+	ASSERT_EQ_INT(cache_peek_instances(c, "r1", &in2), 0);
+	ASSERT_TRUE(in2 == in);
+	cache_instances_unref(c, in2);
+
+	/* The clock has not moved, yet every marked key is fetched again. */
+	ASSERT_EQ_INT(cache_get_instances(c, "r1", &in2), 0);
+	ASSERT_TRUE(lists(in2, "i-r1-v2"));
+	ASSERT_EQ_INT(cache_get_invocations(c, "r1", &inst1, &l2), 0);
+	ASSERT_TRUE(l2 != l);
+	ASSERT_EQ_INT(cache_get_result(c, "r1", inst1.id, cache_find_invocation(l, "t-0000"), &again), 0);
+	ASSERT_TRUE(again == fin);
+	cache_result_unref(c, again);
+	ASSERT_EQ_INT(cache_get_regions(c, &rg), 0);
+	cache_regions_unref(c, rg);
+	ASSERT_EQ_INT(fake_calls(&k, FK_REGIONS), 0);
+	ASSERT_EQ_INT(fake_calls(&k, FK_INSTANCES), 2);
+	ASSERT_EQ_INT(fake_calls(&k, FK_INVOCATIONS), 2);
+	ASSERT_EQ_INT(fake_calls(&k, FK_RESULT), 1);
+
+	/* A region list from ListRegions (not pinned) is marked too. */
+	ASSERT_EQ_INT(cache_set_regions(c, pinned, 1, false), 0);
+	ASSERT_EQ_INT(cache_mark_stale(c), 3);
+	ASSERT_EQ_INT(cache_get_regions(c, &rg), 0);
+	cache_regions_unref(c, rg);
+	ASSERT_EQ_INT(fake_calls(&k, FK_REGIONS), 1);
+
+	cache_result_unref(c, fin);
+	cache_invocations_unref(c, l);
+	cache_invocations_unref(c, l2);
+	cache_instances_unref(c, in);
+	cache_instances_unref(c, in2);
+	cache_free(c);
+	fake_done(&k);
+}
+
 /* ---- memory bound ---- */
 
 /* A record of the fake listing, from a listing the caller holds. */
@@ -1128,6 +1190,7 @@ int main(void)
 	RUN(test_a_refusal_keeps_the_last_good_copy_for_another_ttl);
 	RUN(test_breaker_serves_cached_fails_uncached_and_probes_once_a_period);
 	RUN(test_a_final_record_is_the_same_object_across_refreshes);
+	RUN(test_mark_stale_refreshes_all_but_pinned_regions_and_final_results);
 	RUN(test_past_max_bytes_the_least_recently_used_result_goes_first);
 	RUN(test_listings_go_when_results_are_not_enough_and_held_copies_stay_valid);
 	RUN(test_a_slot_being_fetched_or_waited_in_is_never_dropped);

@@ -19,7 +19,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bg.h"
 #include "credentials.h"
+#include "src/credentials_i.h"
 #include "test.h"
 
 static char home[256];
@@ -67,6 +69,12 @@ static void fresh_home(void)
 	unsetenv("ALIBABA_CLOUD_CREDENTIALS_FILE");
 	unsetenv("ALIBABA_CLOUD_PROFILE");
 	unsetenv("ALIBABA_CLOUD_CLI_PROFILE_DISABLED");
+	unsetenv("ALIBABA_CLOUD_ROLE_ARN");
+	unsetenv("ALIBABA_CLOUD_OIDC_PROVIDER_ARN");
+	unsetenv("ALIBABA_CLOUD_OIDC_TOKEN_FILE");
+	unsetenv("ALIBABA_CLOUD_CREDENTIALS_URI");
+	unsetenv("ALIBABA_CLOUD_ECS_METADATA");
+	setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true", 1);
 }
 
 static void put_ini(const char *fixture, mode_t mode)
@@ -147,11 +155,11 @@ static void test_env_wins_over_files(void)
 	expect_cred(NULL, "AKID_ENV", "env-secret", NULL);
 	setenv("ALIBABA_CLOUD_SECURITY_TOKEN", "env-token", 1);
 	expect_cred(NULL, "AKID_ENV", "env-secret", "env-token");
-	/* Half an environment pair does not count: the file is next. */
+	/* Half an environment pair does not count: the CLI config is next. */
 	unsetenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET");
-	expect_cred(NULL, "AKID_INI_DEFAULT", "ini-default-secret", NULL);
+	expect_cred(NULL, "AKID_CLI_AK", "cli-ak-secret", NULL);
 	setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "", 1);
-	expect_cred(NULL, "AKID_INI_DEFAULT", "ini-default-secret", NULL);
+	expect_cred(NULL, "AKID_CLI_AK", "cli-ak-secret", NULL);
 }
 
 static void test_ini_access_key_and_profiles(void)
@@ -192,8 +200,9 @@ static void test_ini_errors_name_file_and_line(void)
 	expect_error(NULL, -EINVAL, ".alibabacloud/credentials:3:", "key = value");
 	put_ini("ini_section_comment", 0600);
 	expect_error(NULL, -EINVAL, "credentials:1:", "section");
+	/* A role needs STS: an offline load says so (the mount tests ask STS). */
 	put_ini("ini_ram_role", 0600);
-	expect_error(NULL, -EINVAL, "type = ram_role_arn is not supported", "credentials:2:");
+	expect_error(NULL, -EOPNOTSUPP, "STS AssumeRole acs:ram::1:role/x", "needs a request");
 	put_ini("ini_missing_secret", 0600);
 	expect_error(NULL, -EINVAL, "lacks access_key_secret", NULL);
 }
@@ -217,22 +226,213 @@ static void test_cli_config(void)
 	put_cli("cli_config.json", 0600);
 	expect_cred(NULL, "AKID_CLI_AK", "cli-ak-secret", NULL);
 	expect_cred("sts", "STS.AKID_CLI", "cli-sts-secret", "cli-sts-token");
-	expect_error("role", -EINVAL, "mode RamRoleArn is not supported", ".aliyun/config.json");
+	expect_error("role", -EOPNOTSUPP, "STS AssumeRole acs:ram::1:role/x at https://sts.aliyuncs.com",
+		     "needs a request");
 	expect_error("nosuch", -ENOENT, "no profile \"nosuch\"", "credentials (no such file)");
 	put_cli("cli_truncated.json", 0600);
 	expect_error(NULL, -EINVAL, ".aliyun/config.json: not valid JSON", NULL);
 }
 
-static void test_ini_before_cli_and_fallthrough(void)
+/* The official order (providers/default.ts): the CLI config before the ini file. */
+static void test_cli_before_ini_and_fallthrough(void)
 {
 	fresh_home();
 	put_ini("ini_access_key", 0600);
 	put_cli("cli_config.json", 0600);
+	expect_cred(NULL, "AKID_CLI_AK", "cli-ak-secret", NULL);
+	/* No CLI profile "work": the ini file's [work] answers. */
+	expect_cred("work", "AKID_INI_WORK", "ini;work#secret", NULL);
+	setenv("ALIBABA_CLOUD_CLI_PROFILE_DISABLED", "TRUE", 1);
 	expect_cred(NULL, "AKID_INI_DEFAULT", "ini-default-secret", NULL);
-	/* No [sts] section in the ini file: the CLI's profile "sts" answers. */
-	expect_cred("sts", "STS.AKID_CLI", "cli-sts-secret", "cli-sts-token");
-	setenv("ALIBABA_CLOUD_CLI_PROFILE_DISABLED", "true", 1);
 	expect_error("sts", -ENOENT, "ALIBABA_CLOUD_CLI_PROFILE_DISABLED", NULL);
+}
+
+static void test_cli_modes(void)
+{
+	fresh_home();
+	put_cli("cli_modes.json", 0600);
+	expect_cred(NULL, "AKID_CLI_AK", "cli-ak-secret", NULL);
+	expect_error("chain", -EOPNOTSUPP, "STS AssumeRole acs:ram::1:role/chained", "profile \"ak\"");
+	expect_error("loop", -EINVAL, "source_profile chain longer than", NULL);
+	expect_error("orphan", -EINVAL, "source_profile \"nosuch\" does not exist", NULL);
+	expect_error("short", -EINVAL, "900s", "profile \"short\"");
+	expect_error("norole", -EINVAL, "the RoleArn is empty", NULL);
+	unsetenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED");
+	expect_error("ecs", -EOPNOTSUPP, "the ECS RAM role swas-role from http://100.100.100.200", NULL);
+	setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true", 1);
+	expect_error("ecs", -EINVAL, "ALIBABA_CLOUD_ECS_METADATA_DISABLED=true", NULL);
+	expect_error("oidc", -EOPNOTSUPP, "AssumeRoleWithOIDC acs:ram::1:role/o", "/nonexistent");
+	expect_error("oidc_half", -EINVAL, "OIDC needs a role ARN, an OIDC provider ARN", NULL);
+	expect_error("uri", -EOPNOTSUPP, "the credentials URI http://127.0.0.1:9/creds", NULL);
+	expect_error("sso", -EINVAL, "mode CloudSSO is not supported", "interactive");
+	expect_error("oauth", -EINVAL, "mode OAuth is not supported", NULL);
+	expect_error("external", -EINVAL, "mode External is refused", "process_command");
+	expect_error("bogus", -EINVAL, "mode Bogus is not supported", NULL);
+	ASSERT_TRUE(access("/tmp/swasfs-must-not-run", F_OK) != 0);
+}
+
+/* OIDC (source 2) comes before the CLI config, and -o sts_endpoint-less
+ * regions follow the official endpoint rule. */
+static void test_oidc_env_and_sts_region(void)
+{
+	fresh_home();
+	put_cli("cli_config.json", 0600);
+	setenv("ALIBABA_CLOUD_ROLE_ARN", "acs:ram::1:role/env", 1);
+	setenv("ALIBABA_CLOUD_OIDC_PROVIDER_ARN", "acs:ram::1:oidc-provider/p", 1);
+	expect_cred(NULL, "AKID_CLI_AK", "cli-ak-secret", NULL);
+	setenv("ALIBABA_CLOUD_OIDC_TOKEN_FILE", "/nonexistent", 1);
+	expect_error(NULL, -EOPNOTSUPP, "AssumeRoleWithOIDC acs:ram::1:role/env at https://sts.aliyuncs.com",
+		     NULL);
+	setenv("ALIBABA_CLOUD_STS_REGION", "cn-shanghai", 1);
+	expect_error(NULL, -EOPNOTSUPP, "at https://sts.cn-shanghai.aliyuncs.com", NULL);
+	setenv("ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED", "true", 1);
+	expect_error(NULL, -EOPNOTSUPP, "at https://sts-vpc.cn-shanghai.aliyuncs.com", NULL);
+	unsetenv("ALIBABA_CLOUD_STS_REGION");
+	unsetenv("ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED");
+}
+
+/* No HOME (fstab, systemd): the passwd entry's home directory. */
+static void test_home_from_passwd(void)
+{
+	struct cred_diag diag;
+	struct cred *c = NULL;
+
+	fresh_home();
+	unsetenv("HOME");
+	/* Whatever the passwd home holds, the chain names it, not "HOME is not set". */
+	(void)cred_load("swasfs-no-such-profile", &c, &diag);
+	cred_free(c);
+	ASSERT_TRUE(strstr(diag.message, "no home directory") == NULL);
+	ASSERT_TRUE(strstr(diag.message, "HOME") == NULL);
+	setenv("HOME", home, 1);
+}
+
+static void test_expiration_parse(void)
+{
+	ASSERT_EQ_INT(cred_parse_expiration("2024-08-30T07:03:06Z"), 1725001386);
+	ASSERT_EQ_INT(cred_parse_expiration("2024-08-30T07:03:06.117Z"), 1725001386);
+	ASSERT_EQ_INT(cred_parse_expiration("2024-08-30T07:03:06"), 0);
+	ASSERT_EQ_INT(cred_parse_expiration("2024-08-30 07:03:06Z"), 0);
+	ASSERT_EQ_INT(cred_parse_expiration(""), 0);
+	ASSERT_EQ_INT(cred_parse_expiration(NULL), 0);
+}
+
+/* Writes an ini [default] access_key section with @id and @secret, in place of
+ * the old file (a new inode, as editors and key-rotation tools do). */
+static void rotate_ini(const char *id, const char *secret)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/.alibabacloud/credentials", home);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	f = fopen(tmp, "w");
+	ASSERT_TRUE(f != NULL);
+	fprintf(f, "[default]\ntype = access_key\naccess_key_id = %s\naccess_key_secret = %s\n", id, secret);
+	fclose(f);
+	ASSERT_EQ_INT(chmod(tmp, 0600), 0);
+	ASSERT_EQ_INT(rename(tmp, path), 0);
+}
+
+static void expect_key(struct cred_provider *p, const char *id, const char *secret)
+{
+	struct cred *c = NULL;
+
+	ASSERT_EQ_INT(cred_provider_get(p, &c), 0);
+	ASSERT_EQ_STR(cred_access_key_id(c), id);
+	ASSERT_EQ_STR(cred_secret(c), secret);
+	cred_free(c);
+}
+
+/* A refused key read from a file: the file is read again at once, and only a
+ * different key counts as something new; a reference taken before stays valid. */
+static void test_refused_file_key_is_read_again(void)
+{
+	struct cred_options opt = { .offline = true };
+	struct cred_provider_stats st;
+	struct cred_provider *p = NULL;
+	struct cred_diag diag;
+	struct cred *old = NULL;
+
+	fresh_home();
+	put_ini("ini_access_key", 0600);
+	ASSERT_EQ_INT(cred_provider_new(&opt, &p, &diag), 0);
+	ASSERT_EQ_INT(cred_provider_get(p, &old), 0);
+	/* Nothing changed: nothing new to retry with. */
+	ASSERT_EQ_INT(cred_provider_refused(p, old), -ESTALE);
+	rotate_ini("AKID_ROTATED", "rotated-secret");
+	ASSERT_EQ_INT(cred_provider_refused(p, old), 0);
+	expect_key(p, "AKID_ROTATED", "rotated-secret");
+	/* The old reference is still whole. */
+	ASSERT_EQ_STR(cred_secret(old), "ini-default-secret");
+	cred_free(old);
+	/* A file that turned into something else keeps the key read before. */
+	rotate_ini("", "x");
+	ASSERT_EQ_INT(cred_provider_get(p, &old), 0);
+	ASSERT_EQ_INT(cred_provider_refused(p, old), -ESTALE);
+	cred_free(old);
+	expect_key(p, "AKID_ROTATED", "rotated-secret");
+	cred_provider_get_stats(p, &st);
+	ASSERT_TRUE(st.rereads >= 2 && st.failures == 1);
+	cred_provider_free(p);
+}
+
+/* The renewal service notices a rewritten file within about a second. */
+static void test_file_change_is_picked_up_by_the_service(void)
+{
+	struct cred_options opt = { .offline = true };
+	struct cred_provider *p = NULL;
+	struct cred_diag diag;
+	struct bg *bg = NULL;
+	struct cred *c = NULL;
+	int i;
+
+	fresh_home();
+	put_ini("ini_access_key", 0600);
+	ASSERT_EQ_INT(cred_provider_new(&opt, &p, &diag), 0);
+	ASSERT_EQ_INT(bg_new(NULL, &bg), 0);
+	ASSERT_EQ_INT(cred_provider_start(p, bg), 0);
+	ASSERT_EQ_INT(bg_start(bg), 0);
+	rotate_ini("AKID_SERVICE", "service-secret");
+	for (i = 0; i < 50; i++) {
+		ASSERT_EQ_INT(cred_provider_get(p, &c), 0);
+		if (strcmp(cred_access_key_id(c), "AKID_SERVICE") == 0)
+			break;
+		cred_free(c);
+		c = NULL;
+		usleep(100 * 1000);
+	}
+	ASSERT_TRUE(c != NULL);
+	ASSERT_EQ_STR(cred_secret(c), "service-secret");
+	cred_free(c);
+	bg_free(bg);
+	cred_provider_free(p);
+}
+
+/* The environment never changes: no service, nothing to renew. */
+static void test_environment_needs_no_service(void)
+{
+	struct cred_options opt = { .offline = true };
+	struct cred_provider *p = NULL;
+	struct bg_stats st;
+	struct cred_diag diag;
+	struct bg *bg = NULL;
+	struct cred *c = NULL;
+
+	fresh_home();
+	setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "AKID_ENV", 1);
+	setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "env-secret", 1);
+	ASSERT_EQ_INT(cred_provider_new(&opt, &p, &diag), 0);
+	ASSERT_EQ_STR(cred_provider_source(p), "environment");
+	ASSERT_EQ_INT(bg_new(NULL, &bg), 0);
+	ASSERT_EQ_INT(cred_provider_start(p, bg), 0);
+	bg_get_stats(bg, &st);
+	ASSERT_EQ_INT(st.services, 0);
+	ASSERT_EQ_INT(cred_provider_get(p, &c), 0);
+	ASSERT_EQ_INT(cred_provider_refused(p, c), -ESTALE);
+	cred_free(c);
+	bg_free(bg);
+	cred_provider_free(p);
 }
 
 static void test_nothing_names_every_place(void)
@@ -385,7 +585,14 @@ int main(void)
 	RUN(test_ini_errors_name_file_and_line);
 	RUN(test_group_readable_file_warns);
 	RUN(test_cli_config);
-	RUN(test_ini_before_cli_and_fallthrough);
+	RUN(test_cli_before_ini_and_fallthrough);
+	RUN(test_cli_modes);
+	RUN(test_oidc_env_and_sts_region);
+	RUN(test_home_from_passwd);
+	RUN(test_expiration_parse);
+	RUN(test_refused_file_key_is_read_again);
+	RUN(test_file_change_is_picked_up_by_the_service);
+	RUN(test_environment_needs_no_service);
 	RUN(test_nothing_names_every_place);
 	RUN(test_dup_round_trips_on_the_ordinary_heap);
 	RUN(test_scrub_environ_zeroes_secret_values_in_place);

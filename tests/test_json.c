@@ -523,6 +523,35 @@ static void test_error_bodies(void)
 	ASSERT_EQ_STR(e.request_id, "only");
 }
 
+static void test_temp_cred(void)
+{
+	struct json_temp_cred t = { 0 };
+	const char sts[] = "{\"RequestId\":\"R\",\"AssumedRoleUser\":{},\"Credentials\":{\"AccessKeyId\":"
+			   "\"STS.a\",\"AccessKeySecret\":\"s\",\"SecurityToken\":\"t\",\"Expiration\":"
+			   "\"2030-01-02T03:04:05Z\"}}";
+	const char ecs[] = "{\"AccessKeyId\":\"STS.b\",\"AccessKeySecret\":\"s2\",\"SecurityToken\":\"t2\","
+			   "\"Expiration\":\"2030-01-02T03:04:05Z\",\"Code\":\"Success\"}";
+
+	ASSERT_EQ_INT(json_parse_temp_cred(S(sts), "Credentials", &t), 0);
+	ASSERT_EQ_STR(t.access_key_id, "STS.a");
+	ASSERT_EQ_STR(t.security_token, "t");
+	ASSERT_EQ_STR(t.expiration, "2030-01-02T03:04:05Z");
+	ASSERT_EQ_STR(t.code, "");
+	json_temp_cred_done(&t);
+	ASSERT_EQ_INT(json_parse_temp_cred(S(ecs), NULL, &t), 0);
+	ASSERT_EQ_STR(t.access_key_secret, "s2");
+	ASSERT_EQ_STR(t.code, "Success");
+	json_temp_cred_done(&t);
+	/* No wrapper object, not JSON, not an object. */
+	ASSERT_EQ_INT(json_parse_temp_cred(S(ecs), "Credentials", &t), -EPROTO);
+	ASSERT_EQ_INT(json_parse_temp_cred(S("{\"Credentials\":"), "Credentials", &t), -EBADMSG);
+	ASSERT_EQ_INT(json_parse_temp_cred(S("[1]"), NULL, &t), -EPROTO);
+	/* Absent fields are "", for the caller to refuse. */
+	ASSERT_EQ_INT(json_parse_temp_cred(S("{\"Credentials\":{}}"), "Credentials", &t), 0);
+	ASSERT_EQ_STR(t.access_key_id, "");
+	json_temp_cred_done(&t);
+}
+
 static void test_cli_profile(void)
 {
 	struct json_cli_profile p = { 0 };
@@ -536,19 +565,27 @@ static void test_cli_profile(void)
 	ASSERT_EQ_STR(p.name, "b");
 	ASSERT_EQ_STR(p.mode, "StsToken");
 	ASSERT_EQ_STR(p.sts_token, "tb");
-	free(p.name);
-	free(p.mode);
-	free(p.access_key_id);
-	free(p.access_key_secret);
-	free(p.sts_token);
+	json_cli_profile_done(&p);
 	ASSERT_EQ_INT(json_parse_cli_profile(S(body), "a", &p, name, sizeof(name)), 0);
 	ASSERT_EQ_STR(p.access_key_secret, "sa");
 	ASSERT_EQ_STR(p.sts_token, "");
-	free(p.name);
-	free(p.mode);
-	free(p.access_key_id);
-	free(p.access_key_secret);
-	free(p.sts_token);
+	json_cli_profile_done(&p);
+	/* The role modes' fields; numbers and booleans as their text. */
+	{
+		const char role[] = "{\"profiles\":[{\"name\":\"r\",\"mode\":\"RamRoleArn\",\"ram_role_arn\":"
+				    "\"acs:ram::1:role/x\",\"expired_seconds\":1800,\"enable_vpc\":true,"
+				    "\"source_profile\":\"a\",\"credentials_uri\":\"http://u\"}]}";
+
+		ASSERT_EQ_INT(json_parse_cli_profile(S(role), "r", &p, name, sizeof(name)), 0);
+		ASSERT_EQ_STR(p.ram_role_arn, "acs:ram::1:role/x");
+		ASSERT_EQ_STR(p.expired_seconds, "1800");
+		ASSERT_EQ_STR(p.enable_vpc, "true");
+		ASSERT_EQ_STR(p.source_profile, "a");
+		ASSERT_EQ_STR(p.credentials_uri, "http://u");
+		ASSERT_EQ_STR(p.oidc_token_file, "");
+		json_cli_profile_done(&p);
+		ASSERT_TRUE(p.name == NULL);
+	}
 	ASSERT_EQ_INT(json_parse_cli_profile(S(body), "zz", &p, name, sizeof(name)), -ENOENT);
 	ASSERT_EQ_STR(name, "zz");
 	/* A long name is matched whole, never cut to a shorter profile's (found by fuzz_credentials). */
@@ -674,6 +711,7 @@ int main(void)
 	RUN(test_result);
 	RUN(test_error_bodies);
 	RUN(test_cli_profile);
+	RUN(test_temp_cred);
 	RUN(test_content_spelled_as_sent);
 	RUN(test_kept_fields_spelled_as_sent);
 	rendered_free();

@@ -29,7 +29,8 @@ def test_help_lists_every_option(tmp_path):
     r = run_swasfs(["--help"], env=credentials_env(tmp_path))
     assert r.returncode == 0
     for opt in ["regions=", "endpoint=", "home_region=", "profile=", "cache_ttl=", "instance_ttl=", "max_cache=", "cafile=",
-                "jobs=", "timeout=", "retry_budget=", "no_results", "verbose", "dumpable", "-f", "allow_other"]:
+                "jobs=", "timeout=", "retry_budget=", "no_results", "verbose", "dumpable", "log=", "SOURCE", "SIGHUP",
+                "NOTIFY_SOCKET", "sts_endpoint=", "metadata_endpoint=", "readahead=", "-f", "allow_other"]:
         assert opt in r.stdout + r.stderr, opt
 
 

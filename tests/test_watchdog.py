@@ -179,7 +179,7 @@ def test_stuck(emulator, tmp_path):
         reg = emulator.data()["regions"][0]
         inst = reg["instances"][0]
         d = m.path(reg["RegionId"], inst["InstanceId"], "Finished", inst["invocations"][0]["InvokeId"])
-        listdir(d)
+        os.listdir(d)
         emulator.faults("hang", 1, action="DescribeInvocationResult", hang_s=%d)
         emulator.reset_counters()
 
@@ -200,7 +200,7 @@ def test_stuck(emulator, tmp_path):
 
 def test_next(emulator, tmp_path):
     with Mount(emulator, tmp_path) as m:
-        assert listdir(m.mnt)
+        assert os.listdir(m.mnt)
 ''' % HOLD_S
 
 

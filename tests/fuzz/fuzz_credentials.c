@@ -8,15 +8,24 @@
  * Input: one flags byte, then the file. Flag 0x01: the file is the CLI
  * config (else the ini file, with the CLI source disabled); 0x02: the bytes up
  * to the first '\n' are the profile asked for (else none); 0x04: the file is
- * mode 0644 (else 0600).
+ * mode 0644 (else 0600); 0x08: the bytes are not a file but an answer of STS,
+ * the metadata service or a credentials URI, read by json_parse_temp_cred
+ * both ways (under "Credentials" and at the top), with cred_parse_expiration
+ * on its Expiration.
  *
- * Invariants: cred_load returns 0, -ENOENT, -EINVAL or -ENOMEM; every diag
+ * cred_load is offline: a CLI mode or ini type that needs STS or the metadata
+ * service (RamRoleArn, ChainableRamRoleArn, EcsRamRole, OIDC, CredentialsURI,
+ * ram_role_arn, ecs_ram_role) is built, then fails -EOPNOTSUPP, never sends.
+ *
+ * Invariants: cred_load returns 0, -ENOENT, -EINVAL, -EOPNOTSUPP or -ENOMEM; every diag
  * field ends inside its array; a failure says why in diag.message ("no
  * credentials found; looked at: ..." for -ENOENT); a success has an id and a
  * secret of 1-8192 bytes, no empty token, an empty message, a source that is
  * exactly the file and the section or profile asked for (so nothing else, the
  * secret included, reaches it), and a warning exactly when the file is
- * readable by others.
+ * readable by others. An answer parses to NUL-terminated strings or fails
+ * with -EBADMSG, -EPROTO or -ENOMEM, and an Expiration parses to 0 or a time
+ * in the years 0..9999.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,10 +41,13 @@
 
 #include "credentials.h"
 #include "fuzz.h"
+#include "json.h"
+#include "src/credentials_i.h"
 
 #define FLAG_CLI     0x01
 #define FLAG_PROFILE 0x02
 #define FLAG_EXPOSED 0x04
+#define FLAG_ANSWER  0x08
 
 /* credentials.c's CRED_MAX_FIELD_BYTES. */
 #define MAX_FIELD_BYTES 8192
@@ -77,6 +89,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	unsetenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET");
 	unsetenv("ALIBABA_CLOUD_SECURITY_TOKEN");
 	unsetenv("ALIBABA_CLOUD_PROFILE");
+	unsetenv("ALIBABA_CLOUD_ROLE_ARN");
+	unsetenv("ALIBABA_CLOUD_OIDC_PROVIDER_ARN");
+	unsetenv("ALIBABA_CLOUD_OIDC_TOKEN_FILE");
+	unsetenv("ALIBABA_CLOUD_CREDENTIALS_URI");
+	unsetenv("ALIBABA_CLOUD_ECS_METADATA");
+	setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true", 1);
 	return 0;
 }
 
@@ -100,7 +118,7 @@ static void check_success(const struct cred *c, const struct cred_diag *diag, bo
 	FUZZ_CHECK(diag->message[0] == '\0');
 	FUZZ_CHECK((diag->warning[0] != '\0') == exposed);
 	if (!cli) {
-		snprintf(want, sizeof(want), "%s [%s]", ini_path, profile ? profile : "default");
+		snprintf(want, sizeof(want), "%s section \"%s\"", ini_path, profile ? profile : "default");
 		FUZZ_CHECK(strcmp(diag->source, want) == 0);
 		return;
 	}
@@ -112,6 +130,29 @@ static void check_success(const struct cred *c, const struct cred_diag *diag, bo
 	if (profile) {
 		snprintf(want + plen, sizeof(want) - plen, "%s\"", profile);
 		FUZZ_CHECK(strcmp(diag->source, want) == 0);
+	}
+}
+
+static void check_answer(const uint8_t *data, size_t size)
+{
+	static const char *const wrappers[] = { "Credentials", NULL };
+
+	for (size_t i = 0; i < 2; i++) {
+		struct json_temp_cred t = { 0 };
+		int r = json_parse_temp_cred((const char *)data, size, wrappers[i], &t);
+
+		FUZZ_CHECK(r == 0 || r == -EBADMSG || r == -EPROTO || r == -ENOMEM);
+		if (r == 0) {
+			time_t e;
+
+			FUZZ_CHECK(t.access_key_id && t.access_key_secret && t.security_token &&
+				   t.expiration && t.code);
+			e = cred_parse_expiration(t.expiration);
+			FUZZ_CHECK(e == 0 || (e >= -62167219200LL && e <= 253402300799LL));
+		} else {
+			FUZZ_CHECK(!t.access_key_id && !t.code);
+		}
+		json_temp_cred_done(&t);
 	}
 }
 
@@ -129,6 +170,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	flags = data[0];
 	data++;
 	size--;
+	if (flags & FLAG_ANSWER) {
+		check_answer(data, size);
+		return 0;
+	}
 	cli = flags & FLAG_CLI;
 	exposed = flags & FLAG_EXPOSED;
 	if (flags & FLAG_PROFILE) {
@@ -152,7 +197,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&diag, 'x', sizeof(diag));
 	r = cred_load(profile, &c, &diag);
-	FUZZ_CHECK(r == 0 || r == -ENOENT || r == -EINVAL || r == -ENOMEM);
+	FUZZ_CHECK(r == 0 || r == -ENOENT || r == -EINVAL || r == -EOPNOTSUPP || r == -ENOMEM);
 	FUZZ_CHECK(fuzz_is_terminated(diag.source, sizeof(diag.source)));
 	FUZZ_CHECK(fuzz_is_terminated(diag.warning, sizeof(diag.warning)));
 	FUZZ_CHECK(fuzz_is_terminated(diag.message, sizeof(diag.message)));

@@ -363,15 +363,6 @@ static void check_result(const char *body, size_t len)
 	swas_result_done(&res);
 }
 
-static void free_profile(struct json_cli_profile *p)
-{
-	free(p->name);
-	free(p->mode);
-	free(p->access_key_id);
-	free(p->access_key_secret);
-	free(p->sts_token);
-}
-
 static void check_cli(const char *body, size_t len, const char *profile)
 {
 	struct json_cli_profile p = { 0 };
@@ -389,9 +380,14 @@ static void check_cli(const char *body, size_t len, const char *profile)
 	}
 	FUZZ_CHECK(fuzz_is_terminated(name, sizeof(name)));
 	FUZZ_CHECK(p.name && p.mode && p.access_key_id && p.access_key_secret && p.sts_token);
+	/* Every field of every mode (json.h): set, possibly "". */
+	FUZZ_CHECK(p.ram_role_arn && p.ram_session_name && p.expired_seconds && p.duration_seconds &&
+		   p.sts_region && p.sts_endpoint && p.enable_vpc && p.source_profile && p.ram_role_name &&
+		   p.oidc_provider_arn && p.oidc_token_file && p.credentials_uri);
 	FUZZ_CHECK(strcmp(p.name, name) == 0);
 	FUZZ_CHECK(!profile || strcmp(p.name, profile) == 0);
-	free_profile(&p);
+	json_cli_profile_done(&p);
+	FUZZ_CHECK(!p.name && !p.credentials_uri);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,0 +1,496 @@
+// SPDX-License-Identifier: MIT
+/*
+ * readahead: walks, their windows, and the background jobs that fetch ahead
+ * of them (see readahead.h).
+ *
+ * A walk follows one status directory (results) or one region (listings). It
+ * holds a reference to the snapshot its positions index (a listing, an
+ * instance list), so a job that ends can hand the next position to the next
+ * job without asking the cache again; when the snapshot the readers see is a
+ * newer one, the walk starts over on it. A walk's job carries the walk's slot
+ * and epoch: a job whose walk ended or started over meanwhile only counts.
+ *
+ * Locking: ra->lock guards the walk table, the congestion window and the
+ * counters. It is never held while the cache is called, so a job's fetch
+ * never blocks a reader's note.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api.h"
+#include "lockrule.h"
+#include "log.h"
+#include "readahead.h"
+
+/* Results fetched ahead and not yet visited, per walk: the largest window
+ * the options allow (-o jobs is at most 64). */
+#define READAHEAD_MAX_AHEAD 64
+
+struct walk {
+	bool used;
+	bool listings;	/* a region walk over instance listings; else results of a status directory */
+	uint64_t epoch; /* bumped each time the slot starts a new walk */
+	char region[CACHE_NAME_MAX + 1];
+	char instance[CACHE_NAME_MAX + 1];
+	char status[CACHE_NAME_MAX + 1];
+	time_t instance_ctime;
+	/* the snapshot the positions index; a reference of the walk's */
+	const struct cache_invocations *listing;
+	const struct cache_status *st; /* in @listing */
+	const struct cache_instances *instances;
+	size_t last;			   /* highest position visited */
+	unsigned visits;		   /* increasing visits so far */
+	size_t next;			   /* first position not yet handed to a job */
+	unsigned window;		   /* 0 until it is a walk, then 2, 4, ... up to cfg.window */
+	unsigned inflight;		   /* its jobs running or queued */
+	uint64_t progress_ms;		   /* when it last advanced */
+	size_t ahead[READAHEAD_MAX_AHEAD]; /* positions fetched ahead, not yet visited */
+	unsigned nahead;
+};
+
+struct readahead {
+	struct readahead_config cfg;
+
+	pthread_mutex_t lock;
+	struct walk walks[READAHEAD_MAX_WALKS]; /* protected by lock */
+	uint64_t epochs;			/* protected by lock */
+	unsigned cwnd;				/* congestion window; protected by lock */
+	/* The last results walk that was walking: a walk that moves on to the
+	 * next status directory of the same region goes on there at once. */
+	char hot_region[CACHE_NAME_MAX + 1]; /* protected by lock */
+	unsigned hot_window;		     /* protected by lock */
+	uint64_t hot_ms;		     /* protected by lock */
+	struct readahead_stats stats;	     /* protected by lock */
+};
+
+/* One prefetch: what it fetches, copied, and the walk it serves. */
+struct job {
+	struct readahead *ra;
+	size_t slot;
+	uint64_t epoch;
+	size_t pos;
+	bool listings;
+	char region[CACHE_NAME_MAX + 1];
+	struct cache_instance inst;	/* id owned */
+	const struct cache_record *rec; /* a reference; results only */
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static unsigned long throttled_so_far(const struct metrics *m)
+{
+	unsigned long n = 0;
+
+	if (m == NULL)
+		return 0;
+	for (size_t a = 0; a < METRICS_ACTIONS; a++)
+		n += metrics_get(m, a, METRICS_THROTTLED);
+	return n;
+}
+
+/* ---- walks (under ra->lock) ---- */
+
+/* Ends @w: what it fetched ahead and nobody visited was wasted. Its
+ * snapshots are returned for the caller to drop after unlocking. */
+static void walk_end(struct readahead *ra, struct walk *w, const struct cache_invocations **ret_listing,
+		     const struct cache_instances **ret_instances)
+{
+	if (!w->listings)
+		ra->stats.results_wasted += w->nahead;
+	*ret_listing = w->listing;
+	*ret_instances = w->instances;
+	memset(w, 0, sizeof(*w));
+}
+
+static bool walk_is(const struct walk *w, bool listings, const char *region, const char *instance,
+		    const char *status)
+{
+	return w->used && w->listings == listings && strcmp(w->region, region) == 0 &&
+	       (listings || (strcmp(w->instance, instance) == 0 && strcmp(w->status, status) == 0));
+}
+
+/* The walk of that key, or a slot for it: a free one, else the least
+ * recently advanced (ended here). */
+static struct walk *walk_find(struct readahead *ra, bool listings, const char *region, const char *instance,
+			      const char *status, const struct cache_invocations **drop_listing,
+			      const struct cache_instances **drop_instances, bool *ret_new)
+{
+	struct walk *oldest = NULL;
+
+	*ret_new = false;
+	for (size_t i = 0; i < READAHEAD_MAX_WALKS; i++) {
+		struct walk *w = &ra->walks[i];
+
+		if (walk_is(w, listings, region, instance, status))
+			return w;
+		if (oldest == NULL || !w->used || (oldest->used && w->progress_ms < oldest->progress_ms))
+			oldest = w;
+	}
+	if (oldest->used)
+		walk_end(ra, oldest, drop_listing, drop_instances);
+	*ret_new = true;
+	return oldest;
+}
+
+/* Records a visit of @pos; returns true if the walk goes on (or starts),
+ * false if it is a first visit. */
+static bool walk_visit(struct readahead *ra, struct walk *w, size_t pos, uint64_t now)
+{
+	if (w->visits > 0 && pos == w->last)
+		return w->window > 0; /* output, then result.json of the same one */
+	for (unsigned i = 0; i < w->nahead; i++) {
+		if (w->ahead[i] == pos) {
+			ra->stats.results_hit++;
+			w->ahead[i] = w->ahead[--w->nahead];
+			break;
+		}
+	}
+	w->last = pos;
+	w->visits++;
+	w->progress_ms = now;
+	if (w->next <= pos)
+		w->next = pos + 1;
+	if (w->visits < 2)
+		return false;
+	w->window = w->window == 0 ? 2 : w->window * 2;
+	if (w->window > ra->cfg.window)
+		w->window = ra->cfg.window;
+	return true;
+}
+
+/* Positions past the last visit that may be fetched ahead now. */
+static size_t walk_count(const struct walk *w)
+{
+	return w->listings ? w->instances->count : w->st->count;
+}
+
+static bool walk_wants_more(const struct readahead *ra, const struct walk *w)
+{
+	unsigned limit = w->window < ra->cwnd ? w->window : ra->cwnd;
+
+	return w->window > 0 && w->next < walk_count(w) && w->next <= w->last + w->window &&
+	       w->inflight < limit && w->nahead + w->inflight < READAHEAD_MAX_AHEAD;
+}
+
+/* ---- jobs ---- */
+
+static void job_free(struct job *j)
+{
+	if (j->rec != NULL)
+		cache_record_unref(j->ra->cfg.cache, j->rec);
+	free(j->inst.id);
+	free(j);
+}
+
+/* A job for the walk's next position, or NULL (no memory). Under ra->lock. */
+static struct job *job_for(struct readahead *ra, struct walk *w)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return NULL;
+	j->ra = ra;
+	j->slot = (size_t)(w - ra->walks);
+	j->epoch = w->epoch;
+	j->pos = w->next;
+	j->listings = w->listings;
+	memcpy(j->region, w->region, sizeof(j->region));
+	if (w->listings) {
+		const struct cache_instance *in = &w->instances->items[w->next];
+
+		j->inst.id = strdup(in->id);
+		j->inst.ctime = in->ctime;
+	} else {
+		j->inst.id = strdup(w->instance);
+		j->inst.ctime = w->instance_ctime;
+		j->rec = w->st->records[w->next];
+		cache_record_ref(ra->cfg.cache, j->rec);
+	}
+	if (j->inst.id == NULL) {
+		job_free(j);
+		return NULL;
+	}
+	return j;
+}
+
+static void job_run(void *arg);
+static void job_drop(void *arg);
+
+/* Hands the walk's next positions to jobs while its window allows. Under
+ * ra->lock; bg_submit takes bg's lock, which never takes ours. */
+static void walk_pump(struct readahead *ra, struct walk *w)
+{
+	while (walk_wants_more(ra, w)) {
+		struct job *j = job_for(ra, w);
+
+		if (j == NULL)
+			return;
+		if (bg_submit(ra->cfg.bg, job_run, job_drop, j) != 0) {
+			job_free(j);
+			return;
+		}
+		w->next++;
+		w->inflight++;
+	}
+}
+
+/* Shrinks or widens the congestion window after a prefetch. Under ra->lock. */
+static void congestion(struct readahead *ra, bool throttled)
+{
+	unsigned old = ra->cwnd;
+
+	if (throttled)
+		ra->cwnd = ra->cwnd > 1 ? ra->cwnd / 2 : 1;
+	else if (ra->cwnd < ra->cfg.window)
+		ra->cwnd++;
+	if (ra->cfg.verbose && ra->cwnd != old && (throttled || ra->cwnd == ra->cfg.window))
+		log_info("readahead: window %u (%s)", ra->cwnd, throttled ? "throttled" : "recovered");
+}
+
+/* True if nothing should be fetched ahead now: the endpoint is down, or the
+ * cache is close to its bound. */
+static bool must_hold_back(struct readahead *ra, const char *region)
+{
+	size_t held, max;
+
+	if (cache_endpoint_is_open(ra->cfg.cache, region))
+		return true;
+	cache_get_bytes(ra->cfg.cache, &held, &max);
+	return held > max / 4 * 3;
+}
+
+static void job_finish(struct job *j, bool ran, bool fetched, bool throttled)
+{
+	struct readahead *ra = j->ra;
+	struct walk *w = &ra->walks[j->slot];
+
+	pthread_mutex_lock(&ra->lock);
+	if (ran)
+		congestion(ra, throttled);
+	if (fetched && j->listings)
+		ra->stats.listings_fetched++;
+	if (fetched && !j->listings)
+		ra->stats.results_fetched++;
+	if (w->used && w->epoch == j->epoch) {
+		w->inflight--;
+		/* Visited already: the reader waited for this very fetch. */
+		if (fetched && !j->listings && j->pos <= w->last)
+			ra->stats.results_hit++;
+		else if (fetched && !j->listings && w->nahead < READAHEAD_MAX_AHEAD)
+			w->ahead[w->nahead++] = j->pos;
+		if (ran && !throttled)
+			walk_pump(ra, w);
+	}
+	ra->stats.window = ra->cwnd;
+	pthread_mutex_unlock(&ra->lock);
+	job_free(j);
+}
+
+static void job_run(void *arg)
+{
+	struct job *j = arg;
+	struct readahead *ra = j->ra;
+	unsigned long before = throttled_so_far(ra->cfg.metrics);
+	bool fetched = false;
+	int r = 0;
+
+	lockrule_assert_none();
+	if (must_hold_back(ra, j->region)) {
+		job_finish(j, false, false, false);
+		return;
+	}
+	api_set_background(true);
+	if (j->listings)
+		r = cache_prefetch_invocations(ra->cfg.cache, j->region, &j->inst, &fetched);
+	else
+		r = cache_prefetch_result(ra->cfg.cache, j->region, j->inst.id, j->rec, &fetched);
+	api_set_background(false);
+	job_finish(j, true, r == 0 && fetched, throttled_so_far(ra->cfg.metrics) != before);
+}
+
+static void job_drop(void *arg)
+{
+	job_finish(arg, false, false, false);
+}
+
+/* ---- notes ---- */
+
+/* Ends the walks that did not advance for READAHEAD_IDLE_MS. Under
+ * ra->lock; collects their snapshots into @drop (two per walk). */
+static size_t end_idle(struct readahead *ra, uint64_t now, const void **drop)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < READAHEAD_MAX_WALKS; i++) {
+		struct walk *w = &ra->walks[i];
+		const struct cache_invocations *l = NULL;
+		const struct cache_instances *in = NULL;
+
+		if (!w->used || now - w->progress_ms < READAHEAD_IDLE_MS)
+			continue;
+		walk_end(ra, w, &l, &in);
+		drop[n++] = l;
+		drop[n++] = in;
+	}
+	return n;
+}
+
+static void drop_snapshots(struct readahead *ra, const void **drop, size_t n)
+{
+	for (size_t i = 0; i < n; i += 2) {
+		cache_invocations_unref(ra->cfg.cache, drop[i]);
+		cache_instances_unref(ra->cfg.cache, drop[i + 1]);
+	}
+}
+
+/* Starts @w over on the snapshot the reader sees. Under ra->lock; the old
+ * snapshots go to @drop. */
+static void walk_start(struct readahead *ra, struct walk *w, bool listings, const char *region,
+		       const void **drop, size_t *ndrop)
+{
+	const struct cache_invocations *l = NULL;
+	const struct cache_instances *in = NULL;
+
+	if (w->used)
+		walk_end(ra, w, &l, &in);
+	drop[(*ndrop)++] = l;
+	drop[(*ndrop)++] = in;
+	w->used = true;
+	w->listings = listings;
+	w->epoch = ++ra->epochs;
+	snprintf(w->region, sizeof(w->region), "%s", region);
+}
+
+void readahead_note_result(struct readahead *ra, const char *region, const struct cache_instance *instance,
+			   const struct cache_invocations *listing, const struct cache_status *status,
+			   size_t index)
+{
+	const void *drop[2 * READAHEAD_MAX_WALKS + 4];
+	const struct cache_invocations *dl = NULL;
+	const struct cache_instances *di = NULL;
+	uint64_t now = now_ms();
+	size_t ndrop;
+	struct walk *w;
+	bool fresh;
+
+	if (ra == NULL || ra->cfg.window == 0)
+		return;
+	pthread_mutex_lock(&ra->lock);
+	ndrop = end_idle(ra, now, drop);
+	w = walk_find(ra, false, region, instance->id, status->name, &dl, &di, &fresh);
+	drop[ndrop++] = dl;
+	drop[ndrop++] = di;
+	/* A new walk, another snapshot, or a jump back: start over here. */
+	if (fresh || w->listing != listing || index < w->last) {
+		walk_start(ra, w, false, region, drop, &ndrop);
+		snprintf(w->instance, sizeof(w->instance), "%s", instance->id);
+		snprintf(w->status, sizeof(w->status), "%s", status->name);
+		w->instance_ctime = instance->ctime;
+		cache_invocations_ref(ra->cfg.cache, listing);
+		w->listing = listing;
+		w->st = status;
+		/* The walker comes from a walk next door (ls -lR, rsync): it
+		 * walks here too, at the window it had. */
+		if (ra->hot_window > 0 && now - ra->hot_ms < READAHEAD_IDLE_MS &&
+		    strcmp(ra->hot_region, region) == 0) {
+			w->visits = 1;
+			w->last = index;
+			w->next = index + 1;
+			w->progress_ms = now;
+			w->window = ra->hot_window;
+		}
+	}
+	if (walk_visit(ra, w, index, now) || (w->visits == 1 && w->window > 0)) {
+		walk_pump(ra, w);
+		snprintf(ra->hot_region, sizeof(ra->hot_region), "%s", region);
+		ra->hot_window = w->window;
+		ra->hot_ms = now;
+	}
+	pthread_mutex_unlock(&ra->lock);
+	drop_snapshots(ra, drop, ndrop);
+}
+
+void readahead_note_listing(struct readahead *ra, const char *region, const struct cache_instances *instances,
+			    size_t index)
+{
+	const void *drop[2 * READAHEAD_MAX_WALKS + 4];
+	const struct cache_invocations *dl = NULL;
+	const struct cache_instances *di = NULL;
+	uint64_t now = now_ms();
+	size_t ndrop;
+	struct walk *w;
+	bool fresh;
+
+	if (ra == NULL || ra->cfg.window == 0)
+		return;
+	pthread_mutex_lock(&ra->lock);
+	ndrop = end_idle(ra, now, drop);
+	w = walk_find(ra, true, region, NULL, NULL, &dl, &di, &fresh);
+	drop[ndrop++] = dl;
+	drop[ndrop++] = di;
+	/* In order means the next instance: a jump either way starts over. */
+	if (fresh || w->instances != instances || (index != w->last && index != w->last + 1)) {
+		walk_start(ra, w, true, region, drop, &ndrop);
+		cache_instances_ref(ra->cfg.cache, instances);
+		w->instances = instances;
+	}
+	if (walk_visit(ra, w, index, now))
+		walk_pump(ra, w);
+	pthread_mutex_unlock(&ra->lock);
+	drop_snapshots(ra, drop, ndrop);
+}
+
+/* ---- life ---- */
+
+int readahead_new(const struct readahead_config *cfg, struct readahead **ret)
+{
+	struct readahead *ra;
+
+	if (cfg == NULL || cfg->cache == NULL || cfg->bg == NULL)
+		return -EINVAL;
+	ra = calloc(1, sizeof(*ra));
+	if (ra == NULL)
+		return -ENOMEM;
+	ra->cfg = *cfg;
+	if (ra->cfg.window > READAHEAD_MAX_AHEAD)
+		ra->cfg.window = READAHEAD_MAX_AHEAD;
+	ra->cwnd = ra->cfg.window;
+	ra->stats.window = ra->cwnd;
+	pthread_mutex_init(&ra->lock, NULL);
+	*ret = ra;
+	return 0;
+}
+
+void readahead_free(struct readahead *ra)
+{
+	if (ra == NULL)
+		return;
+	for (size_t i = 0; i < READAHEAD_MAX_WALKS; i++) {
+		cache_invocations_unref(ra->cfg.cache, ra->walks[i].listing);
+		cache_instances_unref(ra->cfg.cache, ra->walks[i].instances);
+	}
+	pthread_mutex_destroy(&ra->lock);
+	free(ra);
+}
+
+void readahead_get_stats(struct readahead *ra, struct readahead_stats *ret)
+{
+	if (ra == NULL) {
+		memset(ret, 0, sizeof(*ret));
+		return;
+	}
+	pthread_mutex_lock(&ra->lock);
+	*ret = ra->stats;
+	ret->window = ra->cwnd;
+	pthread_mutex_unlock(&ra->lock);
+}
