@@ -62,7 +62,7 @@ stage "${tsan[@]}" SWASFS_BIN="$top/build-tsan/swasfs" $PY -m pytest -q -p no:ca
 
 # The parsers of untrusted input under libFuzzer (clang, ASan+UBSan): replay
 # the seed corpora, then fuzz each harness for 20 s from a scratch copy.
-fuzzers=(fuzz_json fuzz_credentials fuzz_b64 fuzz_time fuzz_sign)
+fuzzers=(fuzz_json fuzz_credentials fuzz_b64 fuzz_time fuzz_sign fuzz_store)
 [ -d build-fuzz ] || CC=clang meson setup build-fuzz -Dfuzz=true -Dwerror=true >/dev/null || exit 1
 stage meson compile -C build-fuzz "${fuzzers[@]}"
 stage meson test -C build-fuzz --no-rebuild --suite fuzz --print-errorlogs

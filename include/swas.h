@@ -112,6 +112,14 @@ enum swas_kept {
 	SWAS_KEPT_COUNT,
 };
 
+/* Where a listing's invocation came from: the API's answer, or the local
+ * store (-o store=) for one the API no longer returns. The FUSE layer may
+ * show it (user.swasfs.origin); it changes no byte of the files. */
+enum swas_origin {
+	SWAS_ORIGIN_API = 0,
+	SWAS_ORIGIN_STORE = 1,
+};
+
 struct swas_invocation {
 	char *invoke_id;	      /* starts the allocation; owned */
 	const char *invoke_status;    /* a static string for Running, Finished, Failed and Stopped,
@@ -125,6 +133,7 @@ struct swas_invocation {
 	uint32_t parameters_json_len;	   /* the size of the rendered "parameters.json" */
 	int16_t put_back[SWAS_KEPT_COUNT]; /* the member index each kept field had in the API
 					      record, -1 if it stayed in the record */
+	uint8_t origin;			   /* enum swas_origin; SWAS_ORIGIN_API unless the store set it */
 };
 
 /* The API record, unformatted JSON, NUL-terminated; borrowed from @inv. */

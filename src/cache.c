@@ -1465,7 +1465,10 @@ static struct cache_record *record_for(const struct invocations_snap *old, struc
 	const struct cache_record *prev = old ? cache_find_invocation(&old->pub, inv->invoke_id) : NULL;
 	struct record *r;
 
-	if (prev != NULL && prev->is_final && strcmp(prev->inv.invoke_status, inv->invoke_status) == 0) {
+	/* A record that moved from the API's answer to the store's keeps its bytes
+	 * but not its origin: a new record then. */
+	if (prev != NULL && prev->is_final && strcmp(prev->inv.invoke_status, inv->invoke_status) == 0 &&
+	    prev->inv.origin == inv->origin) {
 		r = container_of(prev, struct record, pub);
 		atomic_fetch_add(&r->refs, 1);
 		return &r->pub;

@@ -42,6 +42,7 @@
 #include "config.h"
 #include "credentials.h"
 #include "fetcher.h"
+#include "fetcher_store.h"
 #include "fs.h"
 #include "log.h"
 #include "metrics.h"
@@ -49,6 +50,7 @@
 #include "sdnotify.h"
 #include "service.h"
 #include "stats.h"
+#include "store.h"
 #include "tree.h"
 
 #define DEFAULT_ENDPOINT     "https://swas.{region}.aliyuncs.com"
@@ -93,6 +95,9 @@ struct options {
 	int no_results;
 	int readahead; /* -1: jobs */
 	int dumpable;
+	char *store;
+	int offline;
+	unsigned store_days;
 };
 
 #define OPT(t, p)                                 \
@@ -117,6 +122,9 @@ static const struct fuse_opt swasfs_opts[] = { OPT("regions=%s", regions),
 					       OPT("no_results", no_results),
 					       OPT("dumpable", dumpable),
 					       OPT("log=%s", log_file),
+					       OPT("store=%s", store),
+					       OPT("offline", offline),
+					       OPT("store_days=%u", store_days),
 					       FUSE_OPT_END };
 
 /*
@@ -246,7 +254,14 @@ static void print_usage(const char *prog)
 	       "    -o log=FILE             append log lines to FILE (timestamped; reopened on\n"
 	       "                            SIGHUP) instead of stderr (-f) or syslog\n"
 	       "    -o dumpable             let the daemon dump core and be traced by its user\n"
-	       "                            (for debugging: core dumps then hold the secret)\n\n"
+	       "                            (for debugging: core dumps then hold the secret)\n"
+	       "    -o store=DIR            keep what the mount sees in DIR (0700), so history\n"
+	       "                            outlives the API's two weeks; stored results are\n"
+	       "                            served from disk (default: off)\n"
+	       "    -o offline              with store=: mount the store alone, no credentials,\n"
+	       "                            no network\n"
+	       "    -o store_days=N         with store=: prune invocations created more than N\n"
+	       "                            days ago (N >= 14; default: keep everything)\n\n"
 	       "Credentials, the official default chain, first found wins: ALIBABA_CLOUD_ACCESS_KEY_ID\n"
 	       "and ALIBABA_CLOUD_ACCESS_KEY_SECRET (+ ALIBABA_CLOUD_SECURITY_TOKEN); OIDC\n"
 	       "(ALIBABA_CLOUD_ROLE_ARN, _OIDC_PROVIDER_ARN, _OIDC_TOKEN_FILE); the aliyun CLI's\n"
@@ -344,6 +359,16 @@ static int check_options(const struct options *o)
 	if (strstr(o->endpoint, "://") == NULL) {
 		fprintf(stderr,
 			"swasfs: endpoint must be a URL such as https://swas.{region}.aliyuncs.com\n");
+		return -EINVAL;
+	}
+	if (o->offline && o->store == NULL) {
+		fprintf(stderr, "swasfs: offline needs store=DIR: an offline mount shows the local store\n");
+		return -EINVAL;
+	}
+	if (o->store_days != 0 && (o->store == NULL || o->store_days < STORE_MIN_DAYS)) {
+		fprintf(stderr,
+			"swasfs: store_days=N needs store=DIR and N >= %u (the API keeps two weeks itself)\n",
+			STORE_MIN_DAYS);
 		return -EINVAL;
 	}
 	if ((o->sts_endpoint != NULL && strstr(o->sts_endpoint, "://") == NULL) ||
@@ -543,7 +568,10 @@ static int check_regions(const char *const *ids, size_t n, const struct swas_reg
 
 /* Puts the region list into the cache: -o regions (each checked against
  * ListRegions' answer), else ListRegions' answer. */
-static int seed_regions(struct cache *cache, const struct options *o, const struct swas_region_list *list)
+/* @checked: @list is ListRegions' answer, which -o regions must agree with
+ * (not so offline, or with the API down: then it is the store's). */
+static int seed_regions(struct cache *cache, const struct options *o, const struct swas_region_list *list,
+			bool checked)
 {
 	const char *ids[MAX_REGIONS_OPT];
 	const char **all;
@@ -556,7 +584,7 @@ static int seed_regions(struct cache *cache, const struct options *o, const stru
 		if (copy == NULL)
 			return -ENOMEM;
 		r = split_regions(copy, ids, MAX_REGIONS_OPT, &n);
-		if (r == 0)
+		if (r == 0 && checked)
 			r = check_regions(ids, n, list);
 		if (r == 0)
 			r = cache_set_regions(cache, ids, n, true);
@@ -573,6 +601,50 @@ static int seed_regions(struct cache *cache, const struct options *o, const stru
 	return r;
 }
 
+/* Opens -o store (NULL if not given). Prints why not. */
+static int open_store(const struct options *o, struct store **ret)
+{
+	struct store_config cfg = { .dir = o->store, .read_only = o->offline, .keep_days = o->store_days };
+	char why[512] = "";
+	int r;
+
+	*ret = NULL;
+	if (o->store == NULL)
+		return 0;
+	r = store_open(&cfg, ret, why, sizeof(why));
+	if (r < 0)
+		log_error("%s", why[0] ? why : strerror(-r));
+	return r;
+}
+
+/* The start-up region list: ListRegions' answer (none offline), with the
+ * store's regions added. An API that does not answer with a store mounts the
+ * store; anything else that fails start-up exits. */
+static int startup_regions(const struct options *o, struct cred_provider *creds, struct metrics *metrics,
+			   struct store *store, struct fetcher *fetcher, struct swas_region_list *ret,
+			   bool *ret_from_api)
+{
+	int r = 0;
+
+	bool down;
+
+	if (!o->offline)
+		r = check_api(o, creds, metrics, ret);
+	down = r == -EIO && store != NULL;
+	if (r < 0 && !down)
+		return r;
+	*ret_from_api = r == 0 && !o->offline;
+	if (store != NULL)
+		r = store_merge_regions(store, ret, r == 0 && !o->offline);
+	if (r == 0 && down) {
+		log_warn("the SWAS API does not answer: mounting the store %s, asking the API again in the "
+			 "background",
+			 o->store);
+		fetcher_store_api_down(fetcher, ret);
+	}
+	return r;
+}
+
 /* One line at exit on what the cache held and did, to size max_cache by
  * (and for the memory benchmark). */
 static void log_cache_stats(struct cache *cache, size_t max_bytes)
@@ -583,6 +655,21 @@ static void log_cache_stats(struct cache *cache, size_t max_bytes)
 	log_info("cache at exit: %zu bytes in %zu entries (max_cache %zu), %lu dropped to stay within it, "
 		 "%lu hits, %lu misses",
 		 st.bytes, st.slots, max_bytes, st.evictions, st.hits, st.misses);
+}
+
+/* One line at exit on what the store did (for the report and benchmarks). */
+static void log_store_stats(struct store *store)
+{
+	struct store_stats st;
+
+	if (store == NULL)
+		return;
+	store_get_stats(store, &st);
+	log_info("store at exit: %lu records written (%lu queued, %lu dropped: queue full, %lu failed), "
+		 "%lu group commits, %lu bad records dropped, %lu pruned, %lu instance logs read, index %zu "
+		 "bytes",
+		 st.written, st.queued, st.dropped, st.failed, st.commits, st.bad, st.pruned, st.loaded,
+		 st.index_bytes);
 }
 
 static int run_session(struct fuse_session *se, const struct fuse_cmdline_opts *opts)
@@ -741,7 +828,9 @@ int main(int argc, char *argv[])
 	struct fuse_session *se = NULL;
 	struct cache *cache = NULL;
 	struct api *api = NULL;
-	struct fetcher *fetcher = NULL;
+	struct fetcher *fetcher = NULL, *api_fetcher = NULL;
+	struct store *store = NULL;
+	bool regions_from_api = false;
 	struct fs *fs = NULL;
 	struct tree *tree = NULL;
 	struct bg *bg = NULL;
@@ -861,8 +950,19 @@ int main(int argc, char *argv[])
 		if (bg_new(&bcfg, &bg) < 0)
 			goto out_fs;
 		ccfg.bg = bg;
-		if (load_credentials(&o, &creds) < 0 || make_api(&o, creds, &metrics, &api) < 0 ||
-		    fetcher_api_new(api, &fetcher) < 0 || cache_new(fetcher, &ccfg, &cache) < 0 ||
+		/* The store first: a second mount on it is refused before anything else. */
+		if (open_store(&o, &store) < 0)
+			goto out_fs;
+		/* Offline: no credentials and no API client at all. */
+		if (!o.offline &&
+		    (load_credentials(&o, &creds) < 0 || make_api(&o, creds, &metrics, &api) < 0 ||
+		     fetcher_api_new(api, &api_fetcher) < 0))
+			goto out_fs;
+		fetcher = api_fetcher;
+		if (store != NULL &&
+		    (fetcher_store_new(store, api_fetcher, &fetcher) < 0 || store_start(store, bg) < 0))
+			goto out_fs;
+		if (cache_new(fetcher, &ccfg, &cache) < 0 ||
 		    make_readahead(&o, cache, bg, &metrics, &readahead) < 0)
 			goto out_fs;
 		tcfg.readahead = readahead;
@@ -877,7 +977,8 @@ int main(int argc, char *argv[])
 	if (se == NULL)
 		goto out_fs;
 	fs_set_session(fs, se);
-	if (check_api(&o, creds, &metrics, &regions) < 0 || seed_regions(cache, &o, &regions) < 0)
+	if (startup_regions(&o, creds, &metrics, store, fetcher, &regions, &regions_from_api) < 0 ||
+	    seed_regions(cache, &o, &regions, regions_from_api) < 0)
 		goto out_session;
 	{
 		struct service_config scfg = {
@@ -906,7 +1007,7 @@ int main(int argc, char *argv[])
 
 		/* The fork dropped the secure heap's memory lock (credentials
 		 * renewed later lock their own pages). */
-		if (cred_provider_get(creds, &cred) == 0) {
+		if (creds != NULL && cred_provider_get(creds, &cred) == 0) {
 			r = cred_lock_pages(cred);
 			if (r < 0)
 				log_debug("cannot lock the credentials in memory: %s", strerror(-r));
@@ -914,7 +1015,7 @@ int main(int argc, char *argv[])
 		}
 	}
 	/* Renewal: a bg service, started with the others in FUSE's init. */
-	if (cred_provider_start(creds, bg) < 0) {
+	if (creds != NULL && cred_provider_start(creds, bg) < 0) {
 		log_error("cannot start the credentials renewal");
 		goto out_unmount;
 	}
@@ -932,6 +1033,10 @@ int main(int argc, char *argv[])
 	 * them). */
 	fetcher_cancel(fetcher);
 	log_cache_stats(cache, max_bytes);
+	/* The store's writer (a bg service, started with the others in FUSE's
+	 * init) stores what is queued and commits before it returns. */
+	bg_stop(bg);
+	log_store_stats(store);
 
 out_unmount:
 	fuse_session_unmount(se);
@@ -952,7 +1057,10 @@ out_fs:
 	readahead_free(readahead);
 	cache_free(cache);
 	bg_free(bg);
-	fetcher_free(fetcher);
+	if (fetcher != api_fetcher)
+		fetcher_free(fetcher);
+	fetcher_free(api_fetcher);
+	store_free(store);
 	api_free(api);
 	cred_provider_free(creds);
 	swas_region_list_done(&regions);
@@ -966,6 +1074,7 @@ out_args:
 	free(o.cafile);
 	free(o.max_cache);
 	free(o.log_file);
+	free(o.store);
 	free(o.source);
 	free(o.mountpoint);
 	sdnotify_free(notify);

@@ -136,6 +136,7 @@ int swas_invocation_build(struct swas_invocation *inv, const char *invoke_id, co
 	inv->record_len = (uint32_t)record_len;
 	inv->metadata_json_len = 0;
 	inv->parameters_json_len = 0;
+	inv->origin = SWAS_ORIGIN_API;
 	for (size_t i = 0; i < SWAS_KEPT_COUNT; i++)
 		inv->put_back[i] = put_back ? put_back[i] : -1;
 	return 0;

@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=$1 secs=$2
 shift 2
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(fuzz_json fuzz_credentials fuzz_b64 fuzz_time fuzz_sign)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(fuzz_json fuzz_credentials fuzz_b64 fuzz_time fuzz_sign fuzz_store)
 
 status=0
 for h in "${harnesses[@]}"; do
