@@ -140,6 +140,19 @@ typedef int (*tree_fill_fn)(void *arg, const char *name, mode_t mode, uint64_t i
 			    const struct tree_entry *e, off_t next);
 int tree_readdir(struct tree *t, uint64_t ino, off_t off, bool plus, tree_fill_fn fill, void *arg);
 
+/* The one extended attribute: on an invocation's directory and files,
+ * "api" or "store", where the invocation shown comes from (with -o store). */
+#define TREE_XATTR_ORIGIN "user.swasfs.origin"
+
+/* The value of extended attribute @name of @ino into *ret (caller frees) and
+ * *ret_len; -ENODATA if @ino has no such attribute (every other name, and
+ * every other node). */
+int tree_getxattr(struct tree *t, uint64_t ino, const char *name, char **ret, size_t *ret_len);
+/* The names of @ino's extended attributes, each NUL-terminated, into @buf
+ * (of @size bytes); the bytes they need in *ret_len. Fetches nothing.
+ * Returns 0, or -ERANGE if they do not fit (@size 0 only asks the size). */
+int tree_listxattr(struct tree *t, uint64_t ino, char *buf, size_t size, size_t *ret_len);
+
 /* The target of symlink @ino into *ret (caller frees). -EINVAL if @ino is
  * not a symlink. */
 int tree_readlink(struct tree *t, uint64_t ino, char **ret);

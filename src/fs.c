@@ -235,15 +235,36 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
-/* No extended attributes: ENOSYS makes the kernel stop asking. */
+/* user.swasfs.origin (tree.h); size 0 asks how long the value is. */
 static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-	fuse_reply_err(req, ENOSYS);
+	char *value = NULL;
+	size_t len = 0;
+	int r = tree_getxattr(fs_of(req)->tree, ino, name, &value, &len);
+
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, value, len);
+	free(value);
 }
 
 static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	fuse_reply_err(req, ENOSYS);
+	char buf[64];
+	size_t len = 0;
+	int r = tree_listxattr(fs_of(req)->tree, ino, buf, size < sizeof(buf) ? size : sizeof(buf), &len);
+
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else if (size == 0)
+		fuse_reply_xattr(req, len);
+	else
+		fuse_reply_buf(req, buf, len);
 }
 
 /* The tree's way of telling the kernel; runs on the notifier's thread only. */

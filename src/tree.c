@@ -91,6 +91,8 @@ static int kernel_errno(int r)
 	case -EISDIR:
 	case -ENAMETOOLONG:
 	case -ESTALE:
+	case -ENODATA:
+	case -ERANGE:
 		return r;
 	default:
 		return -EIO;
@@ -990,6 +992,55 @@ int tree_read(struct tree *t, uint64_t ino, size_t size, off_t off, struct tree_
 out_node:
 	node_put(t->nodes, n);
 	return kernel_errno(r);
+}
+
+/* True if @n shows an invocation (its directory or one of its files). */
+static bool has_origin(const struct node *n)
+{
+	return n->kind == NODE_INVOCATION || n->kind == NODE_FILE;
+}
+
+int tree_getxattr(struct tree *t, uint64_t ino, const char *name, char **ret, size_t *ret_len)
+{
+	struct node *n = node_get(t->nodes, ino);
+	const char *value;
+	struct view v;
+	int r = -ENODATA;
+
+	if (n == NULL)
+		return -ESTALE;
+	/* Other names (ls asks for security.selinux, ACLs) cost no lookup. */
+	if (!has_origin(n) || strcmp(name, TREE_XATTR_ORIGIN) != 0)
+		goto out_node;
+	r = view_of(t, n, VIEW_NO_FETCH, &v);
+	if (r < 0)
+		goto out_node;
+	value = v.rec->inv.origin == SWAS_ORIGIN_STORE ? "store" : "api";
+	view_done(t, &v);
+	*ret = strdup(value);
+	if (*ret == NULL)
+		r = -ENOMEM;
+	else
+		*ret_len = strlen(value);
+out_node:
+	node_put(t->nodes, n);
+	return kernel_errno(r);
+}
+
+int tree_listxattr(struct tree *t, uint64_t ino, char *buf, size_t size, size_t *ret_len)
+{
+	struct node *n = node_get(t->nodes, ino);
+	int r = 0;
+
+	if (n == NULL)
+		return -ESTALE;
+	*ret_len = has_origin(n) ? sizeof(TREE_XATTR_ORIGIN) : 0;
+	if (size > 0 && size < *ret_len)
+		r = -ERANGE;
+	else if (size > 0 && *ret_len > 0)
+		memcpy(buf, TREE_XATTR_ORIGIN, sizeof(TREE_XATTR_ORIGIN));
+	node_put(t->nodes, n);
+	return r;
 }
 
 int tree_readlink(struct tree *t, uint64_t ino, char **ret)

@@ -5,6 +5,7 @@ Each test walks the mount with ordinary reads and stats, and compares what it se
 emulator holds (datasets.expected_files) or with an earlier walk, byte for byte and attribute for
 attribute; API calls are counted on the emulator's side.
 """
+import errno
 import os
 import random
 import shutil
@@ -180,6 +181,19 @@ def test_aged_out_invocations_and_deleted_instance_stay(emulator_factory, data, 
             status = next(i["InvokeStatus"] for r in data["regions"] for s in r["instances"]
                           for i in s["invocations"] if i["InvokeId"] == inv)
             assert m.path(REGION, inst, status, inv, "command").exists()
+            # The extended attribute tells an archived invocation from a live one.
+            for p in (m.path(REGION, inst, status, inv), m.path(REGION, inst, status, inv, "output")):
+                assert os.getxattr(p, "user.swasfs.origin") == b"store"
+                assert os.listxattr(p) == ["user.swasfs.origin"]
+        live = next(i for i in without(data, gone)["regions"][0]["instances"][0]["invocations"])
+        live_dir = m.path(REGION, "i-a", live["InvokeStatus"], live["InvokeId"])
+        assert os.getxattr(live_dir, "user.swasfs.origin") == b"api"
+        assert os.getxattr(live_dir / "metadata.json", "user.swasfs.origin") == b"api"
+        # Other names and other nodes have none (and cost nothing).
+        assert os.listxattr(m.path(REGION, "i-a")) == []
+        with pytest.raises(OSError) as e:
+            os.getxattr(live_dir, "user.other")
+        assert e.value.errno == errno.ENODATA
     # Running invocations come from the API; first's one is still there, so the trees match whole.
     assert second == first
     assert calls(emu2, "DescribeInvocationResult") == 1   # the running one only
