@@ -812,97 +812,95 @@ static unsigned running_sinks(const struct options *o, bool foreground)
 	return foreground ? LOG_SINK_STDERR : LOG_SINK_SYSLOG;
 }
 
-int main(int argc, char *argv[])
-{
-	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct options o = {
-		.cache_ttl = DEFAULT_CACHE_TTL,
-		.instance_ttl = DEFAULT_INSTANCE_TTL,
-		.jobs = DEFAULT_JOBS,
-		.timeout = DEFAULT_TIMEOUT,
-		.retry_budget = DEFAULT_RETRY_BUDGET,
-		.readahead = -1,
-	};
-	struct swas_region_list regions = { 0 };
-	struct fuse_cmdline_opts opts = { 0 };
-	struct fuse_session *se = NULL;
-	struct cache *cache = NULL;
-	struct api *api = NULL;
-	struct fetcher *fetcher = NULL, *api_fetcher = NULL;
-	struct store *store = NULL;
-	bool regions_from_api = false;
-	struct fs *fs = NULL;
-	struct tree *tree = NULL;
-	struct bg *bg = NULL;
-	struct sdnotify *notify = NULL;
-	struct service *service = NULL;
+/* Everything the daemon runs, built in the order below and freed in reverse
+ * (daemon_free). One per process; main owns it. */
+struct daemon {
+	struct options o;
+	struct fuse_args args;
+	struct fuse_cmdline_opts opts;
 	enum log_level level;
-	unsigned start_sinks = LOG_SINK_STDERR;
-	struct metrics metrics = { 0 };
-	struct readahead *readahead = NULL;
-	struct stats_source stats = { .version = SWASFS_VERSION,
-				      .metrics = &metrics,
-				      .start_ms = stats_now_ms() };
-	size_t max_bytes = 0;
-	struct cred_provider *creds = NULL;
-	const char *env;
-	int ret = 1, r;
+	struct sdnotify *notify;
+	struct metrics metrics;
+	struct stats_source stats;
+	size_t max_bytes;
+	struct bg *bg;
+	struct store *store;
+	struct cred_provider *creds;
+	struct api *api;
+	struct fetcher *api_fetcher; /* NULL offline */
+	struct fetcher *fetcher;     /* what the cache asks: the store's, else api_fetcher */
+	struct cache *cache;
+	struct readahead *readahead;
+	struct tree *tree;
+	struct fs *fs;
+	struct fuse_session *se;
+	struct swas_region_list regions;
+	struct service *service;
+	bool signals; /* our handlers are installed */
+	bool mounted; /* fuse_session_mount succeeded */
+	bool curl;    /* curl_global_init ran */
+};
 
-	/* First, before any secret is read: no core dump, and other processes of
-	 * the same user can neither ptrace us nor read /proc/PID/mem (our
-	 * /proc/PID files become root's). fuse_daemonize's fork keeps this;
-	 * -o dumpable undoes it below. */
-	r = prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 ? 0 : -errno;
-	log_init(false, LOG_LEVEL_INFO);
-	if (r < 0)
-		log_warn("cannot make the process non-dumpable: %s", strerror(-r));
-	fuse_set_log_func(fuse_log_to_ours);
-	/* Read and removed from the environment first, whatever comes next. */
-	r = sdnotify_new(&notify);
-	if (r < 0)
-		log_warn("NOTIFY_SOCKET is neither an absolute path nor an @name: not notifying");
-	if (fuse_opt_parse(&args, &o, swasfs_opts, helper_proc) != 0)
-		goto out_args;
+/*
+ * The command line, the environment's defaults and the log's sinks. Returns
+ * 0 to go on; 1 when there is nothing more to do (--help, --version) and
+ * -EINVAL when the command line is wrong (said on stderr).
+ */
+static int parse_command_line(struct daemon *d, const char *prog)
+{
+	struct options *o = &d->o;
+	unsigned start_sinks = LOG_SINK_STDERR;
+	const char *env;
+	int r;
+
+	if (fuse_opt_parse(&d->args, o, swasfs_opts, helper_proc) != 0)
+		return -EINVAL;
 	/* fuse_parse_cmdline takes one argument, the mount point. */
-	if (o.mountpoint != NULL && fuse_opt_add_arg(&args, o.mountpoint) != 0)
-		goto out_args;
-	if (fuse_parse_cmdline(&args, &opts) != 0)
-		goto out_args;
-	if (opts.show_help) {
-		print_usage(argv[0]);
-		ret = 0;
-		goto out_args;
+	if (o->mountpoint != NULL && fuse_opt_add_arg(&d->args, o->mountpoint) != 0)
+		return -ENOMEM;
+	if (fuse_parse_cmdline(&d->args, &d->opts) != 0)
+		return -EINVAL;
+	if (d->opts.show_help) {
+		print_usage(prog);
+		return 1;
 	}
-	if (opts.show_version) {
+	if (d->opts.show_version) {
 		printf("swasfs %s\n", SWASFS_VERSION);
 		printf("libfuse %s, %s\n", fuse_pkgversion(), curl_version());
-		ret = 0;
-		goto out_args;
+		return 1;
 	}
-	if (opts.mountpoint == NULL) {
-		fprintf(stderr, "swasfs: no mountpoint given (see %s --help)\n", argv[0]);
-		goto out_args;
+	if (d->opts.mountpoint == NULL) {
+		fprintf(stderr, "swasfs: no mountpoint given (see %s --help)\n", prog);
+		return -EINVAL;
 	}
-	if (o.endpoint == NULL && (o.endpoint = strdup(DEFAULT_ENDPOINT)) == NULL)
-		goto out_args;
+	if (o->endpoint == NULL && (o->endpoint = strdup(DEFAULT_ENDPOINT)) == NULL)
+		return -ENOMEM;
 	env = getenv("ALIBABA_CLOUD_REGION_ID");
-	if (o.home_region == NULL &&
-	    (o.home_region = strdup(env && *env ? env : DEFAULT_HOME_REGION)) == NULL)
-		goto out_args;
-	if (check_options(&o) < 0 || profile_from_source(&o) < 0)
-		goto out_args;
-	level = o.verbose || opts.debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO;
-	if (o.log_file != NULL) {
-		r = log_open_file(o.log_file);
+	if (o->home_region == NULL &&
+	    (o->home_region = strdup(env && *env ? env : DEFAULT_HOME_REGION)) == NULL)
+		return -ENOMEM;
+	if (check_options(o) < 0 || profile_from_source(o) < 0)
+		return -EINVAL;
+	d->level = o->verbose || d->opts.debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO;
+	if (o->log_file != NULL) {
+		r = log_open_file(o->log_file);
 		if (r < 0) {
-			fprintf(stderr, "swasfs: log=%s: %s\n", o.log_file, strerror(-r));
-			goto out_args;
+			fprintf(stderr, "swasfs: log=%s: %s\n", o->log_file, strerror(-r));
+			return -EINVAL;
 		}
 		/* Start-up problems also reach whoever started us. */
 		start_sinks |= LOG_SINK_FILE;
 	}
-	log_set_sinks(start_sinks, level);
-	if (o.dumpable) {
+	log_set_sinks(start_sinks, d->level);
+	return 0;
+}
+
+/* What must hold before any secret is read or any thread exists. */
+static void prepare_process(const struct options *o)
+{
+	int r;
+
+	if (o->dumpable) {
 		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0)
 			log_warn("-o dumpable: %s", strerror(errno));
 		else
@@ -912,7 +910,6 @@ int main(int argc, char *argv[])
 	if (r < 0)
 		log_debug("secure heap: %s; credentials are %s", strerror(-r),
 			  r == -EPERM ? "in memory that may be swapped or dumped" : "on the ordinary heap");
-
 	/* glibc gives each thread that allocates under contention an arena of
 	 * its own, up to 8 per core, and memory freed in one arena is not
 	 * reused by threads allocating from another: with FUSE workers and
@@ -921,165 +918,248 @@ int main(int argc, char *argv[])
 	 * freed memory in use; set before any thread exists. */
 	if (mallopt(M_ARENA_MAX, MALLOC_ARENAS) != 1)
 		log_debug("mallopt(M_ARENA_MAX) was refused; freed memory may be reused less");
+}
+
+/*
+ * The layers, bottom up: bg, store, credentials and API client (none
+ * offline), fetchers, cache, readahead, tree, FUSE adapter. Nothing here
+ * opens a connection or starts a thread (bg starts its threads in FUSE's
+ * init): safe before the fork. Prints why it fails.
+ */
+static int build_layers(struct daemon *d)
+{
+	const struct options *o = &d->o;
+	struct tree_config tcfg = {
+		.uid = getuid(),
+		.gid = getgid(),
+		.mount_time = time(NULL),
+		.results = !o->no_results,
+		.version = SWASFS_VERSION,
+		.render_stats = stats_render,
+		.stats_arg = &d->stats,
+	};
+	struct cache_config ccfg = { .cache_ttl_s = o->cache_ttl, .instance_ttl_s = o->instance_ttl };
+	struct bg_config bcfg = { .job_threads = o->jobs };
+
+	if (max_cache_of(o, &d->max_bytes) < 0 || bg_new(&bcfg, &d->bg) < 0)
+		return -EINVAL;
+	ccfg.max_bytes = d->max_bytes;
+	ccfg.bg = d->bg;
+	/* The store first: a second mount on it is refused before anything else. */
+	if (open_store(o, &d->store) < 0)
+		return -EINVAL;
+	/* Offline: no credentials and no API client at all. */
+	if (!o->offline &&
+	    (load_credentials(o, &d->creds) < 0 || make_api(o, d->creds, &d->metrics, &d->api) < 0 ||
+	     fetcher_api_new(d->api, &d->api_fetcher) < 0))
+		return -EINVAL;
+	d->fetcher = d->api_fetcher;
+	if (d->store != NULL && (fetcher_store_new(d->store, d->api_fetcher, &d->fetcher) < 0 ||
+				 store_start(d->store, d->bg) < 0))
+		return -EINVAL;
+	if (cache_new(d->fetcher, &ccfg, &d->cache) < 0 ||
+	    make_readahead(o, d->cache, d->bg, &d->metrics, &d->readahead) < 0)
+		return -ENOMEM;
+	tcfg.readahead = d->readahead;
+	if (tree_new(&tcfg, d->cache, d->bg, &d->tree) < 0 || fs_new(d->tree, d->bg, &d->fs) < 0)
+		return -ENOMEM;
+	d->stats.readahead = d->readahead;
+	d->stats.cache = d->cache;
+	d->stats.tree = d->tree;
+	return 0;
+}
+
+/* The FUSE session (its options parsed: a typo fails here, before any API
+ * call), the start-up region list, and the service thread (not started). */
+static int prepare_session(struct daemon *d)
+{
+	struct service_config scfg = {
+		.mountpoint = d->opts.mountpoint,
+		.notify = d->notify,
+		.on_reload = invalidate_kernel_dirs,
+	};
+	bool regions_from_api = false;
+	int r;
+
+	d->se = fuse_session_new(&d->args, fs_operations(), sizeof(struct fuse_lowlevel_ops), d->fs);
+	if (d->se == NULL)
+		return -EINVAL;
+	fs_set_session(d->fs, d->se);
+	r = startup_regions(&d->o, d->creds, &d->metrics, d->store, d->fetcher, &d->regions,
+			    &regions_from_api);
+	if (r < 0 || (r = seed_regions(d->cache, &d->o, &d->regions, regions_from_api)) < 0)
+		return r;
+	scfg.cache = d->cache;
+	scfg.on_reload_arg = d->tree;
+	r = service_new(&scfg, &d->service);
+	if (r < 0) {
+		log_error("cannot set up the reload pipe: %s", strerror(-r));
+		return r;
+	}
+	r = service_register(d->service, d->bg);
+	if (r < 0)
+		return r;
+	r = signals_install(d->se, d->fetcher, d->service);
+	d->signals = r == 0;
+	return r;
+}
+
+/* After the fork: the log's running sinks, the credentials' memory lock
+ * (the fork dropped it; credentials renewed later lock their own pages), and
+ * renewal registered (a bg service, started with the others in FUSE's
+ * init). */
+static int after_fork(struct daemon *d)
+{
+	struct cred *cred;
+	int r;
+
+	log_set_sinks(running_sinks(&d->o, d->opts.foreground), d->level);
+	if (!d->opts.foreground && d->creds != NULL && cred_provider_get(d->creds, &cred) == 0) {
+		r = cred_lock_pages(cred);
+		if (r < 0)
+			log_debug("cannot lock the credentials in memory: %s", strerror(-r));
+		cred_free(cred);
+	}
+	if (d->creds != NULL && cred_provider_start(d->creds, d->bg) < 0) {
+		log_error("cannot start the credentials renewal");
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+/* Mounts, daemonises and serves until unmounted or signalled. Returns the
+ * exit status. */
+static int serve(struct daemon *d)
+{
+	int ret, r;
+
+	if (fuse_session_mount(d->se, d->opts.mountpoint) != 0)
+		return 1;
+	d->mounted = true;
+	if (fuse_daemonize(d->opts.foreground) != 0 || after_fork(d) < 0)
+		return 1;
+	/* FUSE's init starts bg (fs.c), the service thread with it: that
+	 * thread checks that the mount answers, then says READY=1. */
+	ret = run_session(d->se, &d->opts);
+	r = sdnotify_send(d->notify, "STOPPING=1");
+	if (r < 0)
+		log_debug("cannot send STOPPING=1: %s", strerror(-r));
+	/* No reader is left: refreshes still running in the background stop
+	 * now instead of spending their retry budget (cache_free waits for
+	 * them). */
+	fetcher_cancel(d->fetcher);
+	log_cache_stats(d->cache, d->max_bytes);
+	/* The store's writer (a bg service, started with the others in FUSE's
+	 * init) stores what is queued and commits before it returns. */
+	bg_stop(d->bg);
+	log_store_stats(d->store);
+	/* An exit signal ends the loop with 0 (libfuse's own handler would have
+	 * reported the signal number); either is a clean exit. */
+	return ret == 0 || ret == SIGINT || ret == SIGTERM || ret == SIGHUP ? 0 : 1;
+}
+
+static void free_options(struct options *o)
+{
+	free(o->regions);
+	free(o->endpoint);
+	free(o->home_region);
+	free(o->profile);
+	free(o->cafile);
+	free(o->max_cache);
+	free(o->log_file);
+	free(o->store);
+	free(o->source);
+	free(o->mountpoint);
+	free(o->sts_endpoint);
+	free(o->metadata_endpoint);
+}
+
+/* Undoes whatever of the above was done, in reverse. */
+static void daemon_free(struct daemon *d)
+{
+	if (d->mounted)
+		fuse_session_unmount(d->se);
+	if (d->signals)
+		signals_remove();
+	/* fuse_session_unmount closed the FUSE device, which fails any request
+	 * still waiting on it (the service thread's readiness check), so
+	 * fs_destroy's bg_stop in here can join that thread. */
+	if (d->se != NULL)
+		fuse_session_destroy(d->se);
+	/* Every background thread ends before what it uses goes (fs_destroy
+	 * stopped them already if the session started). */
+	if (d->bg != NULL)
+		bg_stop(d->bg);
+	service_free(d->service);
+	fs_free(d->fs);
+	tree_free(d->tree);
+	readahead_free(d->readahead);
+	cache_free(d->cache);
+	bg_free(d->bg);
+	if (d->fetcher != d->api_fetcher)
+		fetcher_free(d->fetcher);
+	fetcher_free(d->api_fetcher);
+	store_free(d->store);
+	api_free(d->api);
+	cred_provider_free(d->creds);
+	swas_region_list_done(&d->regions);
+	if (d->curl)
+		curl_global_cleanup();
+	free(d->opts.mountpoint);
+	free_options(&d->o);
+	sdnotify_free(d->notify);
+	fuse_opt_free_args(&d->args);
+}
+
+int main(int argc, char *argv[])
+{
+	struct daemon d = {
+		.args = FUSE_ARGS_INIT(argc, argv),
+		.o = {
+			.cache_ttl = DEFAULT_CACHE_TTL,
+			.instance_ttl = DEFAULT_INSTANCE_TTL,
+			.jobs = DEFAULT_JOBS,
+			.timeout = DEFAULT_TIMEOUT,
+			.retry_budget = DEFAULT_RETRY_BUDGET,
+			.readahead = -1,
+		},
+	};
+	int ret = 1, r;
+
+	d.stats = (struct stats_source){ .version = SWASFS_VERSION,
+					 .metrics = &d.metrics,
+					 .start_ms = stats_now_ms() };
+	/* First, before any secret is read: no core dump, and other processes of
+	 * the same user can neither ptrace us nor read /proc/PID/mem (our
+	 * /proc/PID files become root's). fuse_daemonize's fork keeps this;
+	 * -o dumpable undoes it. */
+	r = prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 ? 0 : -errno;
+	log_init(false, LOG_LEVEL_INFO);
+	if (r < 0)
+		log_warn("cannot make the process non-dumpable: %s", strerror(-r));
+	fuse_set_log_func(fuse_log_to_ours);
+	/* Read and removed from the environment first, whatever comes next. */
+	if (sdnotify_new(&d.notify) < 0)
+		log_warn("NOTIFY_SOCKET is neither an absolute path nor an @name: not notifying");
+	r = parse_command_line(&d, argv[0]);
+	if (r != 0) {
+		ret = r > 0 ? 0 : 1;
+		goto out;
+	}
+	prepare_process(&d.o);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	d.curl = true;
 	/* Read-only, no atime updates (they would cost a GETATTR per read), and
 	 * the kernel checks the 0555/0444 modes; no set-user-ID programs or
 	 * device nodes, whatever a mount helper passed (dev, suid: these come
 	 * last, so they win). */
-	if (fuse_opt_add_arg(
-		    &args, "-oro,nosuid,nodev,noatime,default_permissions,fsname=swasfs,subtype=swasfs") != 0)
-		goto out_fs;
-	{
-		struct tree_config tcfg = {
-			.uid = getuid(),
-			.gid = getgid(),
-			.mount_time = time(NULL),
-			.results = !o.no_results,
-			.version = SWASFS_VERSION,
-			.render_stats = stats_render,
-			.stats_arg = &stats,
-		};
-		/* Nothing here opens a connection or starts a thread (bg starts
-		 * its threads in FUSE's init): safe before the fork. */
-		struct cache_config ccfg = { .cache_ttl_s = o.cache_ttl, .instance_ttl_s = o.instance_ttl };
-		struct bg_config bcfg = { .job_threads = o.jobs };
-
-		if (max_cache_of(&o, &max_bytes) < 0)
-			goto out_fs;
-		ccfg.max_bytes = max_bytes;
-		if (bg_new(&bcfg, &bg) < 0)
-			goto out_fs;
-		ccfg.bg = bg;
-		/* The store first: a second mount on it is refused before anything else. */
-		if (open_store(&o, &store) < 0)
-			goto out_fs;
-		/* Offline: no credentials and no API client at all. */
-		if (!o.offline &&
-		    (load_credentials(&o, &creds) < 0 || make_api(&o, creds, &metrics, &api) < 0 ||
-		     fetcher_api_new(api, &api_fetcher) < 0))
-			goto out_fs;
-		fetcher = api_fetcher;
-		if (store != NULL &&
-		    (fetcher_store_new(store, api_fetcher, &fetcher) < 0 || store_start(store, bg) < 0))
-			goto out_fs;
-		if (cache_new(fetcher, &ccfg, &cache) < 0 ||
-		    make_readahead(&o, cache, bg, &metrics, &readahead) < 0)
-			goto out_fs;
-		tcfg.readahead = readahead;
-		if (tree_new(&tcfg, cache, bg, &tree) < 0 || fs_new(tree, bg, &fs) < 0)
-			goto out_fs;
-		stats.readahead = readahead;
-		stats.cache = cache;
-		stats.tree = tree;
-	}
-	/* Parses the FUSE options: a typo fails here, before any API call. */
-	se = fuse_session_new(&args, fs_operations(), sizeof(struct fuse_lowlevel_ops), fs);
-	if (se == NULL)
-		goto out_fs;
-	fs_set_session(fs, se);
-	if (startup_regions(&o, creds, &metrics, store, fetcher, &regions, &regions_from_api) < 0 ||
-	    seed_regions(cache, &o, &regions, regions_from_api) < 0)
-		goto out_session;
-	{
-		struct service_config scfg = {
-			.mountpoint = opts.mountpoint,
-			.notify = notify,
-			.cache = cache,
-			.on_reload = invalidate_kernel_dirs,
-			.on_reload_arg = tree,
-		};
-
-		r = service_new(&scfg, &service);
-		if (r < 0) {
-			log_error("cannot set up the reload pipe: %s", strerror(-r));
-			goto out_session;
-		}
-	}
-	if (service_register(service, bg) < 0 || signals_install(se, fetcher, service) < 0)
-		goto out_signals;
-	if (fuse_session_mount(se, opts.mountpoint) != 0)
-		goto out_signals;
-	if (fuse_daemonize(opts.foreground) != 0)
-		goto out_unmount;
-	log_set_sinks(running_sinks(&o, opts.foreground), level);
-	if (!opts.foreground) {
-		struct cred *cred;
-
-		/* The fork dropped the secure heap's memory lock (credentials
-		 * renewed later lock their own pages). */
-		if (creds != NULL && cred_provider_get(creds, &cred) == 0) {
-			r = cred_lock_pages(cred);
-			if (r < 0)
-				log_debug("cannot lock the credentials in memory: %s", strerror(-r));
-			cred_free(cred);
-		}
-	}
-	/* Renewal: a bg service, started with the others in FUSE's init. */
-	if (creds != NULL && cred_provider_start(creds, bg) < 0) {
-		log_error("cannot start the credentials renewal");
-		goto out_unmount;
-	}
-	/* FUSE's init starts bg (fs.c), the service thread with it: that
-	 * thread checks that the mount answers, then says READY=1. */
-	ret = run_session(se, &opts);
-	r = sdnotify_send(notify, "STOPPING=1");
-	if (r < 0)
-		log_debug("cannot send STOPPING=1: %s", strerror(-r));
-	/* An exit signal ends the loop with 0 (libfuse's own handler would have
-	 * reported the signal number); either is a clean exit. */
-	ret = ret == 0 || ret == SIGINT || ret == SIGTERM || ret == SIGHUP ? 0 : 1;
-	/* No reader is left: refreshes still running in the background stop
-	 * now instead of spending their retry budget (cache_free waits for
-	 * them). */
-	fetcher_cancel(fetcher);
-	log_cache_stats(cache, max_bytes);
-	/* The store's writer (a bg service, started with the others in FUSE's
-	 * init) stores what is queued and commits before it returns. */
-	bg_stop(bg);
-	log_store_stats(store);
-
-out_unmount:
-	fuse_session_unmount(se);
-out_signals:
-	signals_remove();
-out_session:
-	/* fuse_session_unmount closed the FUSE device, which fails any request
-	 * still waiting on it (the service thread's readiness check), so
-	 * fs_destroy's bg_stop in here can join that thread. */
-	fuse_session_destroy(se);
-out_fs:
-	/* Every background thread ends before what it uses goes (fs_destroy
-	 * stopped them already if the session started). */
-	bg_stop(bg);
-	service_free(service);
-	fs_free(fs);
-	tree_free(tree);
-	readahead_free(readahead);
-	cache_free(cache);
-	bg_free(bg);
-	if (fetcher != api_fetcher)
-		fetcher_free(fetcher);
-	fetcher_free(api_fetcher);
-	store_free(store);
-	api_free(api);
-	cred_provider_free(creds);
-	swas_region_list_done(&regions);
-	curl_global_cleanup();
-out_args:
-	free(opts.mountpoint);
-	free(o.regions);
-	free(o.endpoint);
-	free(o.home_region);
-	free(o.profile);
-	free(o.cafile);
-	free(o.max_cache);
-	free(o.log_file);
-	free(o.store);
-	free(o.source);
-	free(o.mountpoint);
-	sdnotify_free(notify);
-	free(o.sts_endpoint);
-	free(o.metadata_endpoint);
-	fuse_opt_free_args(&args);
+	if (fuse_opt_add_arg(&d.args,
+			     "-oro,nosuid,nodev,noatime,default_permissions,fsname=swasfs,subtype=swasfs") !=
+		    0 ||
+	    build_layers(&d) < 0 || prepare_session(&d) < 0)
+		goto out;
+	ret = serve(&d);
+out:
+	daemon_free(&d);
 	return ret;
 }
