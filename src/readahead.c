@@ -50,6 +50,7 @@ struct walk {
 	uint64_t progress_ms;		   /* when it last advanced */
 	size_t ahead[READAHEAD_MAX_AHEAD]; /* positions fetched ahead, not yet visited */
 	unsigned nahead;
+	bool chained; /* the next status directory's walk was started ahead */
 };
 
 struct readahead {
@@ -64,7 +65,13 @@ struct readahead {
 	char hot_region[CACHE_NAME_MAX + 1]; /* protected by lock */
 	unsigned hot_window;		     /* protected by lock */
 	uint64_t hot_ms;		     /* protected by lock */
-	struct readahead_stats stats;	     /* protected by lock */
+	/* ... and where it was, to learn in which order the walker takes the
+	 * status directories of an instance: by name (ls, rsync) or as they are
+	 * listed (find, grep). Known once it moved on from one to the next. */
+	char hot_instance[CACHE_NAME_MAX + 1];			     /* protected by lock */
+	char hot_status[CACHE_NAME_MAX + 1];			     /* protected by lock */
+	enum { ORDER_UNKNOWN, ORDER_NAME, ORDER_LISTING } hot_order; /* protected by lock */
+	struct readahead_stats stats;				     /* protected by lock */
 };
 
 /* One prefetch: what it fetches, copied, and the walk it serves. */
@@ -371,11 +378,87 @@ static void walk_start(struct readahead *ra, struct walk *w, bool listings, cons
 	snprintf(w->region, sizeof(w->region), "%s", region);
 }
 
+/* The status directory after @cur in @order, skipping empty ones; NULL if
+ * none. */
+static const struct cache_status *next_status(const struct cache_invocations *l, const char *cur, int order)
+{
+	const struct cache_status *best = NULL;
+	bool after = false;
+
+	for (size_t i = 0; i < l->nstatuses; i++) {
+		const struct cache_status *st = &l->statuses[i];
+
+		if (order == ORDER_LISTING) {
+			if (after && st->count > 0)
+				return st;
+			after = after || strcmp(st->name, cur) == 0;
+		} else if (st->count > 0 && strcmp(st->name, cur) > 0 &&
+			   (best == NULL || strcmp(st->name, best->name) < 0)) {
+			best = st;
+		}
+	}
+	return best;
+}
+
+/* Learns the order from a walker that moved from the hot status directory to
+ * @status of the same instance. Under ra->lock. */
+static void learn_order(struct readahead *ra, const struct cache_invocations *l, const char *instance,
+			const char *status)
+{
+	const struct cache_status *by_name, *by_listing;
+
+	if (strcmp(ra->hot_instance, instance) != 0 || strcmp(ra->hot_status, status) == 0)
+		return;
+	by_name = next_status(l, ra->hot_status, ORDER_NAME);
+	by_listing = next_status(l, ra->hot_status, ORDER_LISTING);
+	if (by_name != NULL && strcmp(by_name->name, status) == 0)
+		ra->hot_order = ORDER_NAME;
+	else if (by_listing != NULL && strcmp(by_listing->name, status) == 0)
+		ra->hot_order = ORDER_LISTING;
+	else
+		ra->hot_order = ORDER_UNKNOWN;
+}
+
+/* When walk @w has handed out its last position and the order is known,
+ * starts the walk of the status directory the walker takes next, so its
+ * first results are under way when it gets there. Under ra->lock. */
+static void chain_next(struct readahead *ra, struct walk *w, uint64_t now, const void **drop, size_t *ndrop)
+{
+	const struct cache_invocations *dl = NULL;
+	const struct cache_instances *di = NULL;
+	const struct cache_status *ns;
+	struct walk *w2;
+	bool fresh;
+
+	if (w->chained || w->next < w->st->count || ra->hot_order == ORDER_UNKNOWN ||
+	    strcmp(ra->hot_instance, w->instance) != 0)
+		return;
+	w->chained = true;
+	ns = next_status(w->listing, w->status, ra->hot_order);
+	if (ns == NULL)
+		return;
+	w2 = walk_find(ra, false, w->region, w->instance, ns->name, &dl, &di, &fresh);
+	drop[(*ndrop)++] = dl;
+	drop[(*ndrop)++] = di;
+	if (!fresh || w2 == w)
+		return;
+	walk_start(ra, w2, false, w->region, drop, ndrop);
+	snprintf(w2->instance, sizeof(w2->instance), "%s", w->instance);
+	snprintf(w2->status, sizeof(w2->status), "%s", ns->name);
+	w2->instance_ctime = w->instance_ctime;
+	cache_invocations_ref(ra->cfg.cache, w->listing);
+	w2->listing = w->listing;
+	w2->st = ns;
+	w2->window = w->window;
+	w2->progress_ms = now;
+	walk_pump(ra, w2);
+}
+
 void readahead_note_result(struct readahead *ra, const char *region, const struct cache_instance *instance,
 			   const struct cache_invocations *listing, const struct cache_status *status,
 			   size_t index)
 {
-	const void *drop[2 * READAHEAD_MAX_WALKS + 4];
+	const void *drop[2 * READAHEAD_MAX_WALKS + 8];
 	const struct cache_invocations *dl = NULL;
 	const struct cache_instances *di = NULL;
 	uint64_t now = now_ms();
@@ -403,6 +486,7 @@ void readahead_note_result(struct readahead *ra, const char *region, const struc
 		 * walks here too, at the window it had. */
 		if (ra->hot_window > 0 && now - ra->hot_ms < READAHEAD_IDLE_MS &&
 		    strcmp(ra->hot_region, region) == 0) {
+			learn_order(ra, listing, instance->id, status->name);
 			w->visits = 1;
 			w->last = index;
 			w->next = index + 1;
@@ -413,8 +497,11 @@ void readahead_note_result(struct readahead *ra, const char *region, const struc
 	if (walk_visit(ra, w, index, now) || (w->visits == 1 && w->window > 0)) {
 		walk_pump(ra, w);
 		snprintf(ra->hot_region, sizeof(ra->hot_region), "%s", region);
+		snprintf(ra->hot_instance, sizeof(ra->hot_instance), "%s", instance->id);
+		snprintf(ra->hot_status, sizeof(ra->hot_status), "%s", status->name);
 		ra->hot_window = w->window;
 		ra->hot_ms = now;
+		chain_next(ra, w, now, drop, &ndrop);
 	}
 	pthread_mutex_unlock(&ra->lock);
 	drop_snapshots(ra, drop, ndrop);
