@@ -69,6 +69,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "metrics.h"
+
 struct bg;
 struct cred;
 struct cred_provider;
@@ -92,6 +94,7 @@ struct cred_options {
 	unsigned timeout_s;	       /* one STS or credentials-URI request; 0: 10 s */
 	bool offline;		       /* make no request: sources that need one fail -EOPNOTSUPP
 					  (unit tests, the fuzzer) */
+	struct metrics *metrics;       /* counts every STS, metadata and URI request; borrowed, may be NULL */
 };
 
 /*

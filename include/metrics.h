@@ -30,7 +30,7 @@ enum metrics_outcome {
 };
 
 /* The actions counted, in stats.json's order; the last is "Other". */
-#define METRICS_ACTIONS 10
+#define METRICS_ACTIONS 11
 extern const char *const metrics_action_names[METRICS_ACTIONS];
 extern const char *const metrics_outcome_names[METRICS_OUTCOMES];
 

@@ -84,6 +84,7 @@ int cred_provider_alloc(enum cred_kind kind, const struct cred_options *opt, str
 		return -ENOMEM;
 	p->kind = kind;
 	p->offline = opt->offline;
+	p->metrics = opt->metrics;
 	p->timeout_ms = opt->timeout_s ? opt->timeout_s * 1000u : CRED_DEFAULT_TIMEOUT_MS;
 	if (pthread_mutex_init(&p->lock, NULL) != 0)
 		goto out_free;
@@ -166,8 +167,8 @@ static bool is_temporary(const struct cred_provider *p)
 /* Sends @req; on a complete answer with status 200 returns 0 and *resp.
  * Otherwise -EIO (no answer, or 5xx) or -EACCES (another status), with @why
  * naming @what, the status, and the answer's Code and RequestId if any. */
-static int exchange(struct cred_provider *p, const char *what, const struct http_request *req,
-		    struct http_response *resp, char *why, size_t why_size)
+static int exchange(struct cred_provider *p, const char *action, const char *what,
+		    const struct http_request *req, struct http_response *resp, char *why, size_t why_size)
 {
 	struct json_error e = { 0 };
 	char errbuf[256];
@@ -175,12 +176,20 @@ static int exchange(struct cred_provider *p, const char *what, const struct http
 
 	r = http_send(p->http, req, resp, errbuf, sizeof(errbuf));
 	if (r < 0) {
+		metrics_count(p->metrics, action, METRICS_FAILED, 0);
 		snprintf(why, why_size, "%s: %s", what, errbuf[0] ? errbuf : strerror(-r));
 		return r == -ENOMEM ? r : -EIO;
 	}
-	if (resp->status == 200)
+	if (resp->status == 200) {
+		metrics_count(p->metrics, action, METRICS_OK, resp->body_len);
 		return 0;
+	}
 	json_parse_error(resp->body, resp->body_len, &e);
+	metrics_count(p->metrics, action,
+		      resp->status == 429 || strncmp(e.code, "Throttling", strlen("Throttling")) == 0
+			      ? METRICS_THROTTLED
+			      : METRICS_FAILED,
+		      resp->body_len);
 	snprintf(why, why_size, "%s: HTTP %ld%s%s (RequestId %s)", what, resp->status, e.code[0] ? " " : "",
 		 e.code,
 		 e.request_id[0]       ? e.request_id
@@ -253,8 +262,8 @@ static void sts_url(struct buf *url, const char *base, const char *query)
 }
 
 /* POSTs an STS call: @q in the query, @form in the body. */
-static int sts_post(struct cred_provider *p, const char *what, const struct sign_param *q, size_t nq,
-		    const struct sign_param *form, size_t nform, const char *provider_header,
+static int sts_post(struct cred_provider *p, const char *action, const char *what, const struct sign_param *q,
+		    size_t nq, const struct sign_param *form, size_t nform, const char *provider_header,
 		    struct cred **ret, time_t *ret_expires, char *why, size_t why_size)
 {
 	const char *headers[3] = { "Content-Type: application/x-www-form-urlencoded",
@@ -284,7 +293,7 @@ static int sts_post(struct cred_provider *p, const char *what, const struct sign
 		.body = body,
 		.body_len = strlen(body),
 	};
-	r = exchange(p, what, &req, &resp, why, why_size);
+	r = exchange(p, action, what, &req, &resp, why, why_size);
 	if (r == 0) {
 		r = take_temp(what, &resp, "Credentials", false, ret, ret_expires, why, why_size);
 		explicit_bzero(resp.body, resp.body_len);
@@ -366,7 +375,8 @@ static int fetch_assume_role(struct cred_provider *p, struct cred **ret, time_t 
 				  ? "x-acs-credentials-provider: static_ak"
 			  : cred_token(src) ? "x-acs-credentials-provider: static_sts"
 					    : NULL;
-	r = sts_post(p, what, q, nq, form, nform, provider_header, ret, ret_expires, why, why_size);
+	r = sts_post(p, "AssumeRole", what, q, nq, form, nform, provider_header, ret, ret_expires, why,
+		     why_size);
 	free(sig);
 out_unref:
 	cred_free(src);
@@ -441,13 +451,24 @@ static int fetch_oidc(struct cred_provider *p, struct cred **ret, time_t *ret_ex
 		form[nform++] = (struct sign_param){ "Policy", p->policy };
 	form[nform++] = (struct sign_param){ "RoleSessionName", p->session_name };
 	form[nform++] = (struct sign_param){ "DurationSeconds", duration };
-	r = sts_post(p, what, q, 4, form, nform, NULL, ret, ret_expires, why, why_size);
+	r = sts_post(p, "AssumeRoleWithOIDC", what, q, 4, form, nform, NULL, ret, ret_expires, why, why_size);
 out_wipe:
 	buf_wipe(&token);
 	return r;
 }
 
 /* One metadata request; @token NULL: IMDSv1 (no token header). */
+/* What stats.json counts a metadata request as: the token, the role list (a
+ * path ending in /), or a role's keys. */
+static const char *metadata_action(const char *method, const char *path)
+{
+	size_t n = strlen(path);
+
+	if (strcmp(method, "PUT") == 0)
+		return "MetadataToken";
+	return n > 0 && path[n - 1] == '/' ? "MetadataRole" : "MetadataCredentials";
+}
+
 static int metadata_send(struct cred_provider *p, const char *method, const char *path, const char *token,
 			 struct http_response *resp, char *why, size_t why_size)
 {
@@ -481,7 +502,7 @@ static int metadata_send(struct cred_provider *p, const char *method, const char
 		char what[600];
 
 		snprintf(what, sizeof(what), "the metadata service: %s %s", method, url.data);
-		r = exchange(p, what, &req, resp, why, why_size);
+		r = exchange(p, metadata_action(method, path), what, &req, resp, why, why_size);
 	}
 out_free:
 	buf_wipe(&hdr);
@@ -589,7 +610,7 @@ static int fetch_uri(struct cred_provider *p, struct cred **ret, time_t *ret_exp
 	};
 	int r;
 
-	r = exchange(p, p->source, &req, &resp, why, why_size);
+	r = exchange(p, "CredentialsURI", p->source, &req, &resp, why, why_size);
 	if (r < 0)
 		return r;
 	r = take_temp(p->source, &resp, NULL, p->uri_needs_success, ret, ret_expires, why, why_size);

@@ -54,7 +54,8 @@ struct cred_file_id {
 
 struct cred_provider {
 	enum cred_kind kind;
-	char source[600]; /* for logs, no secret */
+	struct metrics *metrics; /* borrowed, may be NULL */
+	char source[600];	 /* for logs, no secret */
 
 	/* Settings (see the top of this file). */
 	struct cred_provider *inner; /* CRED_RAM_ROLE: owned */

@@ -419,9 +419,10 @@ static void api_config_of(const struct options *o, struct api_config *cfg)
 /* Resolves the credentials chain (the only time the environment and the
  * files are searched), then wipes the secret's environment variables. Prints
  * why not. *ret: caller frees with cred_provider_free(). */
-static int load_credentials(const struct options *o, struct cred_provider **ret)
+static int load_credentials(const struct options *o, struct metrics *metrics, struct cred_provider **ret)
 {
 	struct cred_options copt = {
+		.metrics = metrics,
 		.profile = o->profile,
 		.sts_endpoint = o->sts_endpoint,
 		.metadata_endpoint = o->metadata_endpoint,
@@ -950,8 +951,8 @@ static int build_layers(struct daemon *d)
 		return -EINVAL;
 	/* Offline: no credentials and no API client at all. */
 	if (!o->offline &&
-	    (load_credentials(o, &d->creds) < 0 || make_api(o, d->creds, &d->metrics, &d->api) < 0 ||
-	     fetcher_api_new(d->api, &d->api_fetcher) < 0))
+	    (load_credentials(o, &d->metrics, &d->creds) < 0 ||
+	     make_api(o, d->creds, &d->metrics, &d->api) < 0 || fetcher_api_new(d->api, &d->api_fetcher) < 0))
 		return -EINVAL;
 	d->fetcher = d->api_fetcher;
 	if (d->store != NULL && (fetcher_store_new(d->store, d->api_fetcher, &d->fetcher) < 0 ||

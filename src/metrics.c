@@ -5,11 +5,17 @@
 #include "metrics.h"
 
 const char *const metrics_action_names[METRICS_ACTIONS] = {
-	"ListRegions",	       "ListInstances",
-	"DescribeInvocations", "DescribeInvocationResult",
-	"AssumeRole",	       "AssumeRoleWithOIDC",
-	"MetadataToken",       "MetadataCredentials",
-	"CredentialsURI",      "Other",
+	"ListRegions",
+	"ListInstances",
+	"DescribeInvocations",
+	"DescribeInvocationResult",
+	"AssumeRole",
+	"AssumeRoleWithOIDC",
+	"MetadataToken",
+	"MetadataRole",
+	"MetadataCredentials",
+	"CredentialsURI",
+	"Other",
 };
 
 const char *const metrics_outcome_names[METRICS_OUTCOMES] = { "ok", "retried", "throttled", "failed" };

@@ -252,6 +252,28 @@ def test_ecs_metadata_with_an_imdsv2_token(emulator_factory, tmp_path):
     assert emu.counters()["by_action"].get("MetadataRole", 0) == 0
 
 
+def test_stats_json_counts_the_sts_and_metadata_requests(emulator_factory, tmp_path):
+    """Every HTTP request counts in stats.json, the credential providers' too."""
+    emu = emulator_factory("--ecs-role", "swas-role-stats")
+    env = bare_env(tmp_path)
+    env.pop("ALIBABA_CLOUD_ECS_METADATA_DISABLED")
+    with Mount(emu, tmp_path, env=env, options=[f"metadata_endpoint={emu.url}"]) as m:
+        os.listdir(m.path("cn-hangzhou"))
+        st = json.loads(m.path(".swasfs", "stats.json").read_text())
+        c = emu.counters()["by_action"]
+        for action in ("MetadataToken", "MetadataRole", "MetadataCredentials", "ListRegions", "ListInstances"):
+            assert st["api"]["requests"][action]["ok"] == c.get(action, 0), (action, st["api"], c)
+        assert st["api"]["requests"]["MetadataCredentials"]["ok"] >= 1
+    env = bare_env(tmp_path)
+    write_cli(env, [{"name": "role", "mode": "RamRoleArn", "access_key_id": AK_ID, "access_key_secret": AK_SECRET,
+                     "ram_role_arn": ROLE, "ram_session_name": "swasfs-stats", "expired_seconds": 1800}])
+    (tmp_path / "b").mkdir()
+    emu.reset_counters()
+    with Mount(emu, tmp_path / "b", env=env, options=[f"sts_endpoint={emu.url}"]) as m:
+        st = json.loads(m.path(".swasfs", "stats.json").read_text())
+        assert st["api"]["requests"]["AssumeRole"]["ok"] == sts_calls(emu) == 1
+
+
 def test_ecs_metadata_disabled_is_skipped_and_unreachable_goes_on(emulator, tmp_path):
     env = bare_env(tmp_path)
     err = expect_refused(emulator, tmp_path, env, "ALIBABA_CLOUD_ECS_METADATA_DISABLED=true",
