@@ -50,7 +50,8 @@ struct walk {
 	uint64_t progress_ms;		   /* when it last advanced */
 	size_t ahead[READAHEAD_MAX_AHEAD]; /* positions fetched ahead, not yet visited */
 	unsigned nahead;
-	bool chained; /* the next status directory's walk was started ahead */
+	bool chained;	  /* the next status directory's walk was started ahead */
+	bool from_region; /* a listings walk that began with the region's own listing */
 };
 
 struct readahead {
@@ -531,8 +532,46 @@ void readahead_note_listing(struct readahead *ra, const char *region, const stru
 		cache_instances_ref(ra->cfg.cache, instances);
 		w->instances = instances;
 	}
-	if (walk_visit(ra, w, index, now))
+	if (walk_visit(ra, w, index, now)) {
+		/* The region, then its first instance: likely a walk of it
+		 * (find, ls -R, a glob), but maybe one look: one listing ahead,
+		 * more once the walker reaches the next instance. */
+		if (w->from_region && w->visits == 2)
+			w->window = 1;
 		walk_pump(ra, w);
+	}
+	pthread_mutex_unlock(&ra->lock);
+	drop_snapshots(ra, drop, ndrop);
+}
+
+void readahead_note_region(struct readahead *ra, const char *region, const struct cache_instances *instances)
+{
+	const void *drop[2 * READAHEAD_MAX_WALKS + 4];
+	const struct cache_invocations *dl = NULL;
+	const struct cache_instances *di = NULL;
+	uint64_t now = now_ms();
+	size_t ndrop;
+	struct walk *w;
+	bool fresh;
+
+	if (ra == NULL || ra->cfg.window == 0 || instances->count == 0)
+		return;
+	pthread_mutex_lock(&ra->lock);
+	ndrop = end_idle(ra, now, drop);
+	w = walk_find(ra, true, region, NULL, NULL, &dl, &di, &fresh);
+	drop[ndrop++] = dl;
+	drop[ndrop++] = di;
+	/* A walk under way goes on; otherwise one starts "before" the first
+	 * instance, so listing that one is the second visit, in order. */
+	if (fresh || w->instances != instances || w->visits == 0 || w->from_region) {
+		walk_start(ra, w, true, region, drop, &ndrop);
+		cache_instances_ref(ra->cfg.cache, instances);
+		w->instances = instances;
+		w->from_region = true;
+		w->visits = 1;
+		w->last = SIZE_MAX;
+		w->progress_ms = now;
+	}
 	pthread_mutex_unlock(&ra->lock);
 	drop_snapshots(ra, drop, ndrop);
 }
