@@ -40,8 +40,7 @@ stage env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stackt
 # The daemon under the sanitizers, driven by the mount suite.
 stage env SWASFS_BIN="$top/build-asan/swasfs" ASAN_OPTIONS=detect_leaks=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	$PY -m pytest -q -p no:cacheprovider tests/test_mount.py tests/test_reliability.py tests/test_views.py \
-	tests/test_readahead.py
+	$PY -m pytest -q -p no:cacheprovider tests/test_mount.py tests/test_reliability.py tests/test_views.py
 
 # And under valgrind's memcheck: leaks and invalid accesses fail the test.
 stage env SWASFS_BIN="$top/build/swasfs" TEST_WITH_VALGRIND=1 \
@@ -61,16 +60,16 @@ stage "${tsan[@]}" SWASFS_BIN="$top/build-tsan/swasfs" $PY -m pytest -q -p no:ca
 	tests/test_reliability.py tests/test_readahead.py tests/test_service.py
 
 # The parsers of untrusted input under libFuzzer (clang, ASan+UBSan): replay
-# the seed corpora, then fuzz each harness for 20 s from a scratch copy.
+# the seed corpora, then fuzz each harness for 10 s from a scratch copy.
 fuzzers=(fuzz_json fuzz_credentials fuzz_b64 fuzz_time fuzz_sign fuzz_store)
 [ -d build-fuzz ] || CC=clang meson setup build-fuzz -Dfuzz=true -Dwerror=true >/dev/null || exit 1
 stage meson compile -C build-fuzz "${fuzzers[@]}"
 stage meson test -C build-fuzz --no-rebuild --suite fuzz --print-errorlogs
-stage tests/fuzz/run-fuzzers.sh build-fuzz 20 "${fuzzers[@]}"
+stage tests/fuzz/run-fuzzers.sh build-fuzz 10 "${fuzzers[@]}"
 
 # Everything against the plain build; its summary is the last line.
 echo "=== everything before this stage took $SECONDS s"
-SWASFS_BIN="$top/build/swasfs" $PY -m pytest -p no:cacheprovider -v tests
+SWASFS_BIN="$top/build/swasfs" $PY -m pytest -p no:cacheprovider -v --durations=15 tests
 rc=$?
 [ $rc -eq 0 ] || status=1
 exit $status
