@@ -53,5 +53,8 @@ show cat "$inv_dir/output"
 show "jq '{InvokeId, CommandName, CommandType, InvocationStatus}' $inv_dir/metadata.json"
 show "grep -rl --include=command -e apt -e systemctl . | head -5"
 show "find . -path '*/Failed/*' -name result.json | head -3 | xargs jq -c '{ExitCode, ErrorCode}'"
+show ls -l "$region/.by-name"
+show "jq -c '{InstanceName, Status}' $region/.by-name/*/.instance.json"
+show "jq -c '.api.requests.DescribeInvocationResult, .cache.hits' .swasfs/stats.json"
 echo
 echo "unmounting."
