@@ -125,6 +125,10 @@ struct node {
 typedef uint64_t (*node_hash_fn)(uint64_t h, const void *p, size_t len);
 #define NODE_HASH_INIT UINT64_C(0xcbf29ce484222325)
 
+/* FNV-1a, the default node_hash_fn (also for fingerprints of what a file
+ * served: a change it misses costs a stale page, nothing worse). */
+uint64_t node_fnv1a(uint64_t h, const void *p, size_t len);
+
 /* Creates the table with its root (FUSE_ROOT_ID). @hash may be NULL (FNV-1a).
  * Returns 0 or -ENOMEM; the caller owns *ret_table and frees it with
  * node_table_free(). */

@@ -33,7 +33,7 @@ struct node_table {
 	struct node *root;
 };
 
-static uint64_t fnv1a(uint64_t h, const void *p, size_t len)
+uint64_t node_fnv1a(uint64_t h, const void *p, size_t len)
 {
 	const unsigned char *b = p;
 
@@ -172,7 +172,7 @@ int node_table_new(node_hash_fn hash, struct node_table **ret_table)
 
 	if (t == NULL)
 		return -ENOMEM;
-	t->hash = hash != NULL ? hash : fnv1a;
+	t->hash = hash != NULL ? hash : node_fnv1a;
 	t->buckets = calloc(NODE_MIN_BUCKETS, sizeof(*t->buckets));
 	t->root = calloc(1, sizeof(*t->root));
 	if (t->buckets == NULL || t->root == NULL)

@@ -379,6 +379,39 @@ static void walk_start(struct readahead *ra, struct walk *w, bool listings, cons
 	snprintf(w->region, sizeof(w->region), "%s", region);
 }
 
+/* What a note collects under ra->lock to drop after it: the snapshots of
+ * the walks it ended (two a walk). */
+struct note {
+	const void *drop[2 * READAHEAD_MAX_WALKS + 8];
+	size_t ndrop;
+	uint64_t now;
+};
+
+/* Takes ra->lock, ends the idle walks, and finds the walk of that key (or a
+ * slot for a new one: *ret_fresh). */
+static struct walk *note_begin(struct readahead *ra, struct note *nt, bool listings, const char *region,
+			       const char *instance, const char *status, bool *ret_fresh)
+{
+	const struct cache_invocations *dl = NULL;
+	const struct cache_instances *di = NULL;
+	struct walk *w;
+
+	nt->now = now_ms();
+	pthread_mutex_lock(&ra->lock);
+	nt->ndrop = end_idle(ra, nt->now, nt->drop);
+	w = walk_find(ra, listings, region, instance, status, &dl, &di, ret_fresh);
+	nt->drop[nt->ndrop++] = dl;
+	nt->drop[nt->ndrop++] = di;
+	return w;
+}
+
+/* Releases ra->lock, then what the note collected. */
+static void note_end(struct readahead *ra, struct note *nt)
+{
+	pthread_mutex_unlock(&ra->lock);
+	drop_snapshots(ra, nt->drop, nt->ndrop);
+}
+
 /* The status directory after @cur in @order, skipping empty ones; NULL if
  * none. */
 static const struct cache_status *next_status(const struct cache_invocations *l, const char *cur, int order)
@@ -459,24 +492,16 @@ void readahead_note_result(struct readahead *ra, const char *region, const struc
 			   const struct cache_invocations *listing, const struct cache_status *status,
 			   size_t index)
 {
-	const void *drop[2 * READAHEAD_MAX_WALKS + 8];
-	const struct cache_invocations *dl = NULL;
-	const struct cache_instances *di = NULL;
-	uint64_t now = now_ms();
-	size_t ndrop;
+	struct note nt;
 	struct walk *w;
 	bool fresh;
 
 	if (ra == NULL || ra->cfg.window == 0)
 		return;
-	pthread_mutex_lock(&ra->lock);
-	ndrop = end_idle(ra, now, drop);
-	w = walk_find(ra, false, region, instance->id, status->name, &dl, &di, &fresh);
-	drop[ndrop++] = dl;
-	drop[ndrop++] = di;
+	w = note_begin(ra, &nt, false, region, instance->id, status->name, &fresh);
 	/* A new walk, another snapshot, or a jump back: start over here. */
 	if (fresh || w->listing != listing || index < w->last) {
-		walk_start(ra, w, false, region, drop, &ndrop);
+		walk_start(ra, w, false, region, nt.drop, &nt.ndrop);
 		snprintf(w->instance, sizeof(w->instance), "%s", instance->id);
 		snprintf(w->status, sizeof(w->status), "%s", status->name);
 		w->instance_ctime = instance->ctime;
@@ -485,54 +510,45 @@ void readahead_note_result(struct readahead *ra, const char *region, const struc
 		w->st = status;
 		/* The walker comes from a walk next door (ls -lR, rsync): it
 		 * walks here too, at the window it had. */
-		if (ra->hot_window > 0 && now - ra->hot_ms < READAHEAD_IDLE_MS &&
+		if (ra->hot_window > 0 && nt.now - ra->hot_ms < READAHEAD_IDLE_MS &&
 		    strcmp(ra->hot_region, region) == 0) {
 			learn_order(ra, listing, instance->id, status->name);
 			w->visits = 1;
 			w->last = index;
 			w->next = index + 1;
-			w->progress_ms = now;
+			w->progress_ms = nt.now;
 			w->window = ra->hot_window;
 		}
 	}
-	if (walk_visit(ra, w, index, now) || (w->visits == 1 && w->window > 0)) {
+	if (walk_visit(ra, w, index, nt.now) || (w->visits == 1 && w->window > 0)) {
 		walk_pump(ra, w);
 		snprintf(ra->hot_region, sizeof(ra->hot_region), "%s", region);
 		snprintf(ra->hot_instance, sizeof(ra->hot_instance), "%s", instance->id);
 		snprintf(ra->hot_status, sizeof(ra->hot_status), "%s", status->name);
 		ra->hot_window = w->window;
-		ra->hot_ms = now;
-		chain_next(ra, w, now, drop, &ndrop);
+		ra->hot_ms = nt.now;
+		chain_next(ra, w, nt.now, nt.drop, &nt.ndrop);
 	}
-	pthread_mutex_unlock(&ra->lock);
-	drop_snapshots(ra, drop, ndrop);
+	note_end(ra, &nt);
 }
 
 void readahead_note_listing(struct readahead *ra, const char *region, const struct cache_instances *instances,
 			    size_t index)
 {
-	const void *drop[2 * READAHEAD_MAX_WALKS + 4];
-	const struct cache_invocations *dl = NULL;
-	const struct cache_instances *di = NULL;
-	uint64_t now = now_ms();
-	size_t ndrop;
+	struct note nt;
 	struct walk *w;
 	bool fresh;
 
 	if (ra == NULL || ra->cfg.window == 0)
 		return;
-	pthread_mutex_lock(&ra->lock);
-	ndrop = end_idle(ra, now, drop);
-	w = walk_find(ra, true, region, NULL, NULL, &dl, &di, &fresh);
-	drop[ndrop++] = dl;
-	drop[ndrop++] = di;
+	w = note_begin(ra, &nt, true, region, NULL, NULL, &fresh);
 	/* In order means the next instance: a jump either way starts over. */
 	if (fresh || w->instances != instances || (index != w->last && index != w->last + 1)) {
-		walk_start(ra, w, true, region, drop, &ndrop);
+		walk_start(ra, w, true, region, nt.drop, &nt.ndrop);
 		cache_instances_ref(ra->cfg.cache, instances);
 		w->instances = instances;
 	}
-	if (walk_visit(ra, w, index, now)) {
+	if (walk_visit(ra, w, index, nt.now)) {
 		/* The region, then its first instance: likely a walk of it
 		 * (find, ls -R, a glob), but maybe one look: one listing ahead,
 		 * more once the walker reaches the next instance. */
@@ -540,40 +556,30 @@ void readahead_note_listing(struct readahead *ra, const char *region, const stru
 			w->window = 1;
 		walk_pump(ra, w);
 	}
-	pthread_mutex_unlock(&ra->lock);
-	drop_snapshots(ra, drop, ndrop);
+	note_end(ra, &nt);
 }
 
 void readahead_note_region(struct readahead *ra, const char *region, const struct cache_instances *instances)
 {
-	const void *drop[2 * READAHEAD_MAX_WALKS + 4];
-	const struct cache_invocations *dl = NULL;
-	const struct cache_instances *di = NULL;
-	uint64_t now = now_ms();
-	size_t ndrop;
+	struct note nt;
 	struct walk *w;
 	bool fresh;
 
 	if (ra == NULL || ra->cfg.window == 0 || instances->count == 0)
 		return;
-	pthread_mutex_lock(&ra->lock);
-	ndrop = end_idle(ra, now, drop);
-	w = walk_find(ra, true, region, NULL, NULL, &dl, &di, &fresh);
-	drop[ndrop++] = dl;
-	drop[ndrop++] = di;
+	w = note_begin(ra, &nt, true, region, NULL, NULL, &fresh);
 	/* A walk under way goes on; otherwise one starts "before" the first
 	 * instance, so listing that one is the second visit, in order. */
 	if (fresh || w->instances != instances || w->visits == 0 || w->from_region) {
-		walk_start(ra, w, true, region, drop, &ndrop);
+		walk_start(ra, w, true, region, nt.drop, &nt.ndrop);
 		cache_instances_ref(ra->cfg.cache, instances);
 		w->instances = instances;
 		w->from_region = true;
 		w->visits = 1;
 		w->last = SIZE_MAX;
-		w->progress_ms = now;
+		w->progress_ms = nt.now;
 	}
-	pthread_mutex_unlock(&ra->lock);
-	drop_snapshots(ra, drop, ndrop);
+	note_end(ra, &nt);
 }
 
 /* ---- life ---- */

@@ -297,18 +297,12 @@ static void attr_of(const struct tree *t, const struct node *n, const struct vie
 
 /* ---- fingerprints: telling the kernel that a file changed ---- */
 
-/* FNV-1a, 64 bits: a fingerprint of what a file served (node.h), not a
- * defence against anyone; a change it misses costs a stale page, as a
- * change of neither size nor mtime always did. */
+/* Fingerprints hash with FNV-1a (node.h): not a defence against anyone; a
+ * change it misses costs a stale page, as a change of neither size nor mtime
+ * always did. */
 static uint64_t fnv(uint64_t h, const void *p, size_t len)
 {
-	const unsigned char *b = p;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
+	return node_fnv1a(h, p, len);
 }
 
 /* Hashes @len, then the bytes: two fields never run into each other. */
