@@ -382,7 +382,7 @@ static void walk_start(struct readahead *ra, struct walk *w, bool listings, cons
 /* What a note collects under ra->lock to drop after it: the snapshots of
  * the walks it ended (two a walk). */
 struct note {
-	const void *drop[2 * READAHEAD_MAX_WALKS + 8];
+	const void *drop[2 * READAHEAD_MAX_WALKS + 12];
 	size_t ndrop;
 	uint64_t now;
 };
@@ -456,10 +456,57 @@ static void learn_order(struct readahead *ra, const struct cache_invocations *l,
 /* When walk @w has handed out its last position and the order is known,
  * starts the walk of the status directory the walker takes next, so its
  * first results are under way when it gets there. Under ra->lock. */
+/* The first non-empty status directory of @l in @order; NULL if none. */
+static const struct cache_status *first_status(const struct cache_invocations *l, int order)
+{
+	const struct cache_status *best = NULL;
+
+	for (size_t i = 0; i < l->nstatuses; i++) {
+		const struct cache_status *st = &l->statuses[i];
+
+		if (st->count == 0)
+			continue;
+		if (order == ORDER_LISTING)
+			return st;
+		if (best == NULL || strcmp(st->name, best->name) < 0)
+			best = st;
+	}
+	return best;
+}
+
+/* The instance after @w's in its region's list, if that list and the next
+ * instance's listing are held (a reference in *ret_listing); else false.
+ * Peeks only: memory work under ra->lock. */
+static bool next_instance(struct readahead *ra, const struct walk *w, char ret_id[static CACHE_NAME_MAX + 1],
+			  time_t *ret_ctime, const struct cache_invocations **ret_listing)
+{
+	const struct cache_instances *l = NULL;
+	const struct cache_instance *in;
+	bool found = false;
+
+	if (cache_peek_instances(ra->cfg.cache, w->region, &l) < 0)
+		return false;
+	in = cache_find_instance(l, w->instance);
+	if (in != NULL && (size_t)(in - l->items) + 1 < l->count) {
+		/* Copied: the list may be replaced once let go. */
+		snprintf(ret_id, CACHE_NAME_MAX + 1, "%s", in[1].id);
+		*ret_ctime = in[1].ctime;
+		found = cache_peek_invocations(ra->cfg.cache, w->region, ret_id, ret_listing) == 0;
+	}
+	cache_instances_unref(ra->cfg.cache, l);
+	return found;
+}
+
+/* When walk @w has handed out its last position and the order is known,
+ * starts the walk of the status directory the walker takes next (in this
+ * instance, else the first of the next instance whose listing is held), so
+ * its first results are under way when it gets there. Under ra->lock. */
 static void chain_next(struct readahead *ra, struct walk *w, uint64_t now, const void **drop, size_t *ndrop)
 {
-	const struct cache_invocations *dl = NULL;
+	const struct cache_invocations *dl = NULL, *l = w->listing, *next_listing = NULL;
 	const struct cache_instances *di = NULL;
+	char id[CACHE_NAME_MAX + 1];
+	time_t ctime = w->instance_ctime;
 	const struct cache_status *ns;
 	struct walk *w2;
 	bool fresh;
@@ -468,20 +515,27 @@ static void chain_next(struct readahead *ra, struct walk *w, uint64_t now, const
 	    strcmp(ra->hot_instance, w->instance) != 0)
 		return;
 	w->chained = true;
-	ns = next_status(w->listing, w->status, ra->hot_order);
+	snprintf(id, sizeof(id), "%s", w->instance);
+	ns = next_status(l, w->status, ra->hot_order);
+	if (ns == NULL && next_instance(ra, w, id, &ctime, &next_listing)) {
+		l = next_listing;
+		ns = first_status(l, ra->hot_order);
+	}
+	drop[(*ndrop)++] = next_listing; /* the walk takes its own reference */
+	drop[(*ndrop)++] = NULL;
 	if (ns == NULL)
 		return;
-	w2 = walk_find(ra, false, w->region, w->instance, ns->name, &dl, &di, &fresh);
+	w2 = walk_find(ra, false, w->region, id, ns->name, &dl, &di, &fresh);
 	drop[(*ndrop)++] = dl;
 	drop[(*ndrop)++] = di;
 	if (!fresh || w2 == w)
 		return;
 	walk_start(ra, w2, false, w->region, drop, ndrop);
-	snprintf(w2->instance, sizeof(w2->instance), "%s", w->instance);
+	snprintf(w2->instance, sizeof(w2->instance), "%s", id);
 	snprintf(w2->status, sizeof(w2->status), "%s", ns->name);
-	w2->instance_ctime = w->instance_ctime;
-	cache_invocations_ref(ra->cfg.cache, w->listing);
-	w2->listing = w->listing;
+	w2->instance_ctime = ctime;
+	cache_invocations_ref(ra->cfg.cache, l);
+	w2->listing = l;
 	w2->st = ns;
 	w2->window = w->window;
 	w2->progress_ms = now;
