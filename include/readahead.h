@@ -21,10 +21,8 @@
  *   - listings: once a walker has listed two instances of a region in order
  *     (readdir of their directories or status directories), the listings of
  *     the instances that follow are fetched in the background, within the
- *     same window, through the cache's singleflight; the region's own listing
- *     followed by its first instance's counts as two, with a window of one
- *     (so `ls <region>; ls <region>/<first>` costs at most one listing more).
- *     `ls` of a region alone, or of one instance, never triggers it.
+ *     same window, through the cache's singleflight. `ls` of a region or of
+ *     one instance never triggers it.
  *
  * Prefetches run as jobs of the daemon's struct bg, marked background for the
  * API (api_set_background): they never take the last of the jobs request
@@ -77,10 +75,6 @@ void readahead_free(struct readahead *ra);
 void readahead_note_result(struct readahead *ra, const char *region, const struct cache_instance *instance,
 			   const struct cache_invocations *listing, const struct cache_status *status,
 			   size_t index);
-
-/* A reader listed region @region, whose list is @instances (borrowed for
- * the call): listing its first instance next makes a walk of window 1. */
-void readahead_note_region(struct readahead *ra, const char *region, const struct cache_instances *instances);
 
 /* A reader listed the directory (or a status directory) of instance @index
  * of region @region's list @instances (borrowed for the call). */

@@ -50,8 +50,7 @@ struct walk {
 	uint64_t progress_ms;		   /* when it last advanced */
 	size_t ahead[READAHEAD_MAX_AHEAD]; /* positions fetched ahead, not yet visited */
 	unsigned nahead;
-	bool chained;	  /* the next status directory's walk was started ahead */
-	bool from_region; /* a listings walk that began with the region's own listing */
+	bool chained; /* the next status directory's walk was started ahead */
 };
 
 struct readahead {
@@ -602,37 +601,8 @@ void readahead_note_listing(struct readahead *ra, const char *region, const stru
 		cache_instances_ref(ra->cfg.cache, instances);
 		w->instances = instances;
 	}
-	if (walk_visit(ra, w, index, nt.now)) {
-		/* The region, then its first instance: likely a walk of it
-		 * (find, ls -R, a glob), but maybe one look: one listing ahead,
-		 * more once the walker reaches the next instance. */
-		if (w->from_region && w->visits == 2)
-			w->window = 1;
+	if (walk_visit(ra, w, index, nt.now))
 		walk_pump(ra, w);
-	}
-	note_end(ra, &nt);
-}
-
-void readahead_note_region(struct readahead *ra, const char *region, const struct cache_instances *instances)
-{
-	struct note nt;
-	struct walk *w;
-	bool fresh;
-
-	if (ra == NULL || ra->cfg.window == 0 || instances->count == 0)
-		return;
-	w = note_begin(ra, &nt, true, region, NULL, NULL, &fresh);
-	/* A walk under way goes on; otherwise one starts "before" the first
-	 * instance, so listing that one is the second visit, in order. */
-	if (fresh || w->instances != instances || w->visits == 0 || w->from_region) {
-		walk_start(ra, w, true, region, nt.drop, &nt.ndrop);
-		cache_instances_ref(ra->cfg.cache, instances);
-		w->instances = instances;
-		w->from_region = true;
-		w->visits = 1;
-		w->last = SIZE_MAX;
-		w->progress_ms = nt.now;
-	}
 	note_end(ra, &nt);
 }
 

@@ -186,7 +186,9 @@ static void service_run(void *arg)
 	struct service *s = arg;
 	int r;
 
-	if (!wait_until_mounted(s))
+	/* Nobody to tell: leave the mount alone (an open of it would make an
+	 * unmount that comes at that moment fail with EBUSY). */
+	if (sdnotify_is_enabled(s->cfg.notify) && !wait_until_mounted(s))
 		return;
 	r = sdnotify_send(s->cfg.notify, "READY=1");
 	if (r < 0)

@@ -1246,8 +1246,6 @@ int tree_readdir(struct tree *t, uint64_t ino, off_t off, bool plus, tree_fill_f
 		goto out_node;
 	if (t->kernel.caches_dirs)
 		node_dir_filled(t->nodes, n);
-	if (n->kind == NODE_REGION && t->cfg.readahead != NULL)
-		readahead_note_region(t->cfg.readahead, n->region, v.instances);
 	count = entry_count(t, n, &v);
 	for (off_t i = off < 0 ? 0 : off; i < (off_t)count + 2; i++) {
 		struct tree_entry e = { 0 };
