@@ -19,6 +19,7 @@
 #define SWASFS_METRICS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 enum metrics_outcome {
@@ -43,6 +44,10 @@ struct metrics {
  * count as "Other") with @outcome and @body_bytes received. Accepts a NULL
  * @m (nothing counted). */
 void metrics_count(struct metrics *m, const char *action, enum metrics_outcome outcome, size_t body_bytes);
+
+/* True if an answer with HTTP @status and API error @code (may be "") is a
+ * throttling answer: 429, or a Code beginning with "Throttling". */
+bool metrics_is_throttling(long status, const char *code);
 
 /* Reads a count. */
 unsigned long metrics_get(const struct metrics *m, size_t action, enum metrics_outcome outcome);

@@ -738,7 +738,7 @@ static int api_call(struct api *api, const struct call *c, struct api_error *err
 			snprintf(retry_after, sizeof(retry_after), "%s", resp.retry_after);
 			v = judge_response(c, &resp, err, &r, request_id, sizeof(request_id), &bad_body);
 			body_bytes = resp.body_len;
-			throttled = resp.status == 429 || has_prefix(err->code, "Throttling");
+			throttled = metrics_is_throttling(resp.status, err->code);
 			/* Whole but unreadable: the server meant it (see the top). */
 			if (bad_body && resp.framed && bad_bodies++ >= API_MAX_BAD_BODY_RETRIES)
 				v = VERDICT_FAIL;

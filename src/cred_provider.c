@@ -186,9 +186,7 @@ static int exchange(struct cred_provider *p, const char *action, const char *wha
 	}
 	json_parse_error(resp->body, resp->body_len, &e);
 	metrics_count(p->metrics, action,
-		      resp->status == 429 || strncmp(e.code, "Throttling", strlen("Throttling")) == 0
-			      ? METRICS_THROTTLED
-			      : METRICS_FAILED,
+		      metrics_is_throttling(resp->status, e.code) ? METRICS_THROTTLED : METRICS_FAILED,
 		      resp->body_len);
 	snprintf(why, why_size, "%s: HTTP %ld%s%s (RequestId %s)", what, resp->status, e.code[0] ? " " : "",
 		 e.code,

@@ -37,6 +37,11 @@ void metrics_count(struct metrics *m, const char *action, enum metrics_outcome o
 	atomic_fetch_add_explicit(&m->bytes_received, body_bytes, memory_order_relaxed);
 }
 
+bool metrics_is_throttling(long status, const char *code)
+{
+	return status == 429 || (code != NULL && strncmp(code, "Throttling", strlen("Throttling")) == 0);
+}
+
 unsigned long metrics_get(const struct metrics *m, size_t action, enum metrics_outcome outcome)
 {
 	if (action >= METRICS_ACTIONS || outcome >= METRICS_OUTCOMES)

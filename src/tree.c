@@ -128,46 +128,40 @@ static double kernel_ttl(const struct tree *t, enum node_kind kind, bool final)
 	}
 }
 
-/* @ns: the digest of the directory's entries (cache.h), so the kernel drops
- * its cached entries when they change. */
-static void fill_dir(const struct tree *t, struct stat *st, uint64_t ino, time_t time, long ns, nlink_t nlink)
+/* What every node's attributes share: its number, type and mode, links,
+ * owner, and one time for all three (whole seconds). */
+static void fill_common(const struct tree *t, struct stat *st, uint64_t ino, mode_t mode, nlink_t nlink,
+			time_t time)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
-	st->st_mode = S_IFDIR | 0555;
+	st->st_mode = mode;
 	st->st_nlink = nlink;
 	st->st_uid = t->cfg.uid;
 	st->st_gid = t->cfg.gid;
 	st->st_blksize = 4096;
 	st->st_atime = st->st_mtime = st->st_ctime = time;
+}
+
+/* @ns: the digest of the directory's entries (cache.h), so the kernel drops
+ * its cached entries when they change. */
+static void fill_dir(const struct tree *t, struct stat *st, uint64_t ino, time_t time, long ns, nlink_t nlink)
+{
+	fill_common(t, st, ino, S_IFDIR | 0555, nlink, time);
 	st->st_atim.tv_nsec = st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = ns;
 }
 
 static void fill_link(const struct tree *t, struct stat *st, uint64_t ino, time_t time, size_t target_len)
 {
-	memset(st, 0, sizeof(*st));
-	st->st_ino = ino;
-	st->st_mode = S_IFLNK | 0777;
-	st->st_nlink = 1;
-	st->st_uid = t->cfg.uid;
-	st->st_gid = t->cfg.gid;
+	fill_common(t, st, ino, S_IFLNK | 0777, 1, time);
 	st->st_size = (off_t)target_len;
-	st->st_blksize = 4096;
-	st->st_atime = st->st_mtime = st->st_ctime = time;
 }
 
 static void fill_file(const struct tree *t, struct stat *st, uint64_t ino, time_t time, size_t size)
 {
-	memset(st, 0, sizeof(*st));
-	st->st_ino = ino;
-	st->st_mode = S_IFREG | 0444;
-	st->st_nlink = 1;
-	st->st_uid = t->cfg.uid;
-	st->st_gid = t->cfg.gid;
+	fill_common(t, st, ino, S_IFREG | 0444, 1, time);
 	st->st_size = (off_t)size;
 	st->st_blocks = (blkcnt_t)((size + 511) / 512);
-	st->st_blksize = 4096;
-	st->st_atime = st->st_mtime = st->st_ctime = time;
 }
 
 /* The size of one of the three files of the listing record (the JSON files
@@ -297,20 +291,15 @@ static void attr_of(const struct tree *t, const struct node *n, const struct vie
 
 /* ---- fingerprints: telling the kernel that a file changed ---- */
 
-/* Fingerprints hash with FNV-1a (node.h): not a defence against anyone; a
+/* Fingerprints hash with node.h's FNV-1a: not a defence against anyone; a
  * change it misses costs a stale page, as a change of neither size nor mtime
- * always did. */
-static uint64_t fnv(uint64_t h, const void *p, size_t len)
-{
-	return node_fnv1a(h, p, len);
-}
-
-/* Hashes @len, then the bytes: two fields never run into each other. */
+ * always did. Hashes @len, then the bytes: two fields never run into each
+ * other. */
 static uint64_t fnv_field(uint64_t h, const void *p, size_t len)
 {
 	uint64_t n = len;
 
-	return fnv(fnv(h, &n, sizeof(n)), p, len);
+	return node_fnv1a(node_fnv1a(h, &n, sizeof(n)), p, len);
 }
 
 /* The fingerprint of file @f of @rec, from what the file is made of (the
@@ -344,9 +333,10 @@ static struct node_fingerprint result_fingerprint(const struct cache_result *res
 	size_t len;
 	const void *data = result_file(res, f, &len);
 
-	return (struct node_fingerprint){
-		.size = len, .hash = fnv(NODE_HASH_INIT, data, len), .final = res->is_final, .set = true
-	};
+	return (struct node_fingerprint){ .size = len,
+					  .hash = node_fnv1a(NODE_HASH_INIT, data, len),
+					  .final = res->is_final,
+					  .set = true };
 }
 
 /*
@@ -365,8 +355,8 @@ static void note_served(struct tree *t, struct node *n, const struct view *v)
 
 	if (n->kind == NODE_INSTANCE_JSON) {
 		fp = (struct node_fingerprint){ .size = v->inst->record_len,
-						.hash = fnv(NODE_HASH_INIT, v->inst->record,
-							    v->inst->record_len),
+						.hash = node_fnv1a(NODE_HASH_INIT, v->inst->record,
+								   v->inst->record_len),
 						.set = true };
 	} else if (n->kind == NODE_FILE) {
 		final = is_result_file(n->file) ? v->res->is_final : v->rec->is_final;
@@ -423,6 +413,8 @@ enum view_need {
 	VIEW_FOR_LIST,	 /* readdir: the fresh list */
 	VIEW_NO_FETCH,	 /* readdirplus: only what is cached; no result */
 	VIEW_FOR_LOOKUP, /* lookup: as getattr, results included */
+	VIEW_FOR_READ,	 /* read: as getattr, readahead not told (each chunk of a read comes here; the
+			    lookup or getattr before it told readahead already) */
 };
 
 /*
@@ -476,11 +468,13 @@ static void note_result_walk(struct tree *t, const struct node *n, const struct 
 }
 
 /* The result file @n shows, for a view that has its record; readahead hears
- * of it first, so what follows is under way while this one is fetched. */
-static int view_result(struct tree *t, struct node *n, struct view *v)
+ * of it first (but for reads), so what follows is under way while this one is
+ * fetched. */
+static int view_result(struct tree *t, struct node *n, enum view_need need, struct view *v)
 {
 	lockrule_assert_free(LOCK_NODES);
-	note_result_walk(t, n, v->rec);
+	if (need != VIEW_FOR_READ)
+		note_result_walk(t, n, v->rec);
 	return cache_get_result(t->cache, n->region, n->instance, v->rec, &v->res);
 }
 
@@ -598,7 +592,7 @@ static int view_of(struct tree *t, struct node *n, enum view_need need, struct v
 		cache_invocations_unref(t->cache, v->listing);
 		v->listing = NULL;
 		if (r == 0 && n->kind == NODE_FILE && is_result_file(n->file) && need != VIEW_NO_FETCH)
-			r = view_result(t, n, v);
+			r = view_result(t, n, need, v);
 		break;
 	case NODE_CTL_DIR:
 		break;
@@ -663,7 +657,7 @@ static int view_child(struct tree *t, const struct view *pv, struct node *child,
 	cache_record_ref(t->cache, pv->rec);
 	v->rec = pv->rec;
 	if (is_result_file(child->file)) {
-		r = need == VIEW_NO_FETCH ? -EAGAIN : view_result(t, child, v);
+		r = need == VIEW_NO_FETCH ? -EAGAIN : view_result(t, child, need, v);
 		if (r < 0)
 			view_done(t, v);
 	}
@@ -964,7 +958,7 @@ int tree_read(struct tree *t, uint64_t ino, size_t size, off_t off, struct tree_
 	}
 	/* stats.json is read as last rendered, not rendered again. */
 	if (n->kind != NODE_CTL_STATS) {
-		r = view_of(t, n, VIEW_FOR_ATTR, &v);
+		r = view_of(t, n, VIEW_FOR_READ, &v);
 		if (r < 0)
 			goto out_node;
 		note_served(t, n, &v);
