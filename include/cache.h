@@ -158,8 +158,16 @@ struct cache_status {
 	char *name;		       /* InvokeStatus */
 	time_t mtime;		       /* newest CreationTime, else the instance's */
 	long mtime_ns;		       /* digest of the entries (see CACHE_DIGEST_NS) */
-	struct cache_record **records; /* sorted by InvokeId: listing order is name order */
+	struct cache_record **records; /* the API's, sorted by InvokeId */
 	size_t count;
+	/* The invocations the local store keeps that the API no longer returns
+	 * (swas.h's archive; none without -o store), sorted by InvokeId, none
+	 * of them among @records. Listed with the records in one name order
+	 * (cache_status_entry); each record is read from the store when it is
+	 * looked at (cache_entry_record) and not kept, so years of history
+	 * cost the cache the archive's few dozen bytes an invocation. */
+	const struct swas_archive_entry *archived;
+	size_t narchived;
 };
 
 struct cache_invocations {
@@ -174,6 +182,36 @@ struct cache_result {
 	time_t mtime; /* FinishedTime, else StartTime, else the record's CreationTime */
 	bool is_final;
 };
+
+/* One entry of a status directory: an API record or an archived one.
+ * Borrowed from the listing it was found in. */
+struct cache_entry {
+	const char *invoke_id;
+	const char *invoke_status;
+	time_t ctime;
+	const struct cache_record *rec;		/* the API's record; NULL if archived */
+	const struct swas_archive_entry *archived; /* else this */
+};
+
+/* Entries of @st, API records and archived ones together. */
+static inline size_t cache_status_size(const struct cache_status *st)
+{
+	return st->count + st->narchived;
+}
+/* Entry @i (< cache_status_size) of @st, in name order (O(log n)). */
+void cache_status_entry(const struct cache_status *st, size_t i, struct cache_entry *ret);
+/* Finds @invoke_id in @st, or in any status of @l if @st is NULL: true and
+ * *ret, else false. */
+bool cache_find_entry(const struct cache_invocations *l, const struct cache_status *st, const char *invoke_id,
+		      struct cache_entry *ret);
+/* Every entry of every status of @l. */
+size_t cache_invocations_size(const struct cache_invocations *l);
+/* The record of entry @e of listing @l, a new reference: the API's record,
+ * or an archived one read back from the store and checked (not kept: every
+ * call reads it again, so the cache holds no archived record). 0, -ENOENT
+ * (it failed its check: dropped, logged), -ENOMEM or -EIO. */
+int cache_entry_record(struct cache *cache, const struct cache_invocations *l, const struct cache_entry *e,
+		       const struct cache_record **ret);
 
 /* Returns 0, -EINVAL or -ENOMEM. Borrows @fetcher, which must outlive the
  * cache; the cache calls it from reader threads and from refresh threads of

@@ -20,6 +20,7 @@
 #include "cache.h"
 #include "metrics.h"
 #include "readahead.h"
+#include "store.h"
 #include "tree.h"
 
 struct stats_source {
@@ -28,6 +29,7 @@ struct stats_source {
 	struct cache *cache;
 	struct tree *tree;	     /* set once the tree exists; NULL: no tree fields */
 	struct readahead *readahead; /* may be NULL (off) */
+	struct store *store;	     /* may be NULL (no -o store) */
 	uint64_t start_ms;	     /* CLOCK_MONOTONIC at start-up */
 };
 

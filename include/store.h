@@ -22,9 +22,10 @@
  *
  * Merging is how the fetcher above uses the store (fetcher_store.c): given
  * the API's answer (or none, offline or when the API is down), a merge
- * queues for writing what the store lacks and appends to the answer what
- * the store has that the API no longer returns (invocations marked
- * SWAS_ORIGIN_STORE). Nothing is removed from the store because the API
+ * queues for writing what the store lacks and adds to the answer what
+ * the store has that the API no longer returns (instances appended;
+ * invocations as the listing's archive, swas.h, marked SWAS_ORIGIN_STORE
+ * when loaded). Nothing is removed from the store because the API
  * stopped returning it; only store_days' pruning removes.
  *
  * Writes go through a bounded queue to one writer (a bg service), which
@@ -93,10 +94,11 @@ int store_merge_regions(struct store *s, struct swas_region_list *list, bool fro
  * stored history. 0 or -ENOMEM. */
 int store_merge_instances(struct store *s, const char *region, struct swas_instance_list *list,
 			  bool from_api);
-/* Queues the terminal invocations of @list the store lacks; appends the
- * stored ones @list lacks, origin SWAS_ORIGIN_STORE. A stored record that
- * fails its check is dropped from the index, logged and left out. 0, -ENOMEM
- * or -EIO (the instance's log cannot be read). */
+/* Queues the terminal invocations of @list the store lacks, and gives
+ * @list the stored ones it lacks as its archive (swas.h: listed from the
+ * index, each record read back and checked when it is loaded; a record that
+ * fails its check is dropped from the index, logged and not served). 0,
+ * -ENOMEM or -EIO (the instance's log cannot be read). */
 int store_merge_invocations(struct store *s, const char *region, const char *instance,
 			    struct swas_invocation_list *list, bool from_api);
 /* True if a merge with the API's answer for this key was made since open. */
@@ -130,6 +132,7 @@ struct store_stats {
 	unsigned long commits; /* group commits */
 	unsigned long pruned;  /* invocations pruned */
 	unsigned long loaded;  /* instance logs read */
+	unsigned long read;    /* archived records read back (looked at) */
 	size_t index_bytes;    /* memory the indexes hold */
 };
 void store_get_stats(struct store *s, struct store_stats *ret);

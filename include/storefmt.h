@@ -112,8 +112,9 @@ int storefmt_decode_invocation(const unsigned char *p, size_t len, const char *r
 			       const char *instance_id, struct swas_invocation *ret);
 int storefmt_decode_result(const unsigned char *p, size_t len, char **ret_invoke_id, struct swas_result *ret);
 /* Only the InvokeId and CreationTime of an invocation or result frame
- * (ctime is 0 for a result): what the index needs, without decoding. */
+ * (ctime is 0 for a result) and, if @status is not NULL, an invocation's
+ * InvokeStatus ("" for a result): what the index needs, without decoding. */
 int storefmt_peek_id(enum storefmt_type type, const unsigned char *p, size_t len, char *id, size_t id_size,
-		     int64_t *ret_ctime);
+		     int64_t *ret_ctime, char *status, size_t status_size);
 
 #endif

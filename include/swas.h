@@ -142,11 +142,50 @@ static inline const char *swas_invocation_record(const struct swas_invocation *i
 	return (const char *)inv->command + inv->command_len + 1;
 }
 
+/*
+ * The archived part of a listing: the invocations the local store keeps
+ * (store.h) that the API's answer lacks: aged out of its retention, or all
+ * of them when the API is not asked (-o offline, or down). They are listed
+ * from the store's index, which holds their ids, statuses and
+ * CreationTimes only; a record is read back from disk, and checked, when it
+ * is looked at (load). So a listing with years of history costs a few dozen
+ * bytes an archived invocation, not its record.
+ *
+ * Made by whoever answers the listing (the store's fetcher), immutable once
+ * made, reference-counted; every op may be called from any thread.
+ */
+struct swas_archive_entry {
+	const char *invoke_id;	   /* valid while the archive is */
+	const char *invoke_status; /* a static string: Finished, Failed or Stopped */
+	time_t ctime;		   /* CreationTime */
+};
+
+struct swas_archive;
+
+struct swas_archive_ops {
+	/* Reads entry @i's record into *ret (the caller frees it with
+	 * swas_invocation_done(); origin SWAS_ORIGIN_STORE): 0, -ENOENT (it
+	 * failed its check, and was dropped and logged), -ENOMEM or -EIO. */
+	int (*load)(const struct swas_archive *a, size_t i, struct swas_invocation *ret);
+	void (*ref)(const struct swas_archive *a);
+	void (*unref)(const struct swas_archive *a);
+};
+
+struct swas_archive {
+	const struct swas_archive_ops *ops;
+	const struct swas_archive_entry *entries; /* sorted by invoke_status, then invoke_id */
+	size_t count;
+	size_t bytes; /* the memory it holds (for max_cache) */
+};
+
 struct swas_invocation_list {
 	struct swas_invocation *items; /* deduplicated by invoke_id, in the API's order */
 	size_t count;
 	bool truncated; /* the pass stopped at a cap (pages, records or bytes) though the
 			   server had more: items holds what arrived */
+	/* Invocations kept elsewhere that items lacks (none of their ids is in
+	 * items); a reference of the list's, or NULL. */
+	const struct swas_archive *archive;
 };
 
 struct swas_result {
@@ -160,8 +199,9 @@ struct swas_result {
 	time_t started;		    /* StartTime parsed, 0 if absent */
 };
 
-/* Each frees the list's items and their fields and leaves an empty list
- * (items NULL, count 0); accepts NULL. */
+/* Each frees the list's items and their fields (and drops an invocation
+ * list's archive) and leaves an empty list (items NULL, count 0); accepts
+ * NULL. */
 void swas_region_list_done(struct swas_region_list *l);
 void swas_instance_list_done(struct swas_instance_list *l);
 void swas_invocation_list_done(struct swas_invocation_list *l);

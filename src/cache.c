@@ -77,6 +77,7 @@ struct record {
 struct invocations_snap {
 	struct snap s;
 	struct cache_invocations pub;
+	const struct swas_archive *archive; /* the statuses' archived entries lie in it; a reference */
 };
 
 struct result_snap {
@@ -407,6 +408,8 @@ static void snap_free(struct snap *s)
 			free(st->name);
 		}
 		free(l->pub.statuses);
+		if (l->archive != NULL)
+			l->archive->ops->unref(l->archive);
 		break;
 	}
 	case SNAP_RESULT: {
@@ -460,6 +463,10 @@ static void snap_measure(struct snap *s)
 				n += usable(rec) + invocation_bytes(&rec->pub.inv);
 			}
 		}
+		/* Shared with the listing's other snapshots and the store: counted
+		 * here all the same, so max_cache bounds what listings cost. */
+		if (l->archive != NULL)
+			n += l->archive->bytes;
 		break;
 	}
 	case SNAP_RESULT: {
@@ -1401,6 +1408,10 @@ static time_t newest_ctime(const struct cache_status *st)
 		if (st->records[i]->inv.ctime > t)
 			t = st->records[i]->inv.ctime;
 	}
+	for (size_t i = 0; i < st->narchived; i++) {
+		if (st->archived[i].ctime > t)
+			t = st->archived[i].ctime;
+	}
 	return t;
 }
 
@@ -1483,14 +1494,48 @@ static struct cache_record *record_for(const struct invocations_snap *old, struc
 	return &r->pub;
 }
 
-/* The entries of a status directory: its name and every InvokeId in it. */
+/* The entries of a status directory: its name and every InvokeId in it, in
+ * name order, wherever they come from (an invocation that ages out of the
+ * API's answer into the archive leaves the digest as it was). */
 static long status_digest_ns(const struct cache_status *st)
 {
 	uint64_t h = digest_add(DIGEST_INIT, st->name, strlen(st->name));
+	size_t a = 0, b = 0;
 
-	for (size_t j = 0; j < st->count; j++)
-		h = digest_add(h, st->records[j]->inv.invoke_id, strlen(st->records[j]->inv.invoke_id));
+	while (a < st->count || b < st->narchived) {
+		const char *id;
+
+		if (b == st->narchived ||
+		    (a < st->count && strcmp(st->records[a]->inv.invoke_id, st->archived[b].invoke_id) < 0))
+			id = st->records[a++]->inv.invoke_id;
+		else
+			id = st->archived[b++].invoke_id;
+		h = digest_add(h, id, strlen(id));
+	}
 	return digest_ns(h);
+}
+
+/* Gives each status of @l its run of @archive's entries (sorted by status,
+ * then InvokeId); a status the API did not list is added. Takes the
+ * caller's reference to @archive. */
+static int attach_archive(struct invocations_snap *l, size_t *statuses_cap, const struct swas_archive *archive)
+{
+	l->archive = archive;
+	for (size_t i = 0; i < archive->count;) {
+		const char *status = archive->entries[i].invoke_status;
+		size_t j = i;
+		int k;
+
+		while (j < archive->count && strcmp(archive->entries[j].invoke_status, status) == 0)
+			j++;
+		k = status_slot(&l->pub, statuses_cap, status);
+		if (k < 0)
+			return k;
+		l->pub.statuses[k].archived = &archive->entries[i];
+		l->pub.statuses[k].narchived = j - i;
+		i = j;
+	}
+	return 0;
 }
 
 /* Sorts each status by InvokeId and sets its mtime and digest. */
@@ -1581,6 +1626,13 @@ static int fetch_invocations(struct cache *c, const struct fetch_ctx *ctx, struc
 			record_unref(container_of(rec, struct record, pub));
 			goto out_snap;
 		}
+	}
+	if (list.archive != NULL) {
+		const struct swas_archive *archive = list.archive;
+
+		list.archive = NULL;
+		if (attach_archive(l, &statuses_cap, archive) < 0)
+			goto out_snap;
 	}
 	if (invocations_finish(l, ctx->inst->ctime) < 0)
 		goto out_snap;
@@ -1766,6 +1818,135 @@ const struct cache_record *cache_find_invocation(const struct cache_invocations 
 			return rec;
 	}
 	return NULL;
+}
+
+/* The first entry of @st in name order at or after position @i of the
+ * merge: how many of the first @i entries are API records (the rest are
+ * archived). Both runs are sorted and share no id: a binary search. */
+static size_t records_before(const struct cache_status *st, size_t i)
+{
+	size_t lo = i > st->narchived ? i - st->narchived : 0, hi = i < st->count ? i : st->count;
+
+	while (lo < hi) {
+		size_t a = lo + (hi - lo) / 2, b = i - a;
+
+		/* Too few records taken if the last archived one taken sorts
+		 * after the next record. */
+		if (b > 0 && strcmp(st->archived[b - 1].invoke_id, st->records[a]->inv.invoke_id) > 0)
+			lo = a + 1;
+		else
+			hi = a;
+	}
+	return lo;
+}
+
+static void entry_of_record(const struct cache_status *st, const struct cache_record *rec,
+			    struct cache_entry *ret)
+{
+	*ret = (struct cache_entry){ .invoke_id = rec->inv.invoke_id,
+				     .invoke_status = st->name,
+				     .ctime = rec->inv.ctime,
+				     .rec = rec };
+}
+
+static void entry_of_archived(const struct cache_status *st, const struct swas_archive_entry *e,
+			      struct cache_entry *ret)
+{
+	*ret = (struct cache_entry){ .invoke_id = e->invoke_id,
+				     .invoke_status = st->name,
+				     .ctime = e->ctime,
+				     .archived = e };
+}
+
+void cache_status_entry(const struct cache_status *st, size_t i, struct cache_entry *ret)
+{
+	size_t a, b;
+
+	if (st->narchived == 0) {
+		entry_of_record(st, st->records[i], ret);
+		return;
+	}
+	a = records_before(st, i);
+	b = i - a;
+	if (a < st->count &&
+	    (b == st->narchived || strcmp(st->records[a]->inv.invoke_id, st->archived[b].invoke_id) < 0))
+		entry_of_record(st, st->records[a], ret);
+	else
+		entry_of_archived(st, &st->archived[b], ret);
+}
+
+static int cmp_archived_id(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct swas_archive_entry *)elem)->invoke_id);
+}
+
+static bool find_in(const struct invocations_snap *l, size_t i, const char *invoke_id, struct cache_entry *ret)
+{
+	const struct cache_status *st = &l->pub.statuses[i];
+	const struct cache_record *rec = find_in_status(l, i, invoke_id);
+	const struct swas_archive_entry *e;
+
+	if (rec != NULL) {
+		entry_of_record(st, rec, ret);
+		return true;
+	}
+	if (st->narchived == 0)
+		return false;
+	e = bsearch(invoke_id, st->archived, st->narchived, sizeof(*e), cmp_archived_id);
+	if (e != NULL)
+		entry_of_archived(st, e, ret);
+	return e != NULL;
+}
+
+bool cache_find_entry(const struct cache_invocations *l, const struct cache_status *st, const char *invoke_id,
+		      struct cache_entry *ret)
+{
+	const struct invocations_snap *snap = container_of(l, struct invocations_snap, pub);
+
+	if (st != NULL)
+		return find_in(snap, (size_t)(st - l->statuses), invoke_id, ret);
+	for (size_t i = 0; i < l->nstatuses; i++) {
+		if (find_in(snap, i, invoke_id, ret))
+			return true;
+	}
+	return false;
+}
+
+size_t cache_invocations_size(const struct cache_invocations *l)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->nstatuses; i++)
+		n += cache_status_size(&l->statuses[i]);
+	return n;
+}
+
+int cache_entry_record(struct cache *c, const struct cache_invocations *l, const struct cache_entry *e,
+		       const struct cache_record **ret)
+{
+	const struct invocations_snap *snap = container_of(l, struct invocations_snap, pub);
+	const struct swas_archive *archive = snap->archive;
+	struct record *r;
+	int rc;
+
+	if (e->rec != NULL) {
+		cache_record_ref(c, e->rec);
+		*ret = e->rec;
+		return 0;
+	}
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return -ENOMEM;
+	lockrule_assert_free(LOCK_CACHE);
+	rc = archive->ops->load(archive, (size_t)(e->archived - archive->entries), &r->pub.inv);
+	if (rc < 0) {
+		free(r);
+		return rc;
+	}
+	atomic_init(&r->refs, 1);
+	r->pub.is_final = is_final_status(r->pub.inv.invoke_status);
+	*ret = &r->pub;
+	return 0;
 }
 
 /* ---- results ---- */

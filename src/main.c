@@ -965,6 +965,7 @@ static int build_layers(struct daemon *d)
 	if (tree_new(&tcfg, d->cache, d->bg, &d->tree) < 0 || fs_new(d->tree, d->bg, &d->fs) < 0)
 		return -ENOMEM;
 	d->stats.readahead = d->readahead;
+	d->stats.store = d->store;
 	d->stats.cache = d->cache;
 	d->stats.tree = d->tree;
 	return 0;

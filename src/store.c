@@ -21,6 +21,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,7 @@
 /* One invocation of an instance's index. */
 struct ient {
 	char *id;
+	const char *status; /* a static terminal status once its INVOCATION frame is known; else NULL */
 	int64_t ctime;
 	uint64_t inv_off, res_off; /* where its frames are; valid when *_len != 0 */
 	uint32_t inv_len, res_len;
@@ -67,6 +69,8 @@ struct logfile {
 	bool broken;   /* unreadable (a bad file header, a newer format): never served nor written */
 };
 
+struct archive;
+
 struct ilog {
 	struct ilog *next;
 	char *id;
@@ -74,6 +78,10 @@ struct ilog {
 	struct ient **tab; /* open addressing by id; cap a power of two */
 	size_t cap, count, with_inv;
 	uint64_t api_gen; /* listings merged from the API; 0: none in this mount */
+	/* The archive last handed out (a reference), and what it holds, to
+	 * hand it out again while that does not change. */
+	struct archive *archive;
+	uint64_t archive_fp;
 };
 
 struct sinst {
@@ -132,13 +140,25 @@ static bool is_terminal(const char *status)
 	       strcmp(status, "Stopped") == 0;
 }
 
-/* A name we may use as a path component of our own layout. */
+/* The static string of a terminal status (swas_invocation's own), or NULL. */
+static const char *terminal_status(const char *status)
+{
+	static const char *const terminal[] = { "Finished", "Failed", "Stopped" };
+
+	for (size_t i = 0; i < sizeof(terminal) / sizeof(terminal[0]); i++)
+		if (strcmp(status, terminal[i]) == 0)
+			return terminal[i];
+	return NULL;
+}
+
+/* A name we may use as a path component of our own layout, and that the
+ * mount shows (cache_is_valid_name: none begins with '.'), so that what the
+ * store hands back as an archive needs no second check. */
 static bool is_safe_name(const char *s)
 {
 	size_t n = strlen(s);
 
-	return n > 0 && n <= NAME_MAX_LEN && strchr(s, '/') == NULL && strcmp(s, ".") != 0 &&
-	       strcmp(s, "..") != 0;
+	return n > 0 && n <= NAME_MAX_LEN && strchr(s, '/') == NULL && s[0] != '.';
 }
 
 static char *path_join(const char *a, const char *b)
@@ -310,14 +330,16 @@ struct load_ctx {
 static int index_frame(const struct storefmt_frame *fr, void *arg)
 {
 	struct load_ctx *c = arg;
-	char id[NAME_MAX_LEN + 1];
+	char id[NAME_MAX_LEN + 1], status[NAME_MAX_LEN + 1];
 	struct ient *e;
 	int64_t ctime;
 
 	if (fr->type == STOREFMT_INSTANCE)
 		return 0;
-	if (storefmt_peek_id(fr->type, fr->payload, fr->payload_len, id, sizeof(id), &ctime) < 0)
-		return 0; /* checksummed but not ours to read: left out */
+	if (storefmt_peek_id(fr->type, fr->payload, fr->payload_len, id, sizeof(id), &ctime, status,
+			     sizeof(status)) < 0 ||
+	    !is_safe_name(id))
+		return 0; /* checksummed but not ours to read (or to show): left out */
 	e = index_add(c->l, id, fr->type == STOREFMT_INVOCATION ? ctime : 0);
 	if (e == NULL)
 		return -ENOMEM;
@@ -326,6 +348,7 @@ static int index_frame(const struct storefmt_frame *fr, void *arg)
 		if (e->inv_len == 0)
 			c->l->with_inv++;
 		e->ctime = ctime;
+		e->status = terminal_status(status);
 		e->inv_off = fr->offset;
 		e->inv_len = fr->frame_len;
 	} else {
@@ -951,11 +974,175 @@ static struct ilog *ilog_loaded(struct store *s, const char *region, const char 
 	return *ret_r < 0 ? NULL : l;
 }
 
+/* ---- archives: the stored invocations a listing lacks ---- */
+
+/* What swas_archive's ops need besides the entries: where to read them. */
+struct archive {
+	struct swas_archive pub; /* first */
+	atomic_uint refs;
+	struct store *s;
+	struct ilog *l;	    /* stable: ilogs live as long as the store */
+	const char *region; /* the region's id: as stable */
+	struct swas_archive_entry *entries;
+};
+
+static struct archive *archive_of(const struct swas_archive *a)
+{
+	return (struct archive *)a;
+}
+
+static void archive_ref(const struct swas_archive *pub)
+{
+	atomic_fetch_add(&archive_of(pub)->refs, 1);
+}
+
+static void archive_unref(const struct swas_archive *pub)
+{
+	struct archive *a = archive_of(pub);
+
+	if (a == NULL || atomic_fetch_sub(&a->refs, 1) != 1)
+		return;
+	free(a->entries);
+	free(a);
+}
+
+/* Reads entry @i's INVOCATION frame back, checks it and decodes it. */
+static int archive_load(const struct swas_archive *pub, size_t i, struct swas_invocation *ret)
+{
+	struct archive *a = archive_of(pub);
+	const char *id = a->entries[i].invoke_id;
+	struct storefmt_frame fr;
+	struct want w = { 0 };
+	unsigned char *buf;
+	struct ient *e;
+	int r;
+
+	pthread_mutex_lock(&a->s->lock);
+	e = index_find(a->l, id);
+	if (e != NULL && e->inv_len != 0)
+		w = (struct want){ .fd = a->l->lf.fd, .off = e->inv_off, .len = e->inv_len, .ent = e };
+	a->s->st.read++;
+	pthread_mutex_unlock(&a->s->lock);
+	if (w.len == 0)
+		return -ENOENT; /* dropped (bad) or pruned since the listing */
+	r = read_frame(&w, &buf, &fr);
+	if (r == -ENOMEM)
+		return r;
+	if (r == 0 && fr.type != STOREFMT_INVOCATION)
+		r = -EBADMSG;
+	if (r == 0) {
+		r = storefmt_decode_invocation(fr.payload, fr.payload_len, a->region, a->l->id, ret);
+		free(buf);
+		if (r == 0 && strcmp(ret->invoke_id, id) != 0) {
+			swas_invocation_done(ret);
+			r = -EBADMSG;
+		}
+	}
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		drop_bad(a->s, a->l, &w, false, "fails its checksum");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static const struct swas_archive_ops archive_ops = {
+	.load = archive_load,
+	.ref = archive_ref,
+	.unref = archive_unref,
+};
+
+static int cmp_archive_entry(const void *x, const void *y)
+{
+	const struct swas_archive_entry *a = x, *b = y;
+	int c = strcmp(a->invoke_status, b->invoke_status);
+
+	return c != 0 ? c : strcmp(a->invoke_id, b->invoke_id);
+}
+
+/* Whether stored entry @e belongs in the archive of a listing: its record
+ * is on disk and the API's answer (when there is one) lacks it. */
+static bool is_archived(const struct ilog *l, const struct ient *e, bool from_api)
+{
+	return e != NULL && e->inv_len != 0 && e->status != NULL && !(from_api && e->api_gen == l->api_gen);
+}
+
+/* A mix of an entry's address, summed over a set: equal sums, same set
+ * (with a 64-bit mix, a different set that sums alike is not a worry). */
+static uint64_t mix_ptr(const void *p)
+{
+	uint64_t x = (uint64_t)(uintptr_t)p;
+
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	return x ^ (x >> 33);
+}
+
+/*
+ * The archive of @l for a listing (@from_api: the API's answer was just
+ * merged): a new reference in *ret, NULL if it would be empty. The last one
+ * is handed out again while its set of entries is the same (the common case
+ * of a refresh every cache_ttl), so only a change costs a sort. Memory work
+ * only: called with s->lock held.
+ */
+static int archive_get(struct store *s, struct region *g, struct ilog *l, bool from_api,
+		       const struct swas_archive **ret)
+{
+	struct archive *a;
+	uint64_t fp = 0;
+	size_t n = 0;
+
+	*ret = NULL;
+	for (size_t i = 0; i < l->cap; i++) {
+		if (is_archived(l, l->tab[i], from_api)) {
+			fp += mix_ptr(l->tab[i]);
+			n++;
+		}
+	}
+	if (n == 0)
+		return 0;
+	fp ^= n;
+	if (l->archive != NULL && l->archive_fp == fp && l->archive->pub.count == n) {
+		archive_ref(&l->archive->pub);
+		*ret = &l->archive->pub;
+		return 0;
+	}
+	a = calloc(1, sizeof(*a));
+	if (a == NULL || (a->entries = malloc(n * sizeof(*a->entries))) == NULL) {
+		free(a);
+		return -ENOMEM;
+	}
+	for (size_t i = 0, k = 0; i < l->cap && k < n; i++) {
+		const struct ient *e = l->tab[i];
+
+		if (is_archived(l, e, from_api))
+			a->entries[k++] = (struct swas_archive_entry){ .invoke_id = e->id,
+									.invoke_status = e->status,
+									.ctime = (time_t)e->ctime };
+	}
+	qsort(a->entries, n, sizeof(*a->entries), cmp_archive_entry);
+	a->pub.ops = &archive_ops;
+	a->pub.entries = a->entries;
+	a->pub.count = n;
+	a->pub.bytes = sizeof(*a) + n * sizeof(*a->entries);
+	atomic_init(&a->refs, 2); /* the caller's and l->archive */
+	a->s = s;
+	a->l = l;
+	a->region = g->id;
+	if (l->archive != NULL)
+		archive_unref(&l->archive->pub);
+	l->archive = a;
+	l->archive_fp = fp;
+	*ret = &a->pub;
+	return 0;
+}
+
 int store_merge_invocations(struct store *s, const char *region, const char *instance,
 			    struct swas_invocation_list *list, bool from_api)
 {
-	struct want *wants = NULL;
-	size_t nwants = 0, n = list->count;
 	int64_t cutoff;
 	struct ilog *l;
 	int r;
@@ -969,7 +1156,7 @@ int store_merge_invocations(struct store *s, const char *region, const char *ins
 	/* With store_days, what is already past it is not stored (the pruner
 	 * would only take it out again): the API serves it while it has it. */
 	cutoff = s->keep_days ? (int64_t)time(NULL) - (int64_t)s->keep_days * 86400 : INT64_MIN;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < list->count; i++) {
 		const struct swas_invocation *inv = &list->items[i];
 		unsigned char *frame;
 		struct ient *e;
@@ -985,6 +1172,8 @@ int store_merge_invocations(struct store *s, const char *region, const char *ins
 		}
 		if (from_api)
 			e->api_gen = l->api_gen;
+		if (e->status == NULL)
+			e->status = terminal_status(inv->invoke_status);
 		if (e->inv_len != 0 || e->inv_queued || s->read_only || (int64_t)inv->ctime < cutoff)
 			continue;
 		if (storefmt_encode_invocation(inv, &frame, &len) < 0)
@@ -997,66 +1186,10 @@ int store_merge_invocations(struct store *s, const char *region, const char *ins
 		e->ctime = (int64_t)inv->ctime;
 		e->inv_queued = enqueue(s, w);
 	}
-	if (l->with_inv > 0) {
-		wants = calloc(l->with_inv, sizeof(*wants));
-		if (wants == NULL) {
-			r = -ENOMEM;
-			goto out_unlock;
-		}
-		for (size_t i = 0; i < l->cap && nwants < l->with_inv; i++) {
-			struct ient *e = l->tab[i];
-
-			if (e == NULL || e->inv_len == 0 || (from_api && e->api_gen == l->api_gen))
-				continue;
-			wants[nwants++] = (struct want){
-				.fd = l->lf.fd, .off = e->inv_off, .len = e->inv_len, .ent = e
-			};
-		}
-	}
-	pthread_mutex_unlock(&s->lock);
-
-	for (size_t i = 0; i < nwants; i++) {
-		struct storefmt_frame fr;
-		struct swas_invocation inv;
-		struct swas_invocation *v;
-		unsigned char *buf;
-		int rr;
-
-		rr = read_frame(&wants[i], &buf, &fr);
-		if (rr == -ENOMEM) {
-			r = rr;
-			break;
-		}
-		if (rr == 0 && fr.type != STOREFMT_INVOCATION)
-			rr = -EBADMSG;
-		if (rr == 0) {
-			rr = storefmt_decode_invocation(fr.payload, fr.payload_len, region, instance, &inv);
-			free(buf);
-			if (rr == 0 && strcmp(inv.invoke_id, wants[i].ent->id) != 0) {
-				swas_invocation_done(&inv);
-				rr = -EBADMSG;
-			}
-		}
-		if (rr == -ENOMEM) {
-			r = rr;
-			break;
-		}
-		if (rr < 0) {
-			drop_bad(s, l, &wants[i], false, "fails its checksum");
-			continue;
-		}
-		v = realloc(list->items, (list->count + 1) * sizeof(*v));
-		if (v == NULL) {
-			swas_invocation_done(&inv);
-			r = -ENOMEM;
-			break;
-		}
-		list->items = v;
-		v[list->count++] = inv;
-	}
-	free(wants);
-	return r;
-
+	/* An id of the list is never in its archive: one the API listed is
+	 * marked listed above; offline, the list is empty. */
+	if (list->archive == NULL)
+		r = archive_get(s, region_find(s, region), l, from_api, &list->archive);
 out_unlock:
 	pthread_mutex_unlock(&s->lock);
 	return r;
@@ -1482,7 +1615,7 @@ static int prune_pick(const struct storefmt_frame *fr, void *arg)
 	char id[NAME_MAX_LEN + 1];
 	int64_t ctime;
 
-	if (storefmt_peek_id(fr->type, fr->payload, fr->payload_len, id, sizeof(id), &ctime) < 0)
+	if (storefmt_peek_id(fr->type, fr->payload, fr->payload_len, id, sizeof(id), &ctime, NULL, 0) < 0)
 		return 0;
 	if (fr->type == STOREFMT_INVOCATION && ctime != 0 && ctime < c->cutoff) {
 		const struct ient *e = c->loaded ? index_find(c->loaded, id) : NULL;
@@ -1511,7 +1644,7 @@ static int prune_keep(const struct storefmt_frame *fr, void *arg)
 	char id[NAME_MAX_LEN + 1];
 	int64_t ctime;
 
-	if (storefmt_peek_id(fr->type, fr->payload, fr->payload_len, id, sizeof(id), &ctime) < 0 ||
+	if (storefmt_peek_id(fr->type, fr->payload, fr->payload_len, id, sizeof(id), &ctime, NULL, 0) < 0 ||
 	    is_gone(c, id))
 		return 0;
 	memcpy(c->out + c->outlen, fr->payload - STOREFMT_FRAME_HEADER_LEN, fr->frame_len);
@@ -1531,7 +1664,7 @@ static int reindex_frame(const struct storefmt_frame *fr, void *arg)
 	struct ient *e;
 	int64_t ctime;
 
-	if (storefmt_peek_id(fr->type, fr->payload, fr->payload_len, id, sizeof(id), &ctime) < 0)
+	if (storefmt_peek_id(fr->type, fr->payload, fr->payload_len, id, sizeof(id), &ctime, NULL, 0) < 0)
 		return 0;
 	e = index_find(c->l, id);
 	if (e == NULL)
@@ -1980,6 +2113,8 @@ void store_free(struct store *s)
 			struct ilog *l = g->logs;
 
 			g->logs = l->next;
+			if (l->archive != NULL)
+				archive_unref(&l->archive->pub);
 			index_free(l);
 			logfile_done(&l->lf);
 			free(l->id);

@@ -518,18 +518,28 @@ out_bad:
 }
 
 int storefmt_peek_id(enum storefmt_type type, const unsigned char *p, size_t len, char *id, size_t id_size,
-		     int64_t *ret_ctime)
+		     int64_t *ret_ctime, char *status, size_t status_size)
 {
 	struct rbuf r = { .p = p, .len = len };
-	const unsigned char *s;
-	size_t n;
+	const unsigned char *s, *st = NULL;
+	size_t n, stn = 0;
 	int64_t ctime = 0;
 
 	s = r_run(&r, &n);
-	if (type == STOREFMT_INVOCATION)
+	if (type == STOREFMT_INVOCATION) {
 		ctime = r_i64(&r);
+		if (status != NULL)
+			st = r_run(&r, &stn);
+	}
 	if (r.bad || n == 0 || n >= id_size || memchr(s, '\0', n) != NULL)
 		return -EBADMSG;
+	if (status != NULL) {
+		if (stn >= status_size || (stn > 0 && memchr(st, '\0', stn) != NULL))
+			return -EBADMSG;
+		if (stn > 0)
+			memcpy(status, st, stn);
+		status[stn] = '\0';
+	}
 	memcpy(id, s, n);
 	id[n] = '\0';
 	*ret_ctime = ctime;

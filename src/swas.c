@@ -161,6 +161,9 @@ void swas_invocation_list_done(struct swas_invocation_list *l)
 	free(l->items);
 	l->items = NULL;
 	l->count = 0;
+	if (l->archive != NULL)
+		l->archive->ops->unref(l->archive);
+	l->archive = NULL;
 }
 
 void swas_result_done(struct swas_result *r)

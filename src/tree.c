@@ -60,6 +60,11 @@ struct view {
 	const struct cache_status *status;
 	const struct cache_record *rec; /* an invocation, a file */
 	const struct cache_result *res; /* output, result.json */
+	/* An archived invocation or its .by-id link listed by readdirplus
+	 * without its record (@rec NULL; it is read from the store only when
+	 * looked at): what their attributes need. */
+	time_t entry_ctime;
+	size_t entry_link_len;
 	/* The synthetic names: borrowed from @instances, or the tree's own. */
 	const struct cache_instance *inst; /* .instance.json, a .by-name link */
 	size_t size;			   /* stats.json as rendered, version */
@@ -205,9 +210,9 @@ static long byid_ns(const struct cache_invocations *l)
 }
 
 /* "../<InvokeStatus>/<InvokeId>" */
-static size_t byid_target_len(const struct cache_record *rec)
+static size_t byid_target_len(const char *invoke_status, const char *invoke_id)
 {
-	return strlen("../") + strlen(rec->inv.invoke_status) + 1 + strlen(rec->inv.invoke_id);
+	return strlen("../") + strlen(invoke_status) + 1 + strlen(invoke_id);
 }
 
 /*
@@ -236,12 +241,13 @@ static void attr_of(const struct tree *t, const struct node *n, const struct vie
 		*ret_ttl = kernel_ttl(t, n->kind, false);
 		return;
 	case NODE_STATUS:
-		fill_dir(t, st, n->ino, v->status->mtime, v->status->mtime_ns, 2 + v->status->count);
+		fill_dir(t, st, n->ino, v->status->mtime, v->status->mtime_ns, 2 + cache_status_size(v->status));
 		*ret_ttl = kernel_ttl(t, n->kind, false);
 		return;
 	case NODE_INVOCATION:
-		fill_dir(t, st, n->ino, v->rec->inv.ctime, 0, 2);
-		*ret_ttl = kernel_ttl(t, n->kind, v->rec->is_final);
+		/* Without a record it is archived, so final. */
+		fill_dir(t, st, n->ino, v->rec ? v->rec->inv.ctime : v->entry_ctime, 0, 2);
+		*ret_ttl = kernel_ttl(t, n->kind, v->rec == NULL || v->rec->is_final);
 		return;
 	case NODE_BYNAME_DIR:
 		fill_dir(t, st, n->ino, t->cfg.mount_time, v->instances ? v->instances->by_name_ns : 0, 2);
@@ -260,8 +266,10 @@ static void attr_of(const struct tree *t, const struct node *n, const struct vie
 		*ret_ttl = kernel_ttl(t, n->kind, false);
 		return;
 	case NODE_BYID_LINK:
-		fill_link(t, st, n->ino, v->rec->inv.ctime, byid_target_len(v->rec));
-		*ret_ttl = kernel_ttl(t, n->kind, v->rec->is_final);
+		fill_link(t, st, n->ino, v->rec ? v->rec->inv.ctime : v->entry_ctime,
+			  v->rec ? byid_target_len(v->rec->inv.invoke_status, v->rec->inv.invoke_id)
+				 : v->entry_link_len);
+		*ret_ttl = kernel_ttl(t, n->kind, v->rec == NULL || v->rec->is_final);
 		return;
 	case NODE_CTL_DIR:
 		fill_dir(t, st, n->ino, t->cfg.mount_time, 0, 2);
@@ -394,17 +402,34 @@ static bool is_cached_dir(struct tree *t, struct node *n)
 	return t->kernel.caches_dirs && node_dir_is_cached(t->nodes, n);
 }
 
-/* The record of invocation @invoke_id in listing @l, with a reference. */
-static int record_in(struct tree *t, const struct cache_invocations *l, const char *invoke_id,
-		     const struct cache_record **ret)
+/* The record of invocation @invoke_id in status @st of listing @l (NULL:
+ * any status), with a reference: the API's, or an archived one read from
+ * the store. */
+static int record_in(struct tree *t, const struct cache_invocations *l, const struct cache_status *st,
+		     const char *invoke_id, const struct cache_record **ret)
 {
-	const struct cache_record *rec = cache_find_invocation(l, invoke_id);
+	struct cache_entry e;
 
-	if (rec == NULL)
+	if (!cache_find_entry(l, st, invoke_id, &e))
 		return -ENOENT;
-	cache_record_ref(t->cache, rec);
-	*ret = rec;
-	return 0;
+	return cache_entry_record(t->cache, l, &e, ret);
+}
+
+/* The view of invocation @invoke_id (or its .by-id link) for readdirplus:
+ * an archived one is not read from the store for its attributes. */
+static int entry_in(struct tree *t, const struct cache_invocations *l, const struct cache_status *st,
+		    const char *invoke_id, struct view *v)
+{
+	struct cache_entry e;
+
+	if (!cache_find_entry(l, st, invoke_id, &e))
+		return -ENOENT;
+	if (e.rec == NULL) {
+		v->entry_ctime = e.ctime;
+		v->entry_link_len = byid_target_len(e.invoke_status, e.invoke_id);
+		return 0;
+	}
+	return cache_entry_record(t->cache, l, &e, &v->rec);
 }
 
 /* What to fetch for a view besides what its parent's view gives. */
@@ -587,7 +612,7 @@ static int view_of(struct tree *t, struct node *n, enum view_need need, struct v
 	case NODE_BYID_LINK:
 		r = get_listing(t, n, &v->listing);
 		if (r == 0)
-			r = record_in(t, v->listing, n->invoke_id, &v->rec);
+			r = record_in(t, v->listing, NULL, n->invoke_id, &v->rec);
 		/* The record is all it needs of the listing. */
 		cache_invocations_unref(t->cache, v->listing);
 		v->listing = NULL;
@@ -634,11 +659,11 @@ static int view_child(struct tree *t, const struct view *pv, struct node *child,
 		v->listing = pv->listing;
 		return 0;
 	case NODE_INVOCATION:
-		if (cache_find_record(pv->listing, pv->status, child->invoke_id) == NULL)
-			return -ENOENT;
-		return record_in(t, pv->listing, child->invoke_id, &v->rec);
 	case NODE_BYID_LINK:
-		return record_in(t, pv->listing, child->invoke_id, &v->rec);
+		/* Through a status directory, in it; through .by-id, anywhere. */
+		if (need == VIEW_NO_FETCH)
+			return entry_in(t, pv->listing, pv->status, child->invoke_id, v);
+		return record_in(t, pv->listing, pv->status, child->invoke_id, &v->rec);
 	case NODE_BYNAME_LINK:
 		link = cache_find_link(pv->instances, child->name);
 		if (link == NULL)
@@ -673,6 +698,7 @@ static bool has_child(const struct tree *t, const struct node *parent, const str
 		      const char *name, enum node_kind *kind, enum node_file *file, time_t *ctime)
 {
 	const struct cache_instance *inst;
+	struct cache_entry entry;
 
 	*ctime = parent->instance_ctime;
 	switch (parent->kind) {
@@ -709,10 +735,10 @@ static bool has_child(const struct tree *t, const struct node *parent, const str
 		return cache_find_status(pv->listing, name) != NULL;
 	case NODE_BYID_DIR:
 		*kind = NODE_BYID_LINK;
-		return cache_find_invocation(pv->listing, name) != NULL;
+		return cache_find_entry(pv->listing, NULL, name, &entry);
 	case NODE_STATUS:
 		*kind = NODE_INVOCATION;
-		return cache_find_record(pv->listing, pv->status, name) != NULL;
+		return cache_find_entry(pv->listing, pv->status, name, &entry);
 	case NODE_INVOCATION:
 		*kind = NODE_FILE;
 		for (int f = 0; f < NODE_FILE_COUNT; f++) {
@@ -1048,7 +1074,8 @@ int tree_readlink(struct tree *t, uint64_t ino, char **ret)
 	r = view_of(t, n, VIEW_FOR_ATTR, &v);
 	if (r < 0)
 		goto out_node;
-	len = n->kind == NODE_BYNAME_LINK ? strlen("../") + strlen(v.inst->id) : byid_target_len(v.rec);
+	len = n->kind == NODE_BYNAME_LINK ? strlen("../") + strlen(v.inst->id)
+					  : byid_target_len(v.rec->inv.invoke_status, v.rec->inv.invoke_id);
 	target = malloc(len + 1);
 	if (target == NULL) {
 		r = -ENOMEM;
@@ -1076,16 +1103,6 @@ void tree_data_done(struct tree *t, struct tree_data *d)
 
 /* ---- readdir ---- */
 
-/* Invocations of listing @l, every status together (.by-id). */
-static size_t invocation_count(const struct cache_invocations *l)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < l->nstatuses; i++)
-		n += l->statuses[i].count;
-	return n;
-}
-
 /* Entries of directory @n as @v shows it, besides "." and "..". The
  * synthetic names come first: a region lists .by-name, an instance
  * .instance.json (.by-id and .swasfs are answered on lookup only, so walks
@@ -1102,9 +1119,9 @@ static size_t entry_count(const struct tree *t, const struct node *n, const stru
 	case NODE_INSTANCE:
 		return 1 + v->listing->nstatuses;
 	case NODE_BYID_DIR:
-		return invocation_count(v->listing);
+		return cache_invocations_size(v->listing);
 	case NODE_STATUS:
-		return v->status->count;
+		return cache_status_size(v->status);
 	case NODE_INVOCATION:
 		return t->cfg.results ? NODE_FILE_COUNT : NODE_FILE_OUTPUT;
 	case NODE_CTL_DIR:
@@ -1122,14 +1139,18 @@ struct dir_entry {
 	time_t ctime; /* instance entries */
 };
 
-/* Record @i of listing @l, every status together. */
-static const struct cache_record *invocation_at(const struct cache_invocations *l, size_t i)
+/* The InvokeId of entry @i of listing @l, every status together (.by-id). */
+static const char *invocation_at(const struct cache_invocations *l, size_t i)
 {
-	for (size_t s = 0; s < l->nstatuses; i -= l->statuses[s++].count) {
-		if (i < l->statuses[s].count)
-			return l->statuses[s].records[i];
+	struct cache_entry e = { 0 };
+
+	for (size_t s = 0; s < l->nstatuses; i -= cache_status_size(&l->statuses[s++])) {
+		if (i < cache_status_size(&l->statuses[s])) {
+			cache_status_entry(&l->statuses[s], i, &e);
+			break;
+		}
 	}
-	return NULL;
+	return e.invoke_id;
 }
 
 static void entry_at(const struct node *n, const struct view *v, size_t i, struct dir_entry *e)
@@ -1164,13 +1185,17 @@ static void entry_at(const struct node *n, const struct view *v, size_t i, struc
 		e->kind = NODE_STATUS;
 		break;
 	case NODE_BYID_DIR:
-		e->name = invocation_at(v->listing, i)->inv.invoke_id;
+		e->name = invocation_at(v->listing, i);
 		e->kind = NODE_BYID_LINK;
 		break;
-	case NODE_STATUS:
-		e->name = v->status->records[i]->inv.invoke_id;
+	case NODE_STATUS: {
+		struct cache_entry ce;
+
+		cache_status_entry(v->status, i, &ce);
+		e->name = ce.invoke_id;
 		e->kind = NODE_INVOCATION;
 		break;
+	}
 	case NODE_INVOCATION:
 		e->name = node_file_names[i];
 		e->kind = NODE_FILE;

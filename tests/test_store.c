@@ -88,6 +88,40 @@ static const struct swas_invocation *find(const struct swas_invocation_list *l, 
 	return NULL;
 }
 
+/* Appends the list's archive to its items, each record read back (load),
+ * as the mount shows them: the union. An entry that fails its check is
+ * left out. */
+static void materialize(struct swas_invocation_list *l)
+{
+	const struct swas_archive *a = l->archive;
+
+	for (size_t i = 0; a != NULL && i < a->count; i++) {
+		struct swas_invocation inv;
+		struct swas_invocation *v;
+
+		if (a->ops->load(a, i, &inv) != 0)
+			continue;
+		ASSERT_EQ_STR(inv.invoke_id, a->entries[i].invoke_id);
+		ASSERT_EQ_STR(inv.invoke_status, a->entries[i].invoke_status);
+		ASSERT_EQ_INT(inv.ctime, a->entries[i].ctime);
+		v = realloc(l->items, (l->count + 1) * sizeof(*v));
+		ASSERT_TRUE(v != NULL);
+		l->items = v;
+		v[l->count++] = inv;
+	}
+}
+
+/* store_merge_invocations, then the union read back. */
+static int merge(struct store *s, const char *region, const char *instance, struct swas_invocation_list *l,
+		 bool from_api)
+{
+	int r = store_merge_invocations(s, region, instance, l, from_api);
+
+	if (r == 0)
+		materialize(l);
+	return r;
+}
+
 static void assert_same_inv(const struct swas_invocation *a, const struct swas_invocation *b)
 {
 	ASSERT_EQ_STR(a->invoke_id, b->invoke_id);
@@ -231,10 +265,10 @@ static void test_merge_stores_once_and_gives_back_the_union(void)
 	make_dir();
 	s = open_store(false, 0);
 	make_list(&api, 8, 1700000000);
-	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &api, true), 0);
+	ASSERT_EQ_INT(merge(s, "r-1", "i-1", &api, true), 0);
 	ASSERT_EQ_INT(api.count, 8); /* nothing stored yet to add */
 	/* Listed again before the writer ran: queued once only. */
-	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &api, true), 0);
+	ASSERT_EQ_INT(merge(s, "r-1", "i-1", &api, true), 0);
 	ASSERT_EQ_INT(store_flush(s), 0);
 	store_get_stats(s, &st);
 	ASSERT_EQ_INT(st.written, 6); /* 8 less the two Running */
@@ -243,7 +277,7 @@ static void test_merge_stores_once_and_gives_back_the_union(void)
 	/* A fresh open: the API now returns only t-0000; the stored others come back. */
 	s = open_store(false, 0);
 	make_list(&later, 1, 1700000000);
-	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &later, true), 0);
+	ASSERT_EQ_INT(merge(s, "r-1", "i-1", &later, true), 0);
 	ASSERT_EQ_INT(later.count, 6);
 	ASSERT_EQ_INT(later.items[0].origin, SWAS_ORIGIN_API);
 	for (size_t i = 1; i < later.count; i++) {
@@ -257,12 +291,69 @@ static void test_merge_stores_once_and_gives_back_the_union(void)
 	store_free(s);
 
 	s = open_store(true, 0);
-	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &offline, false), 0);
+	ASSERT_EQ_INT(merge(s, "r-1", "i-1", &offline, false), 0);
 	ASSERT_EQ_INT(offline.count, 6);
 	store_free(s);
 	swas_invocation_list_done(&api);
 	swas_invocation_list_done(&later);
 	swas_invocation_list_done(&offline);
+	remove_dir();
+}
+
+/* The archive is the index: listing it reads no record; each record is
+ * read (and checked) when loaded, and the same archive is handed out again
+ * while its entries stay the same. */
+static void test_archive_lists_from_the_index_and_reads_when_loaded(void)
+{
+	struct swas_invocation_list api = { 0 }, one = { 0 }, two = { 0 }, moved = { 0 };
+	struct swas_invocation inv;
+	struct store_stats st;
+	struct store *s;
+
+	make_dir();
+	s = open_store(false, 0);
+	make_list(&api, 12, 1700000000); /* 9 terminal */
+	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &api, true), 0);
+	ASSERT_TRUE(api.archive == NULL); /* the API lists all of them */
+	ASSERT_EQ_INT(store_flush(s), 0);
+	store_free(s);
+
+	s = open_store(false, 0);
+	make_list(&one, 1, 1700000000); /* only t-0000 is still listed */
+	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &one, true), 0);
+	ASSERT_EQ_INT(one.count, 1);
+	ASSERT_TRUE(one.archive != NULL);
+	ASSERT_EQ_INT(one.archive->count, 8);
+	store_get_stats(s, &st);
+	ASSERT_EQ_INT(st.read, 0);
+	for (size_t i = 1; i < one.archive->count; i++) {
+		const struct swas_archive_entry *a = &one.archive->entries[i - 1], *b = &one.archive->entries[i];
+		int c = strcmp(a->invoke_status, b->invoke_status);
+
+		ASSERT_TRUE(c < 0 || (c == 0 && strcmp(a->invoke_id, b->invoke_id) < 0));
+		ASSERT_TRUE(strcmp(b->invoke_id, "t-0000") != 0);
+	}
+	ASSERT_EQ_INT(one.archive->ops->load(one.archive, 3, &inv), 0);
+	assert_same_inv(find(&api, inv.invoke_id), &inv);
+	ASSERT_EQ_INT(inv.origin, SWAS_ORIGIN_STORE);
+	swas_invocation_done(&inv);
+	store_get_stats(s, &st);
+	ASSERT_EQ_INT(st.read, 1);
+	/* Listed again, nothing changed: the same archive. */
+	make_list(&two, 1, 1700000000);
+	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &two, true), 0);
+	ASSERT_TRUE(two.archive == one.archive);
+	/* t-0000 ages out too: a new archive, with it. */
+	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &moved, true), 0);
+	ASSERT_TRUE(moved.archive != NULL && moved.archive != one.archive);
+	ASSERT_EQ_INT(moved.archive->count, 9);
+	store_free(s);
+	/* Dropping an archive touches nothing of the store's: the lists may go
+	 * after it (loading from them may not). */
+	swas_invocation_list_done(&api);
+	swas_invocation_list_done(&one);
+	swas_invocation_list_done(&two);
+	swas_invocation_list_done(&moved);
 	remove_dir();
 }
 
@@ -275,7 +366,7 @@ static void test_results_are_served_from_disk_and_checked(void)
 	make_dir();
 	s = open_store(false, 0);
 	make_list(&api, 2, 1700000000);
-	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &api, true), 0);
+	ASSERT_EQ_INT(merge(s, "r-1", "i-1", &api, true), 0);
 	make_result(&res, "result-of-t-0000\n");
 	store_put_result(s, "r-1", "i-1", "t-0000", &res);
 	store_put_result(s, "r-1", "i-1", "t-0001", &res); /* Failed: stored too */
@@ -297,7 +388,7 @@ static void test_results_are_served_from_disk_and_checked(void)
 	ASSERT_EQ_INT(store_get_result(s, "r-1", "i-1", "t-0000", &back), -ENOENT);
 	ASSERT_EQ_INT(store_get_result(s, "r-1", "i-1", "t-0001", &back), 0);
 	swas_result_done(&back);
-	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &again, true), 0);
+	ASSERT_EQ_INT(merge(s, "r-1", "i-1", &again, true), 0);
 	ASSERT_EQ_INT(again.count, 2);
 	/* Fetched again and stored again: the later copy wins at the next open. */
 	store_put_result(s, "r-1", "i-1", "t-0000", &res);
@@ -325,7 +416,7 @@ static void test_damage_after_the_scan_is_caught_when_served(void)
 	make_dir();
 	s = open_store(false, 0);
 	make_list(&api, 3, 1700000000);
-	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &api, true), 0);
+	ASSERT_EQ_INT(merge(s, "r-1", "i-1", &api, true), 0);
 	make_result(&res, "late-damage-output\n");
 	store_put_result(s, "r-1", "i-1", "t-0000", &res);
 	ASSERT_EQ_INT(store_flush(s), 0);
@@ -333,7 +424,7 @@ static void test_damage_after_the_scan_is_caught_when_served(void)
 
 	s = open_store(false, 0);
 	/* The scan (at the first merge) finds everything good... */
-	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &again, false), 0);
+	ASSERT_EQ_INT(merge(s, "r-1", "i-1", &again, false), 0);
 	ASSERT_EQ_INT(again.count, 3);
 	swas_invocation_list_done(&again);
 	/* ...then the disk changes under it. */
@@ -341,7 +432,7 @@ static void test_damage_after_the_scan_is_caught_when_served(void)
 	flip_byte_at(log_path("i-1"), "echo 1\n");
 	ASSERT_EQ_INT(store_get_result(s, "r-1", "i-1", "t-0000", &back), -ENOENT);
 	memset(&again, 0, sizeof(again));
-	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &again, false), 0);
+	ASSERT_EQ_INT(merge(s, "r-1", "i-1", &again, false), 0);
 	ASSERT_EQ_INT(again.count, 2); /* t-0001 left out */
 	ASSERT_TRUE(find(&again, "t-0001") == NULL);
 	store_get_stats(s, &st);
@@ -362,7 +453,7 @@ static void test_torn_tail_is_cut_before_the_next_append(void)
 	make_dir();
 	s = open_store(false, 0);
 	make_list(&a, 3, 1700000000);
-	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &a, true), 0);
+	ASSERT_EQ_INT(merge(s, "r-1", "i-1", &a, true), 0);
 	ASSERT_EQ_INT(store_flush(s), 0);
 	store_free(s);
 	/* The start of a big frame at the end, as a crash in the middle of a
@@ -395,11 +486,11 @@ static void test_torn_tail_is_cut_before_the_next_append(void)
 		snprintf(id, sizeof(id), "t-late%02zu", i);
 		make_inv(&b.items[i], id, "Finished", 1700000100 + (time_t)i, "late");
 	}
-	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &b, true), 0);
+	ASSERT_EQ_INT(merge(s, "r-1", "i-1", &b, true), 0);
 	ASSERT_EQ_INT(store_flush(s), 0);
 	store_free(s);
 	s = open_store(true, 0);
-	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &all, false), 0);
+	ASSERT_EQ_INT(merge(s, "r-1", "i-1", &all, false), 0);
 	/* t-0000 F, t-0001 F, t-0002 S, and every late one, after the cut */
 	ASSERT_EQ_INT(all.count, 3 + 12);
 	for (size_t i = 0; i < 12; i++)
@@ -469,7 +560,7 @@ static void test_newer_log_is_left_alone(void)
 	fclose(f);
 	s = open_store(false, 0);
 	make_list(&a, 3, 1700000000);
-	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &a, true), 0);
+	ASSERT_EQ_INT(merge(s, "r-1", "i-1", &a, true), 0);
 	ASSERT_EQ_INT(a.count, 3);
 	ASSERT_EQ_INT(store_flush(s), 0);
 	ASSERT_EQ_INT(stat(log_path("i-1"), &sb), 0);
@@ -489,7 +580,7 @@ static void test_modes_are_private(void)
 	rmdir(dir);
 	s = open_store(false, 0);
 	make_list(&a, 1, 1700000000);
-	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &a, true), 0);
+	ASSERT_EQ_INT(merge(s, "r-1", "i-1", &a, true), 0);
 	ASSERT_EQ_INT(store_flush(s), 0);
 	ASSERT_EQ_INT(stat(dir, &sb), 0);
 	ASSERT_EQ_INT(sb.st_mode & 0777, 0700);
@@ -513,7 +604,7 @@ static void test_prune_removes_old_and_keeps_the_rest(void)
 	make_list(&a, 8, now - 40 * 86400); /* t-0000..0007 */
 	for (size_t i = 4; i < 8; i++)
 		a.items[i].ctime = now - 86400; /* recent */
-	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &a, true), 0);
+	ASSERT_EQ_INT(merge(s, "r-1", "i-1", &a, true), 0);
 	make_result(&res, "old output\n");
 	store_put_result(s, "r-1", "i-1", "t-0000", &res);
 	store_put_result(s, "r-1", "i-1", "t-0004", &res);
@@ -526,7 +617,7 @@ static void test_prune_removes_old_and_keeps_the_rest(void)
 	ASSERT_EQ_INT(st.pruned, 3); /* t-0000, 0001, 0002 (0003 Running was never stored) */
 	ASSERT_EQ_INT(store_get_result(s, "r-1", "i-1", "t-0000", &res), -ENOENT);
 	swas_result_done(&res);
-	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &all, false), 0);
+	ASSERT_EQ_INT(merge(s, "r-1", "i-1", &all, false), 0);
 	ASSERT_EQ_INT(all.count, 3); /* 0004 F, 0005 F, 0006 S */
 	ASSERT_EQ_INT(store_get_result(s, "r-1", "i-1", "t-0004", &res), 0);
 	swas_result_done(&res);
@@ -537,7 +628,7 @@ static void test_prune_removes_old_and_keeps_the_rest(void)
 		old.items = calloc(1, sizeof(*old.items));
 		old.count = 1;
 		make_inv(&old.items[0], "t-ancient", "Finished", now - 60 * 86400, "old");
-		ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &old, true), 0);
+		ASSERT_EQ_INT(merge(s, "r-1", "i-1", &old, true), 0);
 		ASSERT_EQ_INT(store_flush(s), 0);
 		store_get_stats(s, &st);
 		ASSERT_EQ_INT(st.written, 0);
@@ -547,7 +638,7 @@ static void test_prune_removes_old_and_keeps_the_rest(void)
 	swas_invocation_list_done(&all);
 	memset(&all, 0, sizeof(all));
 	s = open_store(true, 0);
-	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &all, false), 0);
+	ASSERT_EQ_INT(merge(s, "r-1", "i-1", &all, false), 0);
 	ASSERT_EQ_INT(all.count, 3);
 	store_free(s);
 	swas_invocation_list_done(&all);
@@ -579,7 +670,7 @@ static void test_instances_union(void)
 	api.count = 1;
 	ASSERT_EQ_INT(store_merge_instances(s, "r-1", &api, true), 0);
 	make_list(&a, 1, 1700000000);
-	ASSERT_EQ_INT(store_merge_invocations(s, "r-1", "i-1", &a, true), 0);
+	ASSERT_EQ_INT(merge(s, "r-1", "i-1", &a, true), 0);
 	ASSERT_EQ_INT(store_flush(s), 0);
 	store_free(s);
 	/* The instance is gone from the API; its history keeps it listed. */
@@ -711,7 +802,9 @@ static void test_fetcher_serves_results_from_disk_and_falls_back(void)
 	ASSERT_EQ_INT(fetcher_store_new(s, &k.f, &f), 0);
 	k.list_calls = 0;
 	ASSERT_EQ_INT(fetcher_list_invocations(f, "r-1", "i-1", &l, &err), 0);
-	ASSERT_EQ_INT(l.count, 3); /* the terminal ones */
+	ASSERT_EQ_INT(l.count, 0); /* the API's answer: none */
+	materialize(&l);
+	ASSERT_EQ_INT(l.count, 3); /* the terminal ones, from the archive */
 	ASSERT_EQ_INT(l.items[0].origin, SWAS_ORIGIN_STORE);
 	swas_invocation_list_done(&l);
 	ASSERT_EQ_INT(fetcher_list_invocations(f, "r-1", "i-1", &l, &err), 0);
@@ -729,7 +822,8 @@ static void test_fetcher_serves_results_from_disk_and_falls_back(void)
 	s = open_store(true, 0);
 	ASSERT_EQ_INT(fetcher_store_new(s, NULL, &f), 0);
 	ASSERT_EQ_INT(fetcher_list_invocations(f, "r-1", "i-1", &l, &err), 0);
-	ASSERT_EQ_INT(l.count, 3);
+	ASSERT_TRUE(l.archive != NULL);
+	ASSERT_EQ_INT(l.archive->count, 3);
 	swas_invocation_list_done(&l);
 	ASSERT_EQ_INT(fetcher_get_result(f, "r-1", "i-1", "t-0001", &res, &err), -ENOENT);
 	fetcher_free(f);
@@ -742,6 +836,7 @@ int main(void)
 	RUN(test_frames_round_trip);
 	RUN(test_scan_skips_damage_and_finds_the_rest);
 	RUN(test_merge_stores_once_and_gives_back_the_union);
+	RUN(test_archive_lists_from_the_index_and_reads_when_loaded);
 	RUN(test_results_are_served_from_disk_and_checked);
 	RUN(test_damage_after_the_scan_is_caught_when_served);
 	RUN(test_torn_tail_is_cut_before_the_next_append);

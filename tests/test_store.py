@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import datasets
-from mount import AK_ID, AK_SECRET, Mount, credentials_env, run_swasfs
+from mount import AK_ID, AK_SECRET, SWASFS, Mount, credentials_env, run_swasfs
 
 REGION = "cn-hangzhou"
 FINAL = ("Finished", "Failed", "Stopped")
@@ -305,7 +305,7 @@ def test_daemon_with_a_relative_store_path(emu, data, tmp_path):
     mnt = tmp_path / "mnt-daemon"
     mnt.mkdir()
     env = credentials_env(tmp_path)
-    r = subprocess.run([os.environ.get("SWASFS_BIN", "build/swasfs"), "-o",
+    r = subprocess.run([str(SWASFS), "-o",
                         f"endpoint={emu.url},home_region={REGION},store=rel-store", str(mnt)],
                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
@@ -326,7 +326,7 @@ def test_daemon_with_a_relative_store_path(emu, data, tmp_path):
                 time.sleep(0.1)
     assert ("cn-hangzhou", "i-b", 3, "t-b0000") in stored_frames(tmp_path / "rel-store")
     # The same store offline, as a daemon too (no credentials to lock in memory after the fork).
-    r = subprocess.run([os.environ.get("SWASFS_BIN", "build/swasfs"), "-o", "store=rel-store,offline", str(mnt)],
+    r = subprocess.run([str(SWASFS), "-o", "store=rel-store,offline", str(mnt)],
                        cwd=tmp_path, env=offline_env(tmp_path), capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     try:

@@ -111,10 +111,11 @@ static void check_instance(const unsigned char *p, size_t n)
 
 static void check_payload(enum storefmt_type type, const unsigned char *p, size_t n)
 {
-	char id[256];
+	char id[256], status[64];
 	int64_t ctime;
 
-	(void)storefmt_peek_id(type, p, n, id, sizeof(id), &ctime);
+	(void)storefmt_peek_id(type, p, n, id, sizeof(id), &ctime, NULL, 0);
+	(void)storefmt_peek_id(type, p, n, id, sizeof(id), &ctime, status, sizeof(status));
 	if (type == STOREFMT_INVOCATION)
 		check_invocation(p, n);
 	else if (type == STOREFMT_RESULT)
