@@ -60,11 +60,10 @@ struct view {
 	const struct cache_status *status;
 	const struct cache_record *rec; /* an invocation, a file */
 	const struct cache_result *res; /* output, result.json */
-	/* An archived invocation or its .by-id link listed by readdirplus
-	 * without its record (@rec NULL; it is read from the store only when
-	 * looked at): what their attributes need. */
-	time_t entry_ctime;
-	size_t entry_link_len;
+	/* An invocation or its .by-id link seen for its attributes only: its
+	 * entry in @listing (held), @rec NULL. An archived record is read from
+	 * the store only when something needs it (a file, a listing). */
+	struct cache_entry entry;
 	/* The synthetic names: borrowed from @instances, or the tree's own. */
 	const struct cache_instance *inst; /* .instance.json, a .by-name link */
 	size_t size;			   /* stats.json as rendered, version */
@@ -209,6 +208,24 @@ static long byid_ns(const struct cache_invocations *l)
 	return (long)(h % 1000000000u);
 }
 
+/* What an invocation's attributes and its link need, from a view with its
+ * record or from one with its entry only. */
+static struct cache_entry invocation_of(const struct view *v)
+{
+	if (v->rec == NULL)
+		return v->entry;
+	return (struct cache_entry){ .invoke_id = v->rec->inv.invoke_id,
+				     .invoke_status = v->rec->inv.invoke_status,
+				     .ctime = v->rec->inv.ctime,
+				     .rec = v->rec };
+}
+
+/* Archived ones are terminal, so final. */
+static bool is_final_entry(const struct cache_entry *e)
+{
+	return e->rec == NULL || e->rec->is_final;
+}
+
 /* "../<InvokeStatus>/<InvokeId>" */
 static size_t byid_target_len(const char *invoke_status, const char *invoke_id)
 {
@@ -223,6 +240,7 @@ static size_t byid_target_len(const char *invoke_status, const char *invoke_id)
 static void attr_of(const struct tree *t, const struct node *n, const struct view *v, struct stat *st,
 		    double *ret_ttl)
 {
+	struct cache_entry inv;
 	size_t size;
 
 	switch (n->kind) {
@@ -245,9 +263,9 @@ static void attr_of(const struct tree *t, const struct node *n, const struct vie
 		*ret_ttl = kernel_ttl(t, n->kind, false);
 		return;
 	case NODE_INVOCATION:
-		/* Without a record it is archived, so final. */
-		fill_dir(t, st, n->ino, v->rec ? v->rec->inv.ctime : v->entry_ctime, 0, 2);
-		*ret_ttl = kernel_ttl(t, n->kind, v->rec == NULL || v->rec->is_final);
+		inv = invocation_of(v);
+		fill_dir(t, st, n->ino, inv.ctime, 0, 2);
+		*ret_ttl = kernel_ttl(t, n->kind, is_final_entry(&inv));
 		return;
 	case NODE_BYNAME_DIR:
 		fill_dir(t, st, n->ino, t->cfg.mount_time, v->instances ? v->instances->by_name_ns : 0, 2);
@@ -266,10 +284,9 @@ static void attr_of(const struct tree *t, const struct node *n, const struct vie
 		*ret_ttl = kernel_ttl(t, n->kind, false);
 		return;
 	case NODE_BYID_LINK:
-		fill_link(t, st, n->ino, v->rec ? v->rec->inv.ctime : v->entry_ctime,
-			  v->rec ? byid_target_len(v->rec->inv.invoke_status, v->rec->inv.invoke_id)
-				 : v->entry_link_len);
-		*ret_ttl = kernel_ttl(t, n->kind, v->rec == NULL || v->rec->is_final);
+		inv = invocation_of(v);
+		fill_link(t, st, n->ino, inv.ctime, byid_target_len(inv.invoke_status, inv.invoke_id));
+		*ret_ttl = kernel_ttl(t, n->kind, is_final_entry(&inv));
 		return;
 	case NODE_CTL_DIR:
 		fill_dir(t, st, n->ino, t->cfg.mount_time, 0, 2);
@@ -415,21 +432,17 @@ static int record_in(struct tree *t, const struct cache_invocations *l, const st
 	return cache_entry_record(t->cache, l, &e, ret);
 }
 
-/* The view of invocation @invoke_id (or its .by-id link) for readdirplus:
- * an archived one is not read from the store for its attributes. */
-static int entry_in(struct tree *t, const struct cache_invocations *l, const struct cache_status *st,
-		    const char *invoke_id, struct view *v)
+/* The view of invocation @invoke_id (or of its .by-id link) for its
+ * attributes: its entry in listing @l, which the view holds, and no record
+ * (`ls -l` of years of archive reads none of it). */
+static int entry_view(struct tree *t, const struct cache_invocations *l, const struct cache_status *st,
+		      const char *invoke_id, struct view *v)
 {
-	struct cache_entry e;
-
-	if (!cache_find_entry(l, st, invoke_id, &e))
+	if (!cache_find_entry(l, st, invoke_id, &v->entry))
 		return -ENOENT;
-	if (e.rec == NULL) {
-		v->entry_ctime = e.ctime;
-		v->entry_link_len = byid_target_len(e.invoke_status, e.invoke_id);
-		return 0;
-	}
-	return cache_entry_record(t->cache, l, &e, &v->rec);
+	cache_invocations_ref(t->cache, l);
+	v->listing = l;
+	return 0;
 }
 
 /* What to fetch for a view besides what its parent's view gives. */
@@ -611,6 +624,11 @@ static int view_of(struct tree *t, struct node *n, enum view_need need, struct v
 	case NODE_FILE:
 	case NODE_BYID_LINK:
 		r = get_listing(t, n, &v->listing);
+		/* Attributes (getattr, readlink) want the entry only. */
+		if (r == 0 && n->kind != NODE_FILE && need == VIEW_FOR_ATTR) {
+			r = cache_find_entry(v->listing, NULL, n->invoke_id, &v->entry) ? 0 : -ENOENT;
+			break;
+		}
 		if (r == 0)
 			r = record_in(t, v->listing, NULL, n->invoke_id, &v->rec);
 		/* The record is all it needs of the listing. */
@@ -660,10 +678,9 @@ static int view_child(struct tree *t, const struct view *pv, struct node *child,
 		return 0;
 	case NODE_INVOCATION:
 	case NODE_BYID_LINK:
-		/* Through a status directory, in it; through .by-id, anywhere. */
-		if (need == VIEW_NO_FETCH)
-			return entry_in(t, pv->listing, pv->status, child->invoke_id, v);
-		return record_in(t, pv->listing, pv->status, child->invoke_id, &v->rec);
+		/* Through a status directory, in it; through .by-id, anywhere.
+		 * A lookup or readdirplus wants attributes only. */
+		return entry_view(t, pv->listing, pv->status, child->invoke_id, v);
 	case NODE_BYNAME_LINK:
 		link = cache_find_link(pv->instances, child->name);
 		if (link == NULL)
@@ -1061,6 +1078,7 @@ int tree_readlink(struct tree *t, uint64_t ino, char **ret)
 {
 	struct node *n = node_get(t->nodes, ino);
 	struct view v;
+	struct cache_entry inv = { 0 };
 	char *target;
 	size_t len;
 	int r;
@@ -1074,8 +1092,9 @@ int tree_readlink(struct tree *t, uint64_t ino, char **ret)
 	r = view_of(t, n, VIEW_FOR_ATTR, &v);
 	if (r < 0)
 		goto out_node;
+	inv = invocation_of(&v);
 	len = n->kind == NODE_BYNAME_LINK ? strlen("../") + strlen(v.inst->id)
-					  : byid_target_len(v.rec->inv.invoke_status, v.rec->inv.invoke_id);
+					  : byid_target_len(inv.invoke_status, inv.invoke_id);
 	target = malloc(len + 1);
 	if (target == NULL) {
 		r = -ENOMEM;
@@ -1083,7 +1102,7 @@ int tree_readlink(struct tree *t, uint64_t ino, char **ret)
 		if (n->kind == NODE_BYNAME_LINK)
 			snprintf(target, len + 1, "../%s", v.inst->id);
 		else
-			snprintf(target, len + 1, "../%s/%s", v.rec->inv.invoke_status, v.rec->inv.invoke_id);
+			snprintf(target, len + 1, "../%s/%s", inv.invoke_status, inv.invoke_id);
 		*ret = target;
 	}
 	view_done(t, &v);
