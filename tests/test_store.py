@@ -6,6 +6,7 @@ emulator holds (datasets.expected_files) or with an earlier walk, byte for byte 
 attribute; API calls are counted on the emulator's side.
 """
 import errno
+import json
 import os
 import random
 import shutil
@@ -197,6 +198,50 @@ def test_aged_out_invocations_and_deleted_instance_stay(emulator_factory, data, 
     # Running invocations come from the API; first's one is still there, so the trees match whole.
     assert second == first
     assert calls(emu2, "DescribeInvocationResult") == 1   # the running one only
+
+
+def stats(m):
+    return json.loads(m.path(".swasfs", "stats.json").read_text())
+
+
+def test_union_directory_is_listed_from_the_index_not_held(emulator_factory, tmp_path):
+    """An archive is listed from the store's index (ids, statuses, times): listing it and stat-ing
+    its invocations reads no record; a record is read back (and checked) when a file is looked at,
+    and the cache never holds it, so years of history do not grow what max_cache bounds."""
+    n = 3000
+    invs = [datasets.invocation(f"t-u{k:05d}", status=FINAL[k % 3], created=now_iso(1, k),
+                                finished=now_iso(1, k - 1), command=f"echo u{k}\n".encode()) for k in range(n)]
+    data = datasets.dataset({REGION: [datasets.instance("i-u", invs)]})
+    store = tmp_path / "store"
+    emu = emulator_factory(data=data)
+    with Mount(emu, tmp_path, store_opts(store)) as m:
+        live = {s: sorted(os.listdir(m.path(REGION, "i-u", s))) for s in FINAL}
+        live_attrs = {s: os.stat(m.path(REGION, "i-u", s)) for s in FINAL}
+        live_bytes = stats(m)["cache"]["bytes_held"]
+    emu.stop()
+    emu2 = emulator_factory(data=without(data, [i["InvokeId"] for i in invs]))
+    with Mount(emu2, tmp_path, store_opts(store)) as m:
+        dirs = {s: m.path(REGION, "i-u", s) for s in FINAL}
+        assert {s: sorted(os.listdir(p)) for s, p in dirs.items()} == live
+        for s, p in dirs.items():
+            st = os.stat(p)
+            assert (st.st_mtime_ns, st.st_nlink) == (live_attrs[s].st_mtime_ns, live_attrs[s].st_nlink)
+        subprocess.run(["ls", "-l", *map(str, dirs.values())], check=True, stdout=subprocess.DEVNULL)
+        for s in FINAL:
+            for name in live[s][::97]:
+                assert os.stat(dirs[s] / name).st_mtime > 0
+        st = stats(m)
+        assert st["store"]["archived_read"] == 0, st["store"]
+        assert st["cache"]["bytes_held"] < live_bytes / 4, (st["cache"], live_bytes)
+        # Every command read: right bytes, each read from disk, none kept.
+        for k in range(0, n, 7):
+            inv = invs[k]
+            p = dirs[inv["InvokeStatus"]] / inv["InvokeId"] / "command"
+            assert p.read_bytes() == f"echo u{k}\n".encode()
+        st = stats(m)
+        assert st["store"]["archived_read"] >= len(range(0, n, 7)), st["store"]
+        assert st["cache"]["bytes_held"] < live_bytes / 4, (st["cache"], live_bytes)
+    assert calls(emu2, "DescribeInvocationResult") == 0
 
 
 # ---- offline, and an API that does not answer ----
