@@ -667,9 +667,9 @@ static void log_store_stats(struct store *store)
 		return;
 	store_get_stats(store, &st);
 	log_info("store at exit: %lu records written (%lu queued, %lu dropped: queue full, %lu failed), "
-		 "%lu group commits, %lu bad records dropped, %lu pruned, %lu instance logs read, index %zu "
-		 "bytes",
-		 st.written, st.queued, st.dropped, st.failed, st.commits, st.bad, st.pruned, st.loaded,
+		 "%lu group commits, %lu bad records dropped, %lu pruned, %lu instance logs read, %lu archived "
+		 "records read back, index %zu bytes",
+		 st.written, st.queued, st.dropped, st.failed, st.commits, st.bad, st.pruned, st.loaded, st.read,
 		 st.index_bytes);
 }
 
