@@ -473,6 +473,42 @@ def test_kill_9_during_a_cold_walk_loses_nothing_stored(emulator_factory, tmp_pa
         assert files_of(walk(off.mnt)) == exp
 
 
+def test_power_loss_leaves_no_torn_record_served(emulator_factory, tmp_path):
+    """A power loss keeps a prefix of each log (what reached the disk) and may leave the rest of
+    its length as zeros or stale bytes. Simulated on copies of a whole store at random cut points:
+    remounted offline, every file served is the emulator's bytes, and every frame the prefix holds
+    whole is served."""
+    data = make_data(n_a=40, with_running=False)
+    emu = emulator_factory(data=data)
+    exp = expected(data)
+    status_of = {i["InvokeId"]: i["InvokeStatus"] for r in data["regions"] for s in r["instances"]
+                 for i in s["invocations"]}
+    store = tmp_path / "store"
+    with Mount(emu, tmp_path, store_opts(store)) as m:
+        walk(m.mnt)
+    logs = sorted(p.relative_to(store) for p in store.glob("regions/*/inv/*"))
+    rng = random.Random(7)
+    for k in range(12):
+        cut_store = tmp_path / f"cut{k}"
+        shutil.copytree(store, cut_store)
+        (cut_store / "lock").unlink(missing_ok=True)
+        log = cut_store / rng.choice(logs)
+        whole = log.read_bytes()
+        cut = rng.randrange(16, len(whole))
+        log.write_bytes(whole[:cut])
+        kept = stored_frames(cut_store)
+        tail = bytes(len(whole) - cut) if k % 2 == 0 else rng.randbytes(len(whole) - cut)
+        log.write_bytes(whole[:cut] + tail)
+        with Mount(emu, tmp_path, store_opts(cut_store, "offline"), env=offline_env(tmp_path)) as off:
+            got = files_of(walk(off.mnt, missing_ok=True))
+        for p, b in got.items():
+            assert exp[p] == b, f"cut {k} of {log.name} at {cut}: {p} served wrong bytes"
+        for region, inst, typ, inv in kept:
+            name = "output" if typ == 3 else "command"
+            p = os.path.join(region, inst, status_of[inv], inv, name)
+            assert p in got, f"cut {k} of {log.name} at {cut}: {p} was whole on disk but is not served"
+
+
 def test_parallel_cold_reads_store_each_record_once(emulator_factory, tmp_path):
     data = make_data(n_a=60)
     emu = emulator_factory(data=data)
