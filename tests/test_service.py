@@ -549,3 +549,24 @@ def test_the_readme_fstab_line_makes_a_network_automount(tmp_path):
     assert "Type=fuse.swasfs" in unit and f"What={line.split()[0]}" in unit
     assert f"Options={line.split()[3]}" in unit
     assert (out / f"{name}.automount").exists()
+
+
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
+
+
+@pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="no systemd-analyze")
+def test_the_shipped_units_verify_and_give_the_store_a_private_state_directory(tmp_path):
+    """contrib/systemd's units as systemd reads them (`systemd-analyze verify`, ExecStart pointed at
+    this build as meson install would point it at its bindir), and the directory README's service
+    setup gives -o store=: /var/lib/swasfs/PROFILE, 0700."""
+    units = Path(__file__).resolve().parent.parent / "contrib" / "systemd"
+    for unit in units.iterdir():
+        (tmp_path / unit.name).write_text(unit.read_text().replace("/usr/local/bin/swasfs", str(mount.SWASFS)))
+    rc, text = run_bounded([SYSTEMD_ANALYZE, "verify", "--man=no", str(tmp_path / "swasfs@default.service"),
+                            str(tmp_path / "swasfs-backup.service"), str(tmp_path / "swasfs-backup.timer")], 60)
+    assert rc == 0, text
+    assert "nknown" not in text and "nvalid" not in text, text  # keys and values systemd would ignore
+    service = (units / "swasfs@.service").read_text()
+    assert "StateDirectory=swasfs/%i" in service and "StateDirectoryMode=0700" in service
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert "-o store=/var/lib/swasfs/default" in readme
