@@ -911,8 +911,10 @@ struct want {
 	struct ient *ent;
 };
 
-/* Reads and checks the frame @w; 0 with *ret_buf (caller frees) and *ret_fr. */
-static int read_frame(const struct want *w, unsigned char **ret_buf, struct storefmt_frame *ret_fr)
+/* Reads and checks the frame @w, of @type; 0 with *ret_buf (caller frees)
+ * and *ret_fr, -ENOMEM, or -EBADMSG (short, damaged or another type). */
+static int read_frame(const struct want *w, enum storefmt_type type, unsigned char **ret_buf,
+		      struct storefmt_frame *ret_fr)
 {
 	unsigned char *buf = malloc(w->len ? w->len : 1);
 	size_t got = 0;
@@ -928,7 +930,7 @@ static int read_frame(const struct want *w, unsigned char **ret_buf, struct stor
 			break;
 		got += (size_t)n;
 	}
-	if (got != w->len || storefmt_check_frame(buf, w->len, ret_fr) < 0) {
+	if (got != w->len || storefmt_check_frame(buf, w->len, ret_fr) < 0 || ret_fr->type != type) {
 		free(buf);
 		return -EBADMSG;
 	}
@@ -1025,11 +1027,9 @@ static int archive_load(const struct swas_archive *pub, size_t i, struct swas_in
 	pthread_mutex_unlock(&a->s->lock);
 	if (w.len == 0)
 		return -ENOENT; /* dropped (bad) or pruned since the listing */
-	r = read_frame(&w, &buf, &fr);
+	r = read_frame(&w, STOREFMT_INVOCATION, &buf, &fr);
 	if (r == -ENOMEM)
 		return r;
-	if (r == 0 && fr.type != STOREFMT_INVOCATION)
-		r = -EBADMSG;
 	if (r == 0) {
 		r = storefmt_decode_invocation(fr.payload, fr.payload_len, a->region, a->l->id, ret);
 		free(buf);
@@ -1268,11 +1268,9 @@ int store_get_result(struct store *s, const char *region, const char *instance, 
 		return r;
 	if (w.len == 0)
 		return -ENOENT;
-	r = read_frame(&w, &buf, &fr);
+	r = read_frame(&w, STOREFMT_RESULT, &buf, &fr);
 	if (r == -ENOMEM)
 		return r;
-	if (r == 0 && fr.type != STOREFMT_RESULT)
-		r = -EBADMSG;
 	if (r == 0) {
 		r = storefmt_decode_result(fr.payload, fr.payload_len, &id, &res);
 		free(buf);

@@ -425,6 +425,22 @@ def stored_frames(store, as_list=False):
     return out if as_list else set(out)
 
 
+def check_offline(emu, tmp_path, store, data, frames, label):
+    """Mounts @store offline: every file served is @data's bytes, and every one of @frames (whole on
+    disk before a crash) is served."""
+    exp = expected(data)
+    status_of = {i["InvokeId"]: i["InvokeStatus"] for r in data["regions"] for s in r["instances"]
+                 for i in s["invocations"]}
+    with Mount(emu, tmp_path, store_opts(store, "offline"), env=offline_env(tmp_path)) as off:
+        got = files_of(walk(off.mnt, missing_ok=True))
+    for p, b in got.items():
+        assert exp[p] == b, f"{label}: {p} served wrong bytes"
+    for region, inst, typ, inv in frames:
+        name = "output" if typ == 3 else "command"
+        p = os.path.join(region, inst, status_of[inv], inv, name)
+        assert p in got, f"{label}: {p} was whole on disk before the crash but is not served"
+
+
 @pytest.mark.long
 def test_kill_9_during_a_cold_walk_loses_nothing_stored(emulator_factory, tmp_path, iterations):
     """20 cold walks with results, each into a new store, each killed with SIGKILL at a random
@@ -435,8 +451,6 @@ def test_kill_9_during_a_cold_walk_loses_nothing_stored(emulator_factory, tmp_pa
     emu = emulator_factory(data=data)
     emu.config(latency_ms=10)
     exp = expected(data)
-    status_of = {i["InvokeId"]: i["InvokeStatus"] for r in data["regions"] for s in r["instances"]
-                 for i in s["invocations"]}
     rng = random.Random(1)
     rounds = 20 * iterations
     stored_counts = []
@@ -454,14 +468,7 @@ def test_kill_9_during_a_cold_walk_loses_nothing_stored(emulator_factory, tmp_pa
         m.stop(check=False)
         stored_counts.append(len(before))
         # Remount offline: exactly what the store holds, and all of it right.
-        with Mount(emu, tmp_path, store_opts(store, "offline"), env=offline_env(tmp_path)) as off:
-            got = files_of(walk(off.mnt, missing_ok=True))
-        for p, b in got.items():
-            assert exp[p] == b, f"round {k}: {p} served wrong bytes after kill -9"
-        for region, inst, typ, inv in before:
-            name = "output" if typ == 3 else "command"
-            p = os.path.join(region, inst, status_of[inv], inv, name)
-            assert p in got, f"round {k}: {p} was stored before the kill but is missing after it"
+        check_offline(emu, tmp_path, store, data, before, f"round {k} (kill -9)")
     # The kills did land mid-walk: some stores were partial.
     full = max(stored_counts)
     assert any(0 < c < full for c in stored_counts), stored_counts
@@ -480,9 +487,6 @@ def test_power_loss_leaves_no_torn_record_served(emulator_factory, tmp_path):
     whole is served."""
     data = make_data(n_a=40, with_running=False)
     emu = emulator_factory(data=data)
-    exp = expected(data)
-    status_of = {i["InvokeId"]: i["InvokeStatus"] for r in data["regions"] for s in r["instances"]
-                 for i in s["invocations"]}
     store = tmp_path / "store"
     with Mount(emu, tmp_path, store_opts(store)) as m:
         walk(m.mnt)
@@ -499,14 +503,7 @@ def test_power_loss_leaves_no_torn_record_served(emulator_factory, tmp_path):
         kept = stored_frames(cut_store)
         tail = bytes(len(whole) - cut) if k % 2 == 0 else rng.randbytes(len(whole) - cut)
         log.write_bytes(whole[:cut] + tail)
-        with Mount(emu, tmp_path, store_opts(cut_store, "offline"), env=offline_env(tmp_path)) as off:
-            got = files_of(walk(off.mnt, missing_ok=True))
-        for p, b in got.items():
-            assert exp[p] == b, f"cut {k} of {log.name} at {cut}: {p} served wrong bytes"
-        for region, inst, typ, inv in kept:
-            name = "output" if typ == 3 else "command"
-            p = os.path.join(region, inst, status_of[inv], inv, name)
-            assert p in got, f"cut {k} of {log.name} at {cut}: {p} was whole on disk but is not served"
+        check_offline(emu, tmp_path, cut_store, data, kept, f"cut {k} of {log.name} at {cut}")
 
 
 def test_parallel_cold_reads_store_each_record_once(emulator_factory, tmp_path):
