@@ -40,7 +40,8 @@ stage env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stackt
 # The daemon under the sanitizers, driven by the mount suite.
 stage env SWASFS_BIN="$top/build-asan/swasfs" ASAN_OPTIONS=detect_leaks=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	$PY -m pytest -q -p no:cacheprovider tests/test_mount.py tests/test_reliability.py tests/test_views.py
+	$PY -m pytest -q -p no:cacheprovider tests/test_mount.py tests/test_reliability.py tests/test_views.py \
+	tests/test_store.py
 
 # And under valgrind's memcheck: leaks and invalid accesses fail the test.
 stage env SWASFS_BIN="$top/build/swasfs" TEST_WITH_VALGRIND=1 \

@@ -189,7 +189,7 @@ struct cache_entry {
 	const char *invoke_id;
 	const char *invoke_status;
 	time_t ctime;
-	const struct cache_record *rec;		/* the API's record; NULL if archived */
+	const struct cache_record *rec;		   /* the API's record; NULL if archived */
 	const struct swas_archive_entry *archived; /* else this */
 };
 

@@ -1518,7 +1518,8 @@ static long status_digest_ns(const struct cache_status *st)
 /* Gives each status of @l its run of @archive's entries (sorted by status,
  * then InvokeId); a status the API did not list is added. Takes the
  * caller's reference to @archive. */
-static int attach_archive(struct invocations_snap *l, size_t *statuses_cap, const struct swas_archive *archive)
+static int attach_archive(struct invocations_snap *l, size_t *statuses_cap,
+			  const struct swas_archive *archive)
 {
 	l->archive = archive;
 	for (size_t i = 0; i < archive->count;) {
@@ -1852,10 +1853,9 @@ static void entry_of_record(const struct cache_status *st, const struct cache_re
 static void entry_of_archived(const struct cache_status *st, const struct swas_archive_entry *e,
 			      struct cache_entry *ret)
 {
-	*ret = (struct cache_entry){ .invoke_id = e->invoke_id,
-				     .invoke_status = st->name,
-				     .ctime = e->ctime,
-				     .archived = e };
+	*ret = (struct cache_entry){
+		.invoke_id = e->invoke_id, .invoke_status = st->name, .ctime = e->ctime, .archived = e
+	};
 }
 
 void cache_status_entry(const struct cache_status *st, size_t i, struct cache_entry *ret)
@@ -1880,7 +1880,8 @@ static int cmp_archived_id(const void *key, const void *elem)
 	return strcmp(key, ((const struct swas_archive_entry *)elem)->invoke_id);
 }
 
-static bool find_in(const struct invocations_snap *l, size_t i, const char *invoke_id, struct cache_entry *ret)
+static bool find_in(const struct invocations_snap *l, size_t i, const char *invoke_id,
+		    struct cache_entry *ret)
 {
 	const struct cache_status *st = &l->pub.statuses[i];
 	const struct cache_record *rec = find_in_status(l, i, invoke_id);

@@ -667,10 +667,11 @@ static void log_store_stats(struct store *store)
 		return;
 	store_get_stats(store, &st);
 	log_info("store at exit: %lu records written (%lu queued, %lu dropped: queue full, %lu failed), "
-		 "%lu group commits, %lu bad records dropped, %lu pruned, %lu instance logs read, %lu archived "
+		 "%lu group commits, %lu bad records dropped, %lu pruned, %lu instance logs read, %lu "
+		 "archived "
 		 "records read back, index %zu bytes",
-		 st.written, st.queued, st.dropped, st.failed, st.commits, st.bad, st.pruned, st.loaded, st.read,
-		 st.index_bytes);
+		 st.written, st.queued, st.dropped, st.failed, st.commits, st.bad, st.pruned, st.loaded,
+		 st.read, st.index_bytes);
 }
 
 static int run_session(struct fuse_session *se, const struct fuse_cmdline_opts *opts)

@@ -108,12 +108,15 @@ int stats_render(void *arg, char **ret, size_t *ret_len)
 		struct store_stats ss;
 
 		store_get_stats(src->store, &ss);
-		buf_printf(&b,
-			   "\t\"store\": {\n\t\t\"written\": %lu,\n\t\t\"queued\": %lu,\n\t\t\"dropped\": %lu,\n"
-			   "\t\t\"failed\": %lu,\n\t\t\"bad\": %lu,\n\t\t\"commits\": %lu,\n\t\t\"pruned\": %lu,\n"
-			   "\t\t\"logs_read\": %lu,\n\t\t\"archived_read\": %lu,\n\t\t\"index_bytes\": %zu\n\t},\n",
-			   ss.written, ss.queued, ss.dropped, ss.failed, ss.bad, ss.commits, ss.pruned, ss.loaded,
-			   ss.read, ss.index_bytes);
+		buf_printf(
+			&b,
+			"\t\"store\": {\n\t\t\"written\": %lu,\n\t\t\"queued\": %lu,\n\t\t\"dropped\": %lu,\n"
+			"\t\t\"failed\": %lu,\n\t\t\"bad\": %lu,\n\t\t\"commits\": %lu,\n\t\t\"pruned\": "
+			"%lu,\n"
+			"\t\t\"logs_read\": %lu,\n\t\t\"archived_read\": %lu,\n\t\t\"index_bytes\": "
+			"%zu\n\t},\n",
+			ss.written, ss.queued, ss.dropped, ss.failed, ss.bad, ss.commits, ss.pruned,
+			ss.loaded, ss.read, ss.index_bytes);
 	}
 	if (src->tree != NULL) {
 		struct tree_stats ts;

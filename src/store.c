@@ -1120,8 +1120,8 @@ static int archive_get(struct store *s, struct region *g, struct ilog *l, bool f
 
 		if (is_archived(l, e, from_api))
 			a->entries[k++] = (struct swas_archive_entry){ .invoke_id = e->id,
-									.invoke_status = e->status,
-									.ctime = (time_t)e->ctime };
+								       .invoke_status = e->status,
+								       .ctime = (time_t)e->ctime };
 	}
 	qsort(a->entries, n, sizeof(*a->entries), cmp_archive_entry);
 	a->pub.ops = &archive_ops;

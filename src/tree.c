@@ -259,7 +259,8 @@ static void attr_of(const struct tree *t, const struct node *n, const struct vie
 		*ret_ttl = kernel_ttl(t, n->kind, false);
 		return;
 	case NODE_STATUS:
-		fill_dir(t, st, n->ino, v->status->mtime, v->status->mtime_ns, 2 + cache_status_size(v->status));
+		fill_dir(t, st, n->ino, v->status->mtime, v->status->mtime_ns,
+			 2 + cache_status_size(v->status));
 		*ret_ttl = kernel_ttl(t, n->kind, false);
 		return;
 	case NODE_INVOCATION:

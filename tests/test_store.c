@@ -327,7 +327,8 @@ static void test_archive_lists_from_the_index_and_reads_when_loaded(void)
 	store_get_stats(s, &st);
 	ASSERT_EQ_INT(st.read, 0);
 	for (size_t i = 1; i < one.archive->count; i++) {
-		const struct swas_archive_entry *a = &one.archive->entries[i - 1], *b = &one.archive->entries[i];
+		const struct swas_archive_entry *a = &one.archive->entries[i - 1],
+						*b = &one.archive->entries[i];
 		int c = strcmp(a->invoke_status, b->invoke_status);
 
 		ASSERT_TRUE(c < 0 || (c == 0 && strcmp(a->invoke_id, b->invoke_id) < 0));
