@@ -32,6 +32,7 @@
 #include "cache.h"
 #include "lockrule.h"
 #include "log.h"
+#include "reqclass.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
@@ -124,7 +125,13 @@ struct slot {
 	uint64_t done_seq;    /* completed fetches, for waiters */
 	int last_rc;	      /* outcome of the last completed fetch */
 	bool fetching;
-	bool probe;  /* the fetch under way is its endpoint's breaker probe */
+	/* The request class of the fetch under way when a reader runs it in
+	 * slot_get (that thread's reqclass_current(): a prefetch's ticket, or
+	 * NULL); cleared in slot_done, before the fetch returns to its owner,
+	 * so it is never used after the ticket's job ends. A foreground
+	 * reader that joins the fetch promotes it. */
+	struct reqclass_ticket *ticket;
+	bool probe; /* the fetch under way is its endpoint's breaker probe */
 	bool waited; /* a reader already waited stale_wait_ms for the fetch under way */
 	bool pinned; /* never refreshed (-o regions) */
 };
@@ -194,7 +201,7 @@ static uint64_t now_ms(const struct cache *c)
 /* c->lock, with the locking rules' bookkeeping (lockrule.h). */
 static void cache_lock(struct cache *c)
 {
-	lockrule_assert_free(LOCK_NODES);
+	lockrule_assert_free(LOCK_NODES | LOCK_SLOTS);
 	pthread_mutex_lock(&c->lock);
 	lockrule_acquired(LOCK_CACHE);
 }
@@ -714,6 +721,7 @@ static int slot_done(struct cache *c, struct slot *s, const struct fetch_ctx *ct
 	}
 	s->probe = false;
 	s->fetching = false;
+	s->ticket = NULL;
 	s->done_seq++;
 	s->last_rc = r;
 	if (r == 0) {
@@ -967,12 +975,17 @@ static int slot_get(struct cache *c, const char *key, size_t keylen, fetch_fn fe
 			old = s->value;
 			if (old != NULL)
 				snap_ref(old);
+			s->ticket = reqclass_current();
 			cache_unlock(c);
 			r = fetch(c, ctx, old, &fresh, &err);
 			return slot_done(c, s, ctx, r, old, fresh, &err, ret);
 		}
 	}
-	/* A fetch is under way: share its outcome. */
+	/* A fetch is under way: share its outcome. A reader waiting for a
+	 * prefetch makes it foreground (under c->lock, so the ticket is still
+	 * its job's; the slots' lock is a leaf). */
+	if (((s->value == NULL && !s->probe) || !s->waited) && !reqclass_is_background(reqclass_current()))
+		reqclass_promote(s->ticket);
 	seq = s->done_seq;
 	if (s->value == NULL && !s->probe) {
 		while (s->done_seq == seq)
