@@ -50,7 +50,7 @@ struct reqclass_slots;
 struct reqclass_ticket {
 	atomic_bool promoted;
 	_Atomic(struct reqclass_slots *) slots; /* the slots of its first request; NULL before */
-	unsigned held;				/* its background requests in flight; protected by slots->lock */
+	unsigned held; /* its background requests in flight; protected by slots->lock */
 };
 
 struct reqclass_slots {

@@ -1001,11 +1001,11 @@ struct inv_pass {
 	const char *instance_id;
 
 	pthread_mutex_t lock;
-	struct inv_page *pages; /* protected by lock: [0] is page 1 */
-	unsigned page_count;	/* protected by lock: pages allocated */
-	struct api_pager pager; /* protected by lock */
-	int error;		/* protected by lock: first failure, stops the workers */
-	struct api_error err;	/* protected by lock */
+	struct inv_page *pages;		/* protected by lock: [0] is page 1 */
+	unsigned page_count;		/* protected by lock: pages allocated */
+	struct api_pager pager;		/* protected by lock */
+	int error;			/* protected by lock: first failure, stops the workers */
+	struct api_error err;		/* protected by lock */
 	struct reqclass_ticket *ticket; /* the caller's (reqclass_current), for its page workers */
 };
 

@@ -131,7 +131,7 @@ struct slot {
 	 * so it is never used after the ticket's job ends. A foreground
 	 * reader that joins the fetch promotes it. */
 	struct reqclass_ticket *ticket;
-	bool probe; /* the fetch under way is its endpoint's breaker probe */
+	bool probe;  /* the fetch under way is its endpoint's breaker probe */
 	bool waited; /* a reader already waited stale_wait_ms for the fetch under way */
 	bool pinned; /* never refreshed (-o regions) */
 };

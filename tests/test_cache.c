@@ -1023,7 +1023,8 @@ static void *read_with_ticket(void *arg)
 
 	reqclass_set(rd->ticket);
 	if (rd->rec != NULL)
-		rd->rc = cache_get_result(rd->c, "r1", "i-fixed", rd->rec, (const struct cache_result **)&rd->got);
+		rd->rc = cache_get_result(rd->c, "r1", "i-fixed", rd->rec,
+					  (const struct cache_result **)&rd->got);
 	else
 		rd->rc = cache_get_instances(rd->c, "r1", (const struct cache_instances **)&rd->got);
 	reqclass_set(NULL);
