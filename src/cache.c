@@ -6,8 +6,9 @@
  * Locking: c->lock protects every slot and the logged-names set; it is held
  * for memory work only, never across an API call or a snapshot free. Waiting
  * for another thread's fetch is c->cond. The one lock taken under it is the
- * request slots' (reqclass.h), a leaf, when a waiter promotes a prefetch. Snapshots are immutable once
- * published and carry an atomic reference count, so readers use them unlocked.
+ * request slots' (reqclass.h), a leaf, when a waiter promotes a prefetch.
+ * Snapshots are immutable once published and carry an atomic reference
+ * count, so readers use them unlocked.
  *
  * Memory: each snapshot knows the bytes it owns (snap.bytes, measured with
  * malloc_usable_size when it is built); each slot is charged those plus its

@@ -16,7 +16,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -330,7 +329,7 @@ static void job_run(void *arg)
 		r = cache_prefetch_result(ra->cfg.cache, j->region, j->inst.id, j->rec, &fetched);
 	reqclass_set(NULL);
 	job_finish(j, true, r == 0 && fetched, throttled_so_far(ra->cfg.metrics) != before,
-		   atomic_load(&ticket.promoted));
+		   !reqclass_is_background(&ticket));
 }
 
 static void job_drop(void *arg)
