@@ -16,6 +16,14 @@
  * published per-action limits (ListRegions, ListInstances: 10 calls a minute
  * per account), and at most api_config.jobs requests are in flight at once.
  *
+ * Of those jobs request slots, requests sent by a thread whose ticket
+ * (reqclass.h: reqclass_set, which a listing pass hands to its page
+ * workers) is set and not promoted are background: they start only while
+ * fewer than jobs - 1 background requests are in flight and no foreground
+ * request waits, so one slot is always left to a reader, who never waits
+ * behind prefetches. A promoted ticket's requests, those in flight
+ * included, count as foreground from then on.
+ *
  * Return values: 0 on success, else a negative errno:
  *   -EACCES  the API rejected the credentials or permission
  *            (InvalidAccessKeyId.*, SignatureDoesNotMatch, IncompleteSignature,
@@ -118,11 +126,6 @@ int api_list_invocations(struct api *api, const char *region_id, const char *ins
 /* DescribeInvocationResult for one invocation. */
 int api_get_result(struct api *api, const char *region_id, const char *instance_id, const char *invoke_id,
 		   struct swas_result *ret, struct api_error *err);
-
-/* Marks the calling thread's requests as background (readahead) or not:
- * of the jobs request slots, background requests leave the last one to
- * foreground requests. Per thread; the default is foreground. */
-void api_set_background(bool on);
 
 /* Counters since api_new(), for the verbose log and tests. */
 struct api_stats {

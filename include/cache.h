@@ -12,6 +12,10 @@
  *     for cache_ttl.
  * A getter returns the snapshot if fresh; otherwise exactly one fetch runs
  * while the other callers wait for it (singleflight) and share its outcome.
+ * A fetch a caller runs itself carries that thread's request class
+ * (reqclass.h); a foreground caller that comes to wait for a background
+ * one (a prefetch) promotes it, so a reader never waits for a request that
+ * counts as a prefetch.
  * Data never fetched is fetched by the caller, who waits as long as the API's
  * retry budget allows. A stale snapshot is refreshed in the background (a job
  * of the daemon's struct bg, bg.h, the one owner of its threads):

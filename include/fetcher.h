@@ -18,6 +18,10 @@
  *     wants (a refresh on a thread of its own, singleflight, waiting at most
  *     stale_wait_ms), and a synchronous op is what a wrapper can delegate
  *     in one line: call the inner fetcher's op, look at the answer, return.
+ *     A call's request class (reqclass.h: a prefetch's ticket, or none for
+ *     a reader) is the calling thread's, so it reaches the API with no
+ *     argument; a fetcher that asks on other threads hands them the
+ *     caller's reqclass_current(), as a listing pass does its page workers.
  *   - Stackable: a wrapper embeds struct fetcher first, points @inner at the
  *     fetcher it wraps, and calls fetcher_*(self->inner, ...) for whatever it
  *     does not answer itself. Every op has the same arguments at every level,

@@ -9,6 +9,9 @@
  *     budget): cache.c asserts none around every fetcher call;
  *   - the node table's lock is innermost: nothing is called with it held
  *     (tree.c asserts it is free before each cache call);
+ *   - the request slots' lock (reqclass.c) is a leaf: a promotion takes it
+ *     under the cache's lock, and nothing is taken under it (cache.c asserts
+ *     it is free when it takes its own);
  *   - a lock is never taken twice by one thread.
  * With NDEBUG the macros compile to nothing and cost nothing.
  *
@@ -23,6 +26,7 @@ enum lockrule_lock {
 	LOCK_NODES = 1u << 0,  /* node.c: the inode table */
 	LOCK_CACHE = 1u << 1,  /* cache.c: slots, LRU, breakers */
 	LOCK_NOTIFY = 1u << 2, /* notify.c: the pending set */
+	LOCK_SLOTS = 1u << 3,  /* reqclass.c: the API's request slots */
 };
 
 #ifndef NDEBUG

@@ -24,9 +24,15 @@
  *     same window, through the cache's singleflight. `ls` of a region or of
  *     one instance never triggers it.
  *
- * Prefetches run as jobs of the daemon's struct bg, marked background for the
- * API (api_set_background): they never take the last of the jobs request
- * slots, so a reader never waits behind them. Nothing is fetched ahead while
+ * Prefetches run as jobs of the daemon's struct bg, each with a ticket that
+ * marks its API requests background (reqclass.h; a listing pass hands it to
+ * its page workers): prefetches never hold more than jobs - 1 of the jobs
+ * request slots, so a reader's own request never waits behind them, and
+ * a reader served by readahead leaves them all jobs - 1. A prefetch that a
+ * reader comes to wait for (it asks for what the prefetch is fetching: the
+ * cache's singleflight) is promoted: its requests, those in flight
+ * included, count as foreground from then on, and a background one may
+ * start in the slot it gave back. Nothing is fetched ahead while
  * the endpoint's circuit breaker is open. Throttling shrinks the window in
  * the manner of TCP congestion control: every prefetch that met a throttling
  * answer halves a shared congestion window, every clean one widens it by one,
@@ -86,6 +92,7 @@ struct readahead_stats {
 	unsigned long results_hit;	/* ... and then asked for by a reader */
 	unsigned long results_wasted;	/* ... and never asked for before their walk ended */
 	unsigned long listings_fetched; /* listings fetched ahead */
+	unsigned long promoted;		/* prefetches a reader came to wait for (then foreground) */
 	unsigned window;		/* the congestion window now */
 };
 void readahead_get_stats(struct readahead *ra, struct readahead_stats *ret);

@@ -4,7 +4,8 @@
  * credentials, returning the data model of swas.h.
  *
  * One call = one api_call(): wait for the limiter (holding no jobs slot),
- * take a jobs slot, sign and send one attempt with a fresh date and nonce,
+ * take a jobs slot (reqclass.h: foreground, or background under the
+ * thread's ticket), sign and send one attempt with a fresh date and nonce,
  * release the slot, then classify the outcome: success (parse the body),
  * final error (credentials, permission, parameters, not found) or retryable
  * (transport, 5xx, Throttling*, ServiceUnavailable, InternalError, truncated
@@ -40,6 +41,7 @@
 #include "json.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "reqclass.h"
 #include "sign.h"
 #include "swas.h"
 
@@ -76,9 +78,7 @@ struct api {
 	struct ratelimit *rl;
 	struct cancel *cancel; /* set by api_cancel(); shared with http and rl */
 
-	pthread_mutex_t jobs_lock;
-	pthread_cond_t jobs_cond;
-	unsigned in_flight; /* protected by jobs_lock */
+	struct reqclass_slots slots; /* the jobs request slots (reqclass.h) */
 
 	atomic_ulong calls;
 	atomic_ulong retries;
@@ -221,14 +221,12 @@ int api_new(const struct api_config *cfg, struct cred *cred, struct api **ret_ap
 	if (r < 0)
 		goto out_free_api;
 
-	r = -ENOMEM;
-	if (pthread_mutex_init(&api->jobs_lock, NULL) != 0)
+	r = reqclass_slots_init(&api->slots, api->jobs);
+	if (r < 0)
 		goto out_free_api;
-	if (pthread_cond_init(&api->jobs_cond, NULL) != 0)
-		goto out_destroy_mutex;
 	r = cancel_new(&api->cancel);
 	if (r < 0)
-		goto out_destroy_cond;
+		goto out_destroy_slots;
 	hc.cafile = cfg->cafile;
 	hc.max_body = API_MAX_BODY_BYTES;
 	hc.max_handles = cfg->jobs;
@@ -245,10 +243,8 @@ out_free_http:
 	http_free(api->http);
 out_free_cancel:
 	cancel_free(api->cancel);
-out_destroy_cond:
-	pthread_cond_destroy(&api->jobs_cond);
-out_destroy_mutex:
-	pthread_mutex_destroy(&api->jobs_lock);
+out_destroy_slots:
+	reqclass_slots_destroy(&api->slots);
 out_free_api:
 	free(api->endpoint);
 	free(api->home_region);
@@ -265,8 +261,7 @@ void api_free(struct api *api)
 	ratelimit_free(api->rl);
 	http_free(api->http);
 	cancel_free(api->cancel);
-	pthread_cond_destroy(&api->jobs_cond);
-	pthread_mutex_destroy(&api->jobs_lock);
+	reqclass_slots_destroy(&api->slots);
 	cred_free(api->cred);
 	free(api->endpoint);
 	free(api->home_region);
@@ -284,36 +279,6 @@ void api_get_stats(struct api *api, struct api_stats *ret)
 	ret->calls = atomic_load(&api->calls);
 	ret->retries = atomic_load(&api->retries);
 	ret->failures = atomic_load(&api->failures);
-}
-
-/* Set by readahead's jobs around their fetches (api_set_background). */
-static _Thread_local bool background;
-
-void api_set_background(bool on)
-{
-	background = on;
-}
-
-/* A request slot. A background request never takes the last one, so a
- * foreground request (a reader waiting) never waits behind readahead. */
-static void jobs_acquire(struct api *api)
-{
-	unsigned limit = background && api->jobs > 1 ? api->jobs - 1 : api->jobs;
-
-	pthread_mutex_lock(&api->jobs_lock);
-	while (api->in_flight >= limit)
-		pthread_cond_wait(&api->jobs_cond, &api->jobs_lock);
-	api->in_flight++;
-	pthread_mutex_unlock(&api->jobs_lock);
-}
-
-static void jobs_release(struct api *api)
-{
-	pthread_mutex_lock(&api->jobs_lock);
-	api->in_flight--;
-	/* Both kinds wait on it: wake them all, the ones that fit go. */
-	pthread_cond_broadcast(&api->jobs_cond);
-	pthread_mutex_unlock(&api->jobs_lock);
 }
 
 /* Uniform in [0, n]: xorshift over a shared atomic state (jitter, not crypto). */
@@ -672,6 +637,7 @@ static int api_call(struct api *api, const struct call *c, struct api_error *err
 	for (attempt = 0;; attempt++) {
 		struct cred *cred = NULL;
 		struct http_response resp = { 0 };
+		struct reqclass_ticket *ticket;
 		unsigned long timeout_ms = api->timeout_s * 1000ul;
 		bool bad_body = false, throttled = false;
 		size_t body_bytes = 0;
@@ -726,11 +692,14 @@ static int api_call(struct api *api, const struct call *c, struct api_error *err
 		} else {
 			cred = cred_ref(api->cred);
 		}
-		jobs_acquire(api);
+		/* A request slot, background if the thread's ticket says so
+		 * (reqclass.h): the same ticket gives it back. */
+		ticket = reqclass_current();
+		reqclass_acquire(&api->slots, ticket);
 		t0 = now_ms();
 		rc = send_attempt(api, c, cred, attempt, last_delay, timeout_ms, &resp, errbuf,
 				  sizeof(errbuf));
-		jobs_release(api);
+		reqclass_release(&api->slots, ticket);
 
 		retry_after[0] = '\0';
 		request_id[0] = '\0';
@@ -1032,12 +1001,12 @@ struct inv_pass {
 	const char *instance_id;
 
 	pthread_mutex_t lock;
-	struct inv_page *pages; /* protected by lock: [0] is page 1 */
-	unsigned page_count;	/* protected by lock: pages allocated */
-	struct api_pager pager; /* protected by lock */
-	int error;		/* protected by lock: first failure, stops the workers */
-	struct api_error err;	/* protected by lock */
-	bool background;	/* the caller's api_set_background, for its page workers */
+	struct inv_page *pages;		/* protected by lock: [0] is page 1 */
+	unsigned page_count;		/* protected by lock: pages allocated */
+	struct api_pager pager;		/* protected by lock */
+	int error;			/* protected by lock: first failure, stops the workers */
+	struct api_error err;		/* protected by lock */
+	struct reqclass_ticket *ticket; /* the caller's (reqclass_current), for its page workers */
 };
 
 struct inv_page_ctx {
@@ -1137,7 +1106,7 @@ static void *inv_worker(void *arg)
 {
 	struct inv_pass *pass = arg;
 
-	background = pass->background;
+	reqclass_set(pass->ticket);
 
 	for (;;) {
 		struct api_error err = { 0 };
@@ -1237,7 +1206,7 @@ int api_list_invocations(struct api *api, const char *region_id, const char *ins
 		.api = api,
 		.region_id = region_id,
 		.instance_id = instance_id,
-		.background = background,
+		.ticket = reqclass_current(),
 	};
 	unsigned p;
 	bool truncated;

@@ -5,8 +5,10 @@
  *
  * Locking: c->lock protects every slot and the logged-names set; it is held
  * for memory work only, never across an API call or a snapshot free. Waiting
- * for another thread's fetch is c->cond. Snapshots are immutable once
- * published and carry an atomic reference count, so readers use them unlocked.
+ * for another thread's fetch is c->cond. The one lock taken under it is the
+ * request slots' (reqclass.h), a leaf, when a waiter promotes a prefetch.
+ * Snapshots are immutable once published and carry an atomic reference
+ * count, so readers use them unlocked.
  *
  * Memory: each snapshot knows the bytes it owns (snap.bytes, measured with
  * malloc_usable_size when it is built); each slot is charged those plus its
@@ -32,6 +34,7 @@
 #include "cache.h"
 #include "lockrule.h"
 #include "log.h"
+#include "reqclass.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
@@ -125,6 +128,12 @@ struct slot {
 	uint64_t done_seq;    /* completed fetches, for waiters */
 	int last_rc;	      /* outcome of the last completed fetch */
 	bool fetching;
+	/* The request class of the fetch under way when a reader runs it in
+	 * slot_get (that thread's reqclass_current(): a prefetch's ticket, or
+	 * NULL); cleared in slot_done, before the fetch returns to its owner,
+	 * so it is never used after the ticket's job ends. A foreground
+	 * reader that joins the fetch promotes it. */
+	struct reqclass_ticket *ticket;
 	bool probe;  /* the fetch under way is its endpoint's breaker probe */
 	bool waited; /* a reader already waited stale_wait_ms for the fetch under way */
 	bool pinned; /* never refreshed (-o regions) */
@@ -195,7 +204,7 @@ static uint64_t now_ms(const struct cache *c)
 /* c->lock, with the locking rules' bookkeeping (lockrule.h). */
 static void cache_lock(struct cache *c)
 {
-	lockrule_assert_free(LOCK_NODES);
+	lockrule_assert_free(LOCK_NODES | LOCK_SLOTS);
 	pthread_mutex_lock(&c->lock);
 	lockrule_acquired(LOCK_CACHE);
 }
@@ -721,6 +730,7 @@ static int slot_done(struct cache *c, struct slot *s, const struct fetch_ctx *ct
 	}
 	s->probe = false;
 	s->fetching = false;
+	s->ticket = NULL;
 	s->done_seq++;
 	s->last_rc = r;
 	if (r == 0) {
@@ -974,12 +984,17 @@ static int slot_get(struct cache *c, const char *key, size_t keylen, fetch_fn fe
 			old = s->value;
 			if (old != NULL)
 				snap_ref(old);
+			s->ticket = reqclass_current();
 			cache_unlock(c);
 			r = fetch(c, ctx, old, &fresh, &err);
 			return slot_done(c, s, ctx, r, old, fresh, &err, ret);
 		}
 	}
-	/* A fetch is under way: share its outcome. */
+	/* A fetch is under way: share its outcome. A reader waiting for a
+	 * prefetch makes it foreground (under c->lock, so the ticket is still
+	 * its job's; the slots' lock is a leaf). */
+	if (((s->value == NULL && !s->probe) || !s->waited) && !reqclass_is_background(reqclass_current()))
+		reqclass_promote(s->ticket);
 	seq = s->done_seq;
 	if (s->value == NULL && !s->probe) {
 		while (s->done_seq == seq)

@@ -21,10 +21,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "api.h"
 #include "lockrule.h"
 #include "log.h"
 #include "readahead.h"
+#include "reqclass.h"
 
 /* Results fetched ahead and not yet visited, per walk: the largest window
  * the options allow (-o jobs is at most 64). */
@@ -276,7 +276,7 @@ static bool must_hold_back(struct readahead *ra, const char *region)
 	return held > max / 4 * 3;
 }
 
-static void job_finish(struct job *j, bool ran, bool fetched, bool throttled)
+static void job_finish(struct job *j, bool ran, bool fetched, bool throttled, bool promoted)
 {
 	struct readahead *ra = j->ra;
 	struct walk *w = &ra->walks[j->slot];
@@ -288,6 +288,8 @@ static void job_finish(struct job *j, bool ran, bool fetched, bool throttled)
 		ra->stats.listings_fetched++;
 	if (fetched && !j->listings)
 		ra->stats.results_fetched++;
+	if (promoted)
+		ra->stats.promoted++;
 	if (w->used && w->epoch == j->epoch) {
 		w->inflight--;
 		/* Visited already: the reader waited for this very fetch. */
@@ -308,26 +310,31 @@ static void job_run(void *arg)
 	struct job *j = arg;
 	struct readahead *ra = j->ra;
 	unsigned long before = throttled_so_far(ra->cfg.metrics);
+	struct reqclass_ticket ticket;
 	bool fetched = false;
 	int r = 0;
 
 	lockrule_assert_none();
 	if (must_hold_back(ra, j->region)) {
-		job_finish(j, false, false, false);
+		job_finish(j, false, false, false, false);
 		return;
 	}
-	api_set_background(true);
+	/* Background until a reader waits for this fetch (reqclass.h); the
+	 * cache lets go of the ticket before its fetch returns. */
+	reqclass_ticket_init(&ticket);
+	reqclass_set(&ticket);
 	if (j->listings)
 		r = cache_prefetch_invocations(ra->cfg.cache, j->region, &j->inst, &fetched);
 	else
 		r = cache_prefetch_result(ra->cfg.cache, j->region, j->inst.id, j->rec, &fetched);
-	api_set_background(false);
-	job_finish(j, true, r == 0 && fetched, throttled_so_far(ra->cfg.metrics) != before);
+	reqclass_set(NULL);
+	job_finish(j, true, r == 0 && fetched, throttled_so_far(ra->cfg.metrics) != before,
+		   !reqclass_is_background(&ticket));
 }
 
 static void job_drop(void *arg)
 {
-	job_finish(arg, false, false, false);
+	job_finish(arg, false, false, false, false);
 }
 
 /* ---- notes ---- */

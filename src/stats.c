@@ -100,9 +100,9 @@ int stats_render(void *arg, char **ret, size_t *ret_len)
 		buf_printf(&b,
 			   "\t\"readahead\": {\n\t\t\"window\": %u,\n\t\t\"results_fetched\": %lu,\n"
 			   "\t\t\"results_hit\": %lu,\n\t\t\"results_wasted\": %lu,\n"
-			   "\t\t\"listings_fetched\": %lu\n\t},\n",
+			   "\t\t\"listings_fetched\": %lu,\n\t\t\"promoted\": %lu\n\t},\n",
 			   rs.window, rs.results_fetched, rs.results_hit, rs.results_wasted,
-			   rs.listings_fetched);
+			   rs.listings_fetched, rs.promoted);
 	}
 	if (src->store != NULL) {
 		struct store_stats ss;

@@ -24,6 +24,7 @@
 #include "credentials.h"
 #include "fetcher.h"
 #include "render.h"
+#include "reqclass.h"
 #include "test.h"
 
 enum fake_kind {
@@ -1004,6 +1005,115 @@ static void test_a_slot_being_fetched_or_waited_in_is_never_dropped(void)
 	fake_done(&k);
 }
 
+/* ---- request classes (reqclass.h) ---- */
+
+/* A get on a thread of its own under a ticket, as a readahead job's. */
+struct ticket_reader {
+	struct cache *c;
+	struct reqclass_ticket *ticket; /* NULL: a reader */
+	const struct cache_record *rec; /* NULL: the instance list of r1 */
+	const void *got;
+	int rc;
+	pthread_t t;
+};
+
+static void *read_with_ticket(void *arg)
+{
+	struct ticket_reader *rd = arg;
+
+	reqclass_set(rd->ticket);
+	if (rd->rec != NULL)
+		rd->rc = cache_get_result(rd->c, "r1", "i-fixed", rd->rec,
+					  (const struct cache_result **)&rd->got);
+	else
+		rd->rc = cache_get_instances(rd->c, "r1", (const struct cache_instances **)&rd->got);
+	reqclass_set(NULL);
+	return NULL;
+}
+
+static void start_ticket_reader(struct ticket_reader *rd, struct cache *c, struct reqclass_ticket *t,
+				const struct cache_record *rec)
+{
+	*rd = (struct ticket_reader){ .c = c, .ticket = t, .rec = rec };
+	ASSERT_EQ_INT(pthread_create(&rd->t, NULL, read_with_ticket, rd), 0);
+}
+
+/* A reader that comes to wait for a prefetch's fetch makes it foreground;
+ * another prefetch that joins it does not. The decision is taken under
+ * the cache's lock with the miss counted, so once the miss shows, it is
+ * made. */
+static void test_a_reader_that_joins_a_prefetch_promotes_it(void)
+{
+	const struct cache_invocations *l;
+	struct reqclass_ticket prefetch, other;
+	struct ticket_reader rd[3];
+	struct fake k;
+	struct cache *c;
+
+	fake_init(&k);
+	c = cache_make(&k, LONG_WAIT_MS, 0);
+	ASSERT_EQ_INT(cache_get_invocations(c, "r1", &inst1, &l), 0);
+	reqclass_ticket_init(&prefetch);
+	reqclass_ticket_init(&other);
+	fake_hold(&k, FK_RESULT, true);
+	start_ticket_reader(&rd[0], c, &prefetch, rec_of(l, 0));
+	fake_wait_held(&k, 1);
+	wait_misses(c, 2); /* the listing's, and the prefetch's */
+	start_ticket_reader(&rd[1], c, &other, rec_of(l, 0));
+	wait_misses(c, 3);
+	ASSERT_TRUE(reqclass_is_background(&prefetch));
+	start_ticket_reader(&rd[2], c, NULL, rec_of(l, 0));
+	wait_misses(c, 4);
+	ASSERT_TRUE(!reqclass_is_background(&prefetch));
+	ASSERT_TRUE(reqclass_is_background(&other)); /* it ran nothing of its own */
+	fake_hold(&k, FK_RESULT, false);
+	for (size_t i = 0; i < 3; i++) {
+		pthread_join(rd[i].t, NULL);
+		ASSERT_EQ_INT(rd[i].rc, 0);
+		ASSERT_TRUE(rd[i].got == rd[0].got);
+		cache_result_unref(c, rd[i].got);
+	}
+	ASSERT_EQ_INT(fake_calls(&k, FK_RESULT), 1);
+	cache_invocations_unref(c, l);
+	cache_free(c);
+	fake_done(&k);
+}
+
+/* The slot lets go of a prefetch's ticket when its fetch ends: a reader
+ * that waits for a later refresh of the same slot (a fetch without a
+ * ticket) promotes nothing. */
+static void test_a_finished_prefetch_is_not_promoted_later(void)
+{
+	const struct cache_instances *now;
+	struct reqclass_ticket prefetch;
+	struct ticket_reader rd[2];
+	struct fake k;
+	struct cache *c;
+
+	fake_init(&k);
+	c = cache_make(&k, LONG_WAIT_MS, 0);
+	reqclass_ticket_init(&prefetch);
+	start_ticket_reader(&rd[0], c, &prefetch, NULL);
+	pthread_join(rd[0].t, NULL);
+	ASSERT_EQ_INT(rd[0].rc, 0);
+	advance(INSTANCE_TTL_MS);
+	fake_bump(&k);
+	fake_hold(&k, FK_INSTANCES, true);
+	start_ticket_reader(&rd[1], c, NULL, NULL);
+	fake_wait_held(&k, 1); /* the refresh, on a thread of its own */
+	wait_misses(c, 2);     /* and the reader waits for it */
+	ASSERT_TRUE(reqclass_is_background(&prefetch));
+	fake_hold(&k, FK_INSTANCES, false);
+	pthread_join(rd[1].t, NULL);
+	ASSERT_EQ_INT(rd[1].rc, 0);
+	now = rd[1].got;
+	ASSERT_TRUE(lists(now, "i-r1-v2"));
+	cache_instances_unref(c, now);
+	cache_instances_unref(c, rd[0].got);
+	cache_free(c);
+	fake_done(&k);
+}
+
 static void test_bytes_follow_what_is_held(void)
 {
 	const struct cache_invocations *l;
@@ -1194,6 +1304,8 @@ int main(void)
 	RUN(test_past_max_bytes_the_least_recently_used_result_goes_first);
 	RUN(test_listings_go_when_results_are_not_enough_and_held_copies_stay_valid);
 	RUN(test_a_slot_being_fetched_or_waited_in_is_never_dropped);
+	RUN(test_a_reader_that_joins_a_prefetch_promotes_it);
+	RUN(test_a_finished_prefetch_is_not_promoted_later);
 	RUN(test_bytes_follow_what_is_held);
 	RUN(test_cancel_ends_a_refresh_in_flight_and_free_returns);
 	RUN(test_the_api_fetcher_forwards_cancel);

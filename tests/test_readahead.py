@@ -73,6 +73,8 @@ def test_a_walk_fetches_ahead_with_at_most_one_call_per_invocation(generated, tm
         ra = stats(m)["readahead"]
         assert ra["results_fetched"] > n // 2, ra
         assert ra["results_hit"] >= ra["results_fetched"] - 4 * 4, ra
+        # A promoted prefetch is one that fetched (a reader waited for it).
+        assert 0 <= ra["promoted"] <= ra["results_fetched"] + ra["listings_fetched"], ra
         # Every byte right, and nothing fetched again.
         emu.config(latency_ms=0)
         before = calls(emu, "DescribeInvocationResult")
