@@ -117,16 +117,23 @@ static void request_finish(struct request *rq)
 
 /* ---- the rule ---- */
 
+/* JOBS slots and JOBS fresh tickets, the first JOBS - 1 of which hold a
+ * background request each: all the slots prefetches may have. */
+static void prefetches_hold_all_they_may(struct reqclass_slots *s, struct reqclass_ticket t[JOBS])
+{
+	ASSERT_EQ_INT(reqclass_slots_init(s, JOBS), 0);
+	for (unsigned i = 0; i < JOBS; i++)
+		reqclass_ticket_init(&t[i]);
+	for (unsigned i = 0; i < JOBS - 1; i++)
+		ASSERT_TRUE(reqclass_try_acquire(s, &t[i]));
+}
+
 static void test_background_requests_leave_one_slot_and_a_foreground_one_takes_it(void)
 {
 	struct reqclass_ticket t[JOBS];
 	struct reqclass_slots s;
 
-	ASSERT_EQ_INT(reqclass_slots_init(&s, JOBS), 0);
-	for (unsigned i = 0; i < JOBS; i++)
-		reqclass_ticket_init(&t[i]);
-	for (unsigned i = 0; i < JOBS - 1; i++)
-		ASSERT_TRUE(reqclass_try_acquire(&s, &t[i]));
+	prefetches_hold_all_they_may(&s, t);
 	counts(&s, JOBS - 1, JOBS - 1);
 	/* The last slot is not a prefetch's, whichever ticket asks. */
 	ASSERT_TRUE(!reqclass_try_acquire(&s, &t[JOBS - 1]));
@@ -288,11 +295,7 @@ static void test_promotion_wakes_a_waiting_prefetch(void)
 	struct reqclass_slots s;
 	struct request rq;
 
-	ASSERT_EQ_INT(reqclass_slots_init(&s, JOBS), 0);
-	for (unsigned i = 0; i < JOBS; i++)
-		reqclass_ticket_init(&t[i]);
-	for (unsigned i = 0; i < JOBS - 1; i++)
-		ASSERT_TRUE(reqclass_try_acquire(&s, &t[i]));
+	prefetches_hold_all_they_may(&s, t);
 	request_start(&rq, &s, &t[JOBS - 1]);
 	wait_waiting(&s, 1, false);
 	ASSERT_TRUE(!atomic_load(&rq.started));
@@ -315,11 +318,7 @@ static void test_a_promoted_waiter_takes_the_last_slot(void)
 	struct reqclass_slots s;
 	struct request rq;
 
-	ASSERT_EQ_INT(reqclass_slots_init(&s, JOBS), 0);
-	for (unsigned i = 0; i < JOBS; i++)
-		reqclass_ticket_init(&t[i]);
-	for (unsigned i = 0; i < JOBS - 1; i++)
-		ASSERT_TRUE(reqclass_try_acquire(&s, &t[i]));
+	prefetches_hold_all_they_may(&s, t);
 	request_start(&rq, &s, &t[JOBS - 1]);
 	wait_waiting(&s, 1, false);
 	ASSERT_TRUE(reqclass_promote(&t[JOBS - 1]));
