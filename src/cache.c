@@ -1875,14 +1875,8 @@ static void entry_of_archived(const struct cache_status *st, const struct swas_a
 
 void cache_status_entry(const struct cache_status *st, size_t i, struct cache_entry *ret)
 {
-	size_t a, b;
+	size_t a = records_before(st, i), b = i - a;
 
-	if (st->narchived == 0) {
-		entry_of_record(st, st->records[i], ret);
-		return;
-	}
-	a = records_before(st, i);
-	b = i - a;
 	if (a < st->count &&
 	    (b == st->narchived || strcmp(st->records[a]->inv.invoke_id, st->archived[b].invoke_id) < 0))
 		entry_of_record(st, st->records[a], ret);

@@ -134,12 +134,6 @@ struct store {
 	pthread_mutex_t write_lock; /* one writer at a time: service or store_flush */
 };
 
-static bool is_terminal(const char *status)
-{
-	return strcmp(status, "Finished") == 0 || strcmp(status, "Failed") == 0 ||
-	       strcmp(status, "Stopped") == 0;
-}
-
 /* The static string of a terminal status (swas_invocation's own), or NULL. */
 static const char *terminal_status(const char *status)
 {
@@ -149,6 +143,11 @@ static const char *terminal_status(const char *status)
 		if (strcmp(status, terminal[i]) == 0)
 			return terminal[i];
 	return NULL;
+}
+
+static bool is_terminal(const char *status)
+{
+	return terminal_status(status) != NULL;
 }
 
 /* A name we may use as a path component of our own layout, and that the
@@ -1158,12 +1157,13 @@ int store_merge_invocations(struct store *s, const char *region, const char *ins
 	cutoff = s->keep_days ? (int64_t)time(NULL) - (int64_t)s->keep_days * 86400 : INT64_MIN;
 	for (size_t i = 0; i < list->count; i++) {
 		const struct swas_invocation *inv = &list->items[i];
+		const char *status = terminal_status(inv->invoke_status);
 		unsigned char *frame;
 		struct ient *e;
 		struct witem *w;
 		size_t len;
 
-		if (!is_terminal(inv->invoke_status) || !is_safe_name(inv->invoke_id))
+		if (status == NULL || !is_safe_name(inv->invoke_id))
 			continue;
 		e = index_add(l, inv->invoke_id, (int64_t)inv->ctime);
 		if (e == NULL) {
@@ -1173,7 +1173,7 @@ int store_merge_invocations(struct store *s, const char *region, const char *ins
 		if (from_api)
 			e->api_gen = l->api_gen;
 		if (e->status == NULL)
-			e->status = terminal_status(inv->invoke_status);
+			e->status = status;
 		if (e->inv_len != 0 || e->inv_queued || s->read_only || (int64_t)inv->ctime < cutoff)
 			continue;
 		if (storefmt_encode_invocation(inv, &frame, &len) < 0)

@@ -117,6 +117,16 @@ static void request_finish(struct request *rq)
 
 /* ---- the rule ---- */
 
+/* Gives back the requests of tickets @from..@to - 1, one each; then none
+ * may be in flight, and the slots go. */
+static void all_released(struct reqclass_slots *s, struct reqclass_ticket *t, unsigned from, unsigned to)
+{
+	for (unsigned i = from; i < to; i++)
+		reqclass_release(s, &t[i]);
+	counts(s, 0, 0);
+	reqclass_slots_destroy(s);
+}
+
 /* JOBS slots and JOBS fresh tickets, the first JOBS - 1 of which hold a
  * background request each: all the slots prefetches may have. */
 static void prefetches_hold_all_they_may(struct reqclass_slots *s, struct reqclass_ticket t[JOBS])
@@ -150,10 +160,7 @@ static void test_background_requests_leave_one_slot_and_a_foreground_one_takes_i
 	ASSERT_TRUE(reqclass_try_acquire(&s, &t[JOBS - 1]));
 	ASSERT_TRUE(!reqclass_try_acquire(&s, &t[0]));
 	counts(&s, JOBS - 1, JOBS - 1);
-	for (unsigned i = 1; i < JOBS; i++)
-		reqclass_release(&s, &t[i]);
-	counts(&s, 0, 0);
-	reqclass_slots_destroy(&s);
+	all_released(&s, t, 1, JOBS);
 }
 
 static void test_background_requests_share_the_total_with_foreground_ones(void)
@@ -259,10 +266,7 @@ static void test_promotion_gives_the_slot_back_and_lets_one_more_prefetch_start(
 	ASSERT_TRUE(reqclass_try_acquire(&s, &t[0]));
 	counts(&s, JOBS, JOBS - 1);
 	reqclass_release(&s, &t[0]);
-	for (unsigned i = 1; i < JOBS; i++)
-		reqclass_release(&s, &t[i]);
-	counts(&s, 0, 0);
-	reqclass_slots_destroy(&s);
+	all_released(&s, t, 1, JOBS);
 }
 
 static void test_promotion_before_the_first_request(void)
@@ -282,10 +286,7 @@ static void test_promotion_before_the_first_request(void)
 	/* Never used, promoted: its first request is foreground. */
 	ASSERT_TRUE(reqclass_try_acquire(&s, &t[0]));
 	counts(&s, JOBS, JOBS - 1);
-	for (unsigned i = 0; i < JOBS; i++)
-		reqclass_release(&s, &t[i]);
-	counts(&s, 0, 0);
-	reqclass_slots_destroy(&s);
+	all_released(&s, t, 0, JOBS);
 }
 
 /* A prefetch that waits for a slot: another's promotion wakes it. */
@@ -304,10 +305,7 @@ static void test_promotion_wakes_a_waiting_prefetch(void)
 	request_wait_started(&rq); /* a hang here: the promotion woke nobody */
 	counts(&s, JOBS, JOBS - 1);
 	request_finish(&rq);
-	for (unsigned i = 0; i < JOBS - 1; i++)
-		reqclass_release(&s, &t[i]);
-	counts(&s, 0, 0);
-	reqclass_slots_destroy(&s);
+	all_released(&s, t, 0, JOBS - 1);
 }
 
 /* A prefetch that waits for a slot and is promoted itself goes as
@@ -326,10 +324,7 @@ static void test_a_promoted_waiter_takes_the_last_slot(void)
 	counts(&s, JOBS, JOBS - 1);
 	request_finish(&rq);
 	counts(&s, JOBS - 1, JOBS - 1);
-	for (unsigned i = 0; i < JOBS - 1; i++)
-		reqclass_release(&s, &t[i]);
-	counts(&s, 0, 0);
-	reqclass_slots_destroy(&s);
+	all_released(&s, t, 0, JOBS - 1);
 }
 
 /* ---- many threads ---- */
