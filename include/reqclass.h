@@ -18,6 +18,10 @@
  * one slot is shared, a waiting reader first), while a reader served by
  * readahead (issuing nothing itself) leaves them jobs - 1, not jobs - 2.
  *
+ * A slot given back is handed to the request it goes to, oldest first, and
+ * only that thread is woken: with a few dozen page workers waiting, waking
+ * them all at every answer would cost more than the answer.
+ *
  * Promotion: a prefetch a reader comes to wait for (the cache's
  * singleflight, cache.c slot_get) is no longer background.
  * reqclass_promote() makes every request of the ticket foreground from then
@@ -53,14 +57,24 @@ struct reqclass_ticket {
 	unsigned held; /* its background requests in flight; protected by slots->lock */
 };
 
+/* A request waiting for a slot: on its thread's stack, in the slots' queue
+ * until a slot is handed to it. */
+struct reqclass_waiter {
+	pthread_cond_t cond;
+	struct reqclass_ticket *ticket;
+	bool granted;
+	struct reqclass_waiter *next;
+};
+
 struct reqclass_slots {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	unsigned jobs;	     /* >= 1 */
-	unsigned in_flight;  /* protected by lock */
-	unsigned background; /* of them background; protected by lock */
-	unsigned fg_waiting; /* foreground requests waiting for a slot; protected by lock */
-	unsigned waiting;    /* requests of both kinds waiting for a slot (tests); protected by lock */
+	unsigned jobs;		       /* >= 1 */
+	unsigned in_flight;	       /* protected by lock */
+	unsigned background;	       /* of them background; protected by lock */
+	struct reqclass_waiter *queue; /* waiting requests, oldest first; protected by lock */
+	struct reqclass_waiter **tail; /* where the next one is linked; protected by lock */
+	unsigned fg_waiting;	       /* foreground requests waiting for a slot; protected by lock */
+	unsigned waiting; /* requests of both kinds waiting for a slot (tests); protected by lock */
 };
 
 /* A ticket not promoted and not yet used. */

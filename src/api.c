@@ -588,17 +588,40 @@ static enum verdict judge_transport(int rc, const char *errbuf, struct api_error
 	}
 }
 
+/* What a call asked for, as the log shows it: " InstanceId=... PageNumber=...
+ * InvokeId=..." for the parameters it has (none of them is secret). */
+static void describe_target(const struct call *c, char *out, size_t size)
+{
+	static const char *const shown[] = { "InstanceId", "PageNumber", "InvokeId" };
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (size_t k = 0; k < sizeof(shown) / sizeof(shown[0]); k++)
+		for (size_t i = 0; i < c->param_count && used < size; i++) {
+			int n;
+
+			if (strcmp(c->params[i].key, shown[k]) != 0)
+				continue;
+			n = snprintf(out + used, size - used, " %s=%s", shown[k], c->params[i].value);
+			used = n < 0 ? size : used + (size_t)n;
+		}
+}
+
 static void log_attempt(const struct api *api, const struct call *c, unsigned attempt, long status,
 			uint64_t ms, const char *request_id, const char *transport_error)
 {
+	char target[192];
+
 	if (!api->verbose)
 		return;
+	describe_target(c, target, sizeof(target));
 	if (transport_error)
-		log_info("api: %s region=%s http=0 ms=%llu attempt=%u error=%s", c->action, c->region,
-			 (unsigned long long)ms, attempt + 1, transport_error);
+		log_info("api: %s region=%s%s http=0 ms=%llu attempt=%u error=%s", c->action, c->region,
+			 target, (unsigned long long)ms, attempt + 1, transport_error);
 	else
-		log_info("api: %s region=%s http=%ld ms=%llu request_id=%s attempt=%u", c->action, c->region,
-			 status, (unsigned long long)ms, request_id[0] ? request_id : "-", attempt + 1);
+		log_info("api: %s region=%s%s http=%ld ms=%llu request_id=%s attempt=%u", c->action,
+			 c->region, target, status, (unsigned long long)ms, request_id[0] ? request_id : "-",
+			 attempt + 1);
 }
 
 /* The next backoff delay: full jitter, or the server's x-acs-retry-after if longer. */

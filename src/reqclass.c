@@ -16,6 +16,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <sched.h>
 
 #include "lockrule.h"
 #include "reqclass.h"
@@ -51,13 +52,11 @@ int reqclass_slots_init(struct reqclass_slots *s, unsigned jobs)
 		return -EINVAL;
 	if (pthread_mutex_init(&s->lock, NULL) != 0)
 		return -ENOMEM;
-	if (pthread_cond_init(&s->cond, NULL) != 0) {
-		pthread_mutex_destroy(&s->lock);
-		return -ENOMEM;
-	}
 	s->jobs = jobs;
 	s->in_flight = 0;
 	s->background = 0;
+	s->queue = NULL;
+	s->tail = &s->queue;
 	s->fg_waiting = 0;
 	s->waiting = 0;
 	return 0;
@@ -65,7 +64,7 @@ int reqclass_slots_init(struct reqclass_slots *s, unsigned jobs)
 
 void reqclass_slots_destroy(struct reqclass_slots *s)
 {
-	pthread_cond_destroy(&s->cond);
+	assert(s->queue == NULL);
 	pthread_mutex_destroy(&s->lock);
 }
 
@@ -98,12 +97,14 @@ static unsigned background_cap(const struct reqclass_slots *s)
 	return s->jobs > 1 ? s->jobs - 1 : 1;
 }
 
-/* Takes a slot if the rule allows it now. Under s->lock. */
-static bool take_locked(struct reqclass_slots *s, struct reqclass_ticket *t, bool background)
+/* Takes a slot for @t if the rule allows it now, @fg_waiting foreground
+ * requests waiting besides. Under s->lock. */
+static bool take_locked(struct reqclass_slots *s, struct reqclass_ticket *t, bool background,
+			unsigned fg_waiting)
 {
 	if (s->in_flight >= s->jobs)
 		return false;
-	if (background && (s->background >= background_cap(s) || s->fg_waiting > 0))
+	if (background && (s->background >= background_cap(s) || fg_waiting > 0))
 		return false;
 	s->in_flight++;
 	if (background) {
@@ -113,32 +114,72 @@ static bool take_locked(struct reqclass_slots *s, struct reqclass_ticket *t, boo
 	return true;
 }
 
+/* Unlinks @w, whose predecessor's link is @link, and wakes it with its slot. */
+static void grant_locked(struct reqclass_slots *s, struct reqclass_waiter **link, struct reqclass_waiter *w)
+{
+	*link = w->next;
+	if (s->tail == &w->next)
+		s->tail = link;
+	s->waiting--;
+	w->granted = true;
+	pthread_cond_signal(&w->cond);
+}
+
+/* Hands the free slots to the waiting requests the rule lets go: the
+ * foreground ones first, then background ones, each kind oldest first. A
+ * waiter's kind is read now (a promotion may have come), and so is
+ * fg_waiting. Under s->lock. */
+static void hand_out_locked(struct reqclass_slots *s)
+{
+	struct reqclass_waiter **link, *w;
+	unsigned fg = 0;
+
+	for (link = &s->queue; (w = *link) != NULL;) {
+		if (!reqclass_is_background(w->ticket) && take_locked(s, w->ticket, false, 0)) {
+			grant_locked(s, link, w);
+			continue;
+		}
+		fg += !reqclass_is_background(w->ticket);
+		link = &w->next;
+	}
+	s->fg_waiting = fg;
+	for (link = &s->queue; (w = *link) != NULL && s->in_flight < s->jobs;) {
+		if (reqclass_is_background(w->ticket) && take_locked(s, w->ticket, true, fg)) {
+			grant_locked(s, link, w);
+			continue;
+		}
+		link = &w->next;
+	}
+}
+
 void reqclass_acquire(struct reqclass_slots *s, struct reqclass_ticket *t)
 {
-	bool waited_fg = false;
+	struct reqclass_waiter w = { .ticket = t };
 
 	ticket_bind(s, t);
 	slots_lock(s);
-	for (;;) {
-		/* Read again after each wait: a promotion may have come. */
-		bool background = reqclass_is_background(t);
-
-		if (take_locked(s, t, background))
-			break;
-		if (!background)
-			s->fg_waiting++;
-		s->waiting++;
-		pthread_cond_wait(&s->cond, &s->lock);
-		s->waiting--;
-		if (!background)
-			s->fg_waiting--;
-		waited_fg = waited_fg || !background;
+	if (take_locked(s, t, reqclass_is_background(t), s->fg_waiting)) {
+		slots_unlock(s);
+		return;
 	}
-	/* Background requests that woke while we waited stood aside for us:
-	 * if a slot is left, they may go now. */
-	if (waited_fg && s->fg_waiting == 0 && s->in_flight < s->jobs)
-		pthread_cond_broadcast(&s->cond);
+	if (pthread_cond_init(&w.cond, NULL) != 0) {
+		/* No condition variable of its own: wait by polling. */
+		while (!take_locked(s, t, reqclass_is_background(t), s->fg_waiting)) {
+			slots_unlock(s);
+			sched_yield();
+			slots_lock(s);
+		}
+		slots_unlock(s);
+		return;
+	}
+	*s->tail = &w;
+	s->tail = &w.next;
+	s->waiting++;
+	hand_out_locked(s); /* counts it in fg_waiting, if it is foreground */
+	while (!w.granted)
+		pthread_cond_wait(&w.cond, &s->lock);
 	slots_unlock(s);
+	pthread_cond_destroy(&w.cond);
 }
 
 bool reqclass_try_acquire(struct reqclass_slots *s, struct reqclass_ticket *t)
@@ -147,7 +188,7 @@ bool reqclass_try_acquire(struct reqclass_slots *s, struct reqclass_ticket *t)
 
 	ticket_bind(s, t);
 	slots_lock(s);
-	taken = take_locked(s, t, reqclass_is_background(t));
+	taken = take_locked(s, t, reqclass_is_background(t), s->fg_waiting);
 	slots_unlock(s);
 	return taken;
 }
@@ -161,8 +202,7 @@ void reqclass_release(struct reqclass_slots *s, struct reqclass_ticket *t)
 		t->held--;
 		s->background--;
 	}
-	/* Both kinds wait on it: wake them all, the ones that fit go. */
-	pthread_cond_broadcast(&s->cond);
+	hand_out_locked(s);
 	slots_unlock(s);
 }
 
@@ -179,7 +219,7 @@ bool reqclass_promote(struct reqclass_ticket *t)
 	assert(s->background >= t->held);
 	s->background -= t->held;
 	t->held = 0;
-	pthread_cond_broadcast(&s->cond);
+	hand_out_locked(s);
 	slots_unlock(s);
 	return true;
 }

@@ -232,6 +232,35 @@ static void test_a_waiting_foreground_request_goes_first(void)
 	reqclass_slots_destroy(&s);
 }
 
+/* Handed out in order of kind first: a reader that comes to wait after a
+ * prefetch that could go gets the first slot given back all the same. */
+static void test_a_reader_waiting_behind_a_prefetch_goes_first(void)
+{
+	struct reqclass_ticket a;
+	struct reqclass_slots s;
+	struct request prefetch, reader;
+
+	ASSERT_EQ_INT(reqclass_slots_init(&s, 2), 0);
+	reqclass_ticket_init(&a);
+	ASSERT_TRUE(reqclass_try_acquire(&s, NULL));
+	ASSERT_TRUE(reqclass_try_acquire(&s, NULL));
+	request_start(&prefetch, &s, &a);
+	wait_waiting(&s, 1, false);
+	request_start(&reader, &s, NULL);
+	wait_waiting(&s, 1, true);
+	reqclass_release(&s, NULL);
+	request_wait_started(&reader);
+	counts(&s, 2, 0);
+	ASSERT_TRUE(!atomic_load(&prefetch.started));
+	reqclass_release(&s, NULL);
+	request_wait_started(&prefetch);
+	counts(&s, 2, 1);
+	request_finish(&reader);
+	request_finish(&prefetch);
+	counts(&s, 0, 0);
+	reqclass_slots_destroy(&s);
+}
+
 /* ---- promotion ---- */
 
 static void test_promotion_gives_the_slot_back_and_lets_one_more_prefetch_start(void)
@@ -429,6 +458,7 @@ int main(void)
 	RUN(test_background_requests_share_the_total_with_foreground_ones);
 	RUN(test_one_slot_is_shared);
 	RUN(test_a_waiting_foreground_request_goes_first);
+	RUN(test_a_reader_waiting_behind_a_prefetch_goes_first);
 	RUN(test_promotion_gives_the_slot_back_and_lets_one_more_prefetch_start);
 	RUN(test_promotion_before_the_first_request);
 	RUN(test_promotion_wakes_a_waiting_prefetch);

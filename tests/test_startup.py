@@ -121,12 +121,16 @@ def test_secret_appears_in_no_output_argv_or_mount_table(emulator, tmp_path):
         assert AK_SECRET.encode() not in cmdline
         assert AK_SECRET not in Path("/proc/mounts").read_text()
     log = m.log()
-    # -o verbose: one line per API call with action, region, HTTP status, milliseconds and RequestId.
+    # -o verbose: one line per API call with action, region, what it asked for, HTTP status,
+    # milliseconds and RequestId.
     import re
-    lines = re.findall(r"api: (\w+) region=(\S+) http=(\d+) ms=(\d+) request_id=([0-9A-F-]{36})", log)
+    lines = re.findall(r"api: (\w+) region=(\S+)((?: \w+=\S+)*?) http=(\d+) ms=(\d+) request_id=([0-9A-F-]{36})",
+                       log)
     actions = [line[0] for line in lines]
     assert actions.count("ListRegions") == 1 and "DescribeInvocations" in actions
-    assert all(line[2] == "200" for line in lines)
+    assert all(line[3] == "200" for line in lines)
+    pages = [line[2] for line in lines if line[0] == "DescribeInvocations"]
+    assert all(re.fullmatch(r" InstanceId=\S+ PageNumber=\d+", p) for p in pages), pages
     assert AK_SECRET not in log
 
 
