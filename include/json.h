@@ -84,11 +84,10 @@ int json_parse_instances(const char *body, size_t len, size_t max_items, struct 
 
 /* One DescribeInvocations page of at most @max_items records; fills *ret with
  * them (plain "Invocations" array or the wrapped {"Invocation":[...]} form),
- * each compact (swas.h), its metadata.json and parameters.json sized once
- * as render.h renders them, metadata.json with @region_id and @instance_id
- * added. */
-int json_parse_invocations(const char *body, size_t len, const char *region_id, const char *instance_id,
-			   size_t max_items, struct swas_invocation_list *ret, struct json_meta *meta);
+ * each compact (swas.h); its metadata.json and parameters.json are sized
+ * when first asked for (render_sizes_of), not here. */
+int json_parse_invocations(const char *body, size_t len, size_t max_items, struct swas_invocation_list *ret,
+			   struct json_meta *meta);
 
 /* DescribeInvocationResult. */
 int json_parse_result(const char *body, size_t len, struct swas_result *ret, struct json_meta *meta);

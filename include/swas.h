@@ -99,10 +99,14 @@ struct swas_instance_list {
  * spellings: padding, whitespace). render.c puts each back at the index it
  * had (put_back); every other member stays in the record verbatim.
  * metadata.json and parameters.json are rendered from it when read
- * (render.h); their sizes are computed once, when the record is parsed, so
- * that stat is exact without rendering. Nothing else is kept.
+ * (render.h); their sizes are rendered the first time something asks for
+ * them (render_sizes_of) and remembered here, so that stat is exact and a
+ * listing page is parsed without rendering a file of it. Nothing else is
+ * kept.
  *
- * Immutable once built: the cache shares it between threads and listings.
+ * Immutable once built but for those two sizes, which any thread may fill
+ * (atomics: each fills in the same numbers): the cache shares it between
+ * threads and listings.
  */
 enum swas_kept {
 	SWAS_KEPT_INVOKE_ID,
@@ -128,12 +132,13 @@ struct swas_invocation {
 					 NUL-terminated for convenience */
 	time_t ctime;		      /* CreationTime parsed, 0 if absent or unparsable */
 	uint32_t command_len;
-	uint32_t record_len;		   /* the API record, after the command (swas_invocation_record) */
-	uint32_t metadata_json_len;	   /* the size of the rendered "metadata.json" */
-	uint32_t parameters_json_len;	   /* the size of the rendered "parameters.json" */
-	int16_t put_back[SWAS_KEPT_COUNT]; /* the member index each kept field had in the API
+	uint32_t record_len;		      /* the API record, after the command (swas_invocation_record) */
+	_Atomic uint32_t metadata_json_len;   /* the size of the rendered "metadata.json",
+						 0 until render_sizes_of() renders it */
+	_Atomic uint32_t parameters_json_len; /* the same for "parameters.json" */
+	int16_t put_back[SWAS_KEPT_COUNT];    /* the member index each kept field had in the API
 					      record, -1 if it stayed in the record */
-	uint8_t origin;			   /* enum swas_origin; SWAS_ORIGIN_API unless the store set it */
+	uint8_t origin;			      /* enum swas_origin; SWAS_ORIGIN_API unless the store set it */
 };
 
 /* The API record, unformatted JSON, NUL-terminated; borrowed from @inv. */
@@ -213,8 +218,8 @@ void swas_invocation_done(struct swas_invocation *inv);
  * Builds @inv's one allocation from copies of @invoke_id, @invoke_status,
  * the @command_len bytes of @command and the @record_len bytes of @record
  * (which must not hold NUL); sets the pointers, ctime, lengths and put_back
- * (@put_back NULL: all -1), and leaves the two file sizes 0 for the caller
- * (json.c renders them once). -EOVERFLOW if a length does not fit a
+ * (@put_back NULL: all -1), and leaves the two file sizes 0 (unknown, until
+ * render_sizes_of() renders them). -EOVERFLOW if a length does not fit a
  * uint32_t, -ENOMEM; @inv is written only on success. Takes nothing from
  * the caller.
  */

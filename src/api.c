@@ -1043,8 +1043,7 @@ static int parse_invocations(const char *body, size_t len, void *ctx, struct jso
 	struct inv_page_ctx *pc = ctx;
 	int r;
 
-	r = json_parse_invocations(body, len, pc->pass->region_id, pc->pass->instance_id,
-				   API_INVOCATIONS_PAGE_SIZE, &pc->list, meta);
+	r = json_parse_invocations(body, len, API_INVOCATIONS_PAGE_SIZE, &pc->list, meta);
 	if (r == 0)
 		pc->total_count = meta->total_count;
 	return r;

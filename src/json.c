@@ -666,12 +666,11 @@ static int take_kept(cJSON *item, const struct swas_invocation *fields, int16_t 
 
 /* One record into its compact form (swas.h). Changes @item (its
  * CommandContent goes), which the caller deletes with its tree. */
-static int invocation_fill(cJSON *item, const char *region_id, const char *instance_id, bool marked,
-			   struct swas_invocation *inv)
+static int invocation_fill(cJSON *item, bool marked, struct swas_invocation *inv)
 {
 	char *invoke_id = NULL, *status = NULL, *created = NULL, *record = NULL;
 	unsigned char *command = NULL;
-	size_t command_len = 0, mlen, plen;
+	size_t command_len = 0;
 	struct swas_invocation view;
 	int16_t put_back[SWAS_KEPT_COUNT];
 	int r = -ENOMEM;
@@ -706,19 +705,9 @@ static int invocation_fill(cJSON *item, const char *region_id, const char *insta
 	/* Kept as the API's text: \u0000 stays itself (render.c marks it again). */
 	if (marked)
 		unmark_json(record, strlen(record));
+	/* The JSON files are sized when first asked for (render_sizes_of). */
 	r = swas_invocation_build(inv, invoke_id, status, view.ctime, command, command_len, record,
 				  strlen(record), put_back);
-	if (r < 0)
-		goto out_free;
-	r = render_sizes(inv, region_id, instance_id, &mlen, &plen);
-	if (r == 0 && (mlen > UINT32_MAX || plen > UINT32_MAX))
-		r = -EOVERFLOW;
-	if (r < 0) {
-		swas_invocation_done(inv);
-		goto out_free;
-	}
-	inv->metadata_json_len = (uint32_t)mlen;
-	inv->parameters_json_len = (uint32_t)plen;
 out_free:
 	if (record)
 		cJSON_free(record);
@@ -729,8 +718,8 @@ out_free:
 	return r;
 }
 
-int json_parse_invocations(const char *body, size_t len, const char *region_id, const char *instance_id,
-			   size_t max_items, struct swas_invocation_list *ret, struct json_meta *meta)
+int json_parse_invocations(const char *body, size_t len, size_t max_items, struct swas_invocation_list *ret,
+			   struct json_meta *meta)
 {
 	struct swas_invocation_list l = { 0 };
 	const cJSON *arr, *item;
@@ -749,7 +738,7 @@ int json_parse_invocations(const char *body, size_t len, const char *region_id, 
 	{
 		if (!cJSON_IsObject(item))
 			continue;
-		r = invocation_fill((cJSON *)item, region_id, instance_id, marked, &l.items[l.count++]);
+		r = invocation_fill((cJSON *)item, marked, &l.items[l.count++]);
 		if (r < 0)
 			goto out_free_list;
 	}

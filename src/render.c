@@ -11,6 +11,7 @@
  * handling) it shares through json_i.h.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -267,4 +268,33 @@ int render_sizes(const struct swas_invocation *inv, const char *region_id, const
 out_delete:
 	cJSON_Delete(record);
 	return r;
+}
+
+int render_sizes_of(const struct swas_invocation *inv, const char *region_id, const char *instance_id,
+		    size_t *ret_metadata_len, size_t *ret_parameters_len)
+{
+	/* The sizes are the one thing about a record that is filled in after
+	 * it is built; the object itself was never const (render.h). */
+	struct swas_invocation *memo = (struct swas_invocation *)inv;
+	uint32_t m = atomic_load_explicit(&memo->metadata_json_len, memory_order_relaxed);
+	uint32_t p = atomic_load_explicit(&memo->parameters_json_len, memory_order_relaxed);
+	size_t mlen, plen;
+	int r;
+
+	/* Both files end in "\n", so 0 is never a size: it means unknown. */
+	if (m != 0 && p != 0) {
+		*ret_metadata_len = m;
+		*ret_parameters_len = p;
+		return 0;
+	}
+	r = render_sizes(inv, region_id, instance_id, &mlen, &plen);
+	if (r < 0)
+		return r;
+	if (mlen > UINT32_MAX || plen > UINT32_MAX)
+		return -EOVERFLOW;
+	atomic_store_explicit(&memo->parameters_json_len, (uint32_t)plen, memory_order_relaxed);
+	atomic_store_explicit(&memo->metadata_json_len, (uint32_t)mlen, memory_order_relaxed);
+	*ret_metadata_len = mlen;
+	*ret_parameters_len = plen;
+	return 0;
 }

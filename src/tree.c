@@ -168,8 +168,8 @@ static void fill_file(const struct tree *t, struct stat *st, uint64_t ino, time_
 	st->st_blocks = (blkcnt_t)((size + 511) / 512);
 }
 
-/* The size of one of the three files of the listing record (the JSON files
- * were sized once, when the record was parsed). */
+/* The size of one of the three files of the listing record (a view of a
+ * JSON file has sized it: view_sizes). */
 static size_t record_file_size(const struct cache_record *rec, enum node_file f)
 {
 	switch (f) {
@@ -182,6 +182,17 @@ static size_t record_file_size(const struct cache_record *rec, enum node_file f)
 	default:
 		return 0;
 	}
+}
+
+/* A view of a JSON file of @n sizes both, the first time (render.h):
+ * a listing renders nothing, a stat renders once. */
+static int view_sizes(const struct node *n, const struct view *v)
+{
+	size_t metadata_len, parameters_len;
+
+	if (n->file != NODE_FILE_PARAMETERS && n->file != NODE_FILE_METADATA)
+		return 0;
+	return render_sizes_of(&v->rec->inv, n->region, n->instance, &metadata_len, &parameters_len);
 }
 
 static const void *result_file(const struct cache_result *res, enum node_file f, size_t *ret_len)
@@ -637,6 +648,8 @@ static int view_of(struct tree *t, struct node *n, enum view_need need, struct v
 		v->listing = NULL;
 		if (r == 0 && n->kind == NODE_FILE && is_result_file(n->file) && need != VIEW_NO_FETCH)
 			r = view_result(t, n, need, v);
+		else if (r == 0 && n->kind == NODE_FILE)
+			r = view_sizes(n, v);
 		break;
 	case NODE_CTL_DIR:
 		break;
@@ -699,11 +712,12 @@ static int view_child(struct tree *t, const struct view *pv, struct node *child,
 	}
 	cache_record_ref(t->cache, pv->rec);
 	v->rec = pv->rec;
-	if (is_result_file(child->file)) {
+	if (is_result_file(child->file))
 		r = need == VIEW_NO_FETCH ? -EAGAIN : view_result(t, child, need, v);
-		if (r < 0)
-			view_done(t, v);
-	}
+	else
+		r = view_sizes(child, v);
+	if (r < 0)
+		view_done(t, v);
 	return r;
 }
 

@@ -97,9 +97,9 @@ static const char invocations_body[] =
 	"\"CommandContent\":\"\",\"CreationTime\":\"2022-07-11T06:37Z\",\"Parameters\":{},"
 	"\"InvokeStatus\":\"Weird\",\"InvocationStatus\":\"Running\"}]}";
 
-/* The two JSON files of @inv rendered as fs.c renders them on read, checked
- * against the sizes json.c computed when parsing (what stat reports). Kept in
- * a ring, so an assertion may use a few at once; rendered_free() ends them. */
+/* The two JSON files of @inv rendered as tree.c renders them on read, checked
+ * against the sizes render.c gives stat. Kept in a ring, so an assertion may
+ * use a few at once; rendered_free() ends them. */
 static char *rendered[8];
 static size_t rendered_next;
 
@@ -118,8 +118,11 @@ static const char *meta_of(const struct swas_invocation *inv, const char *region
 	char *text = NULL;
 	size_t len = 0;
 
+	size_t metadata_len, parameters_len;
+
+	ASSERT_EQ_INT(render_sizes_of(inv, region, instance, &metadata_len, &parameters_len), 0);
 	ASSERT_EQ_INT(render_metadata(inv, region, instance, &text, &len), 0);
-	return keep_rendered(text, len, inv->metadata_json_len);
+	return keep_rendered(text, len, metadata_len);
 }
 
 static const char *params_of(const struct swas_invocation *inv)
@@ -127,8 +130,12 @@ static const char *params_of(const struct swas_invocation *inv)
 	char *text = NULL;
 	size_t len = 0;
 
+	size_t metadata_len, parameters_len;
+
+	/* Parameters do not depend on where the record is listed. */
+	ASSERT_EQ_INT(render_sizes(inv, "r", "i", &metadata_len, &parameters_len), 0);
 	ASSERT_EQ_INT(render_parameters(inv, &text, &len), 0);
-	return keep_rendered(text, len, inv->parameters_json_len);
+	return keep_rendered(text, len, parameters_len);
 }
 
 static void rendered_free(void)
@@ -144,7 +151,7 @@ static void test_invocations(void)
 	struct swas_invocation_list l = { 0 };
 	struct json_meta m;
 
-	ASSERT_EQ_INT(json_parse_invocations(invocations_body, strlen(invocations_body), "cn-hangzhou", "i-1",
+	ASSERT_EQ_INT(json_parse_invocations(invocations_body, strlen(invocations_body),
 					     API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		      0);
 	ASSERT_EQ_STR(m.request_id, "30637AD6-D977-4833-A54C-CC89483E****");
@@ -154,6 +161,9 @@ static void test_invocations(void)
 	ASSERT_EQ_STR(l.items[0].invoke_status, "Finished");
 	ASSERT_EQ_MEM(l.items[0].command, l.items[0].command_len, "uptime\n", 7);
 	ASSERT_EQ_INT(l.items[0].ctime, 1657521436);
+	/* A page renders no file: they are sized when first asked for. */
+	ASSERT_EQ_INT(l.items[0].metadata_json_len, 0);
+	ASSERT_EQ_INT(l.items[0].parameters_json_len, 0);
 	ASSERT_EQ_STR(params_of(&l.items[0]), "{\n\t\"name\":\t\"x\"\n}\n");
 	ASSERT_EQ_STR(meta_of(&l.items[0], "cn-hangzhou", "i-1"),
 		      "{\n\t\"InvokeId\":\t\"t-hz02p9545t6****\",\n\t\"CommandName\":\t\"uptime\",\n"
@@ -163,6 +173,9 @@ static void test_invocations(void)
 		      "\t\"InvokeStatus\":\t\"Finished\",\n\t\"InvocationStatus\":\t\"Success\",\n"
 		      "\t\"Unknown\":\t[1, "
 		      "2],\n\t\"InstanceId\":\t\"i-1\",\n\t\"RegionId\":\t\"cn-hangzhou\"\n}\n");
+	/* ... and then remembered: what the first stat rendered, the next one reads. */
+	ASSERT_EQ_INT(l.items[0].metadata_json_len, strlen(meta_of(&l.items[0], "cn-hangzhou", "i-1")));
+	ASSERT_EQ_INT(l.items[0].parameters_json_len, strlen(params_of(&l.items[0])));
 	/* Nothing twice: the four fields the struct holds are out of the record. */
 	ASSERT_EQ_STR(
 		swas_invocation_record(&l.items[0]),
@@ -186,7 +199,7 @@ static void test_invocations_wrapped_and_empty(void)
 	ASSERT_EQ_INT(json_parse_invocations(
 			      S("{\"TotalCount\":1,\"Invocations\":{\"Invocation\":[{\"InvokeId\":\"t-w\","
 				"\"Parameters\":\"{\\\"a\\\":1}\"}]}}"),
-			      "r", "i", API_INVOCATIONS_PAGE_SIZE, &l, &m),
+			      API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		      0);
 	ASSERT_EQ_INT(l.count, 1);
 	ASSERT_EQ_STR(l.items[0].invoke_id, "t-w");
@@ -194,22 +207,21 @@ static void test_invocations_wrapped_and_empty(void)
 	ASSERT_EQ_STR(params_of(&l.items[0]), "{\n\t\"a\":\t1\n}\n");
 	swas_invocation_list_done(&l);
 
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"TotalCount\":0,\"Invocations\":[]}"), "r", "i",
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"TotalCount\":0,\"Invocations\":[]}"),
 					     API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		      0);
 	ASSERT_EQ_INT(l.count, 0);
 	swas_invocation_list_done(&l);
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"TotalCount\":0,\"Invocations\":{\"Invocation\":[]}}"), "r",
-					     "i", API_INVOCATIONS_PAGE_SIZE, &l, &m),
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"TotalCount\":0,\"Invocations\":{\"Invocation\":[]}}"),
+					     API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		      0);
 	ASSERT_EQ_INT(l.count, 0);
 	swas_invocation_list_done(&l);
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":null}"), "r", "i", API_INVOCATIONS_PAGE_SIZE,
-					     &l, &m),
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":null}"), API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		      0);
 	ASSERT_EQ_INT(m.total_count, -1);
 	swas_invocation_list_done(&l);
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":{\"Invocation\":7}}"), "r", "i",
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":{\"Invocation\":7}}"),
 					     API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		      -EPROTO);
 }
@@ -222,23 +234,22 @@ static void test_truncated_and_garbage(void)
 
 	/* Every proper prefix of a real body is rejected as malformed. */
 	for (cut = 0; cut < strlen(invocations_body); cut++)
-		ASSERT_EQ_INT(json_parse_invocations(invocations_body, cut, "r", "i",
-						     API_INVOCATIONS_PAGE_SIZE, &l, &m),
-			      -EBADMSG);
-	ASSERT_EQ_INT(json_parse_invocations(S("<html>502 Bad Gateway</html>"), "r", "i",
-					     API_INVOCATIONS_PAGE_SIZE, &l, &m),
-		      -EBADMSG);
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[]} trailing"), "r", "i",
-					     API_INVOCATIONS_PAGE_SIZE, &l, &m),
-		      -EBADMSG);
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[]}\n"), "r", "i", API_INVOCATIONS_PAGE_SIZE,
-					     &l, &m),
+		ASSERT_EQ_INT(
+			json_parse_invocations(invocations_body, cut, API_INVOCATIONS_PAGE_SIZE, &l, &m),
+			-EBADMSG);
+	ASSERT_EQ_INT(
+		json_parse_invocations(S("<html>502 Bad Gateway</html>"), API_INVOCATIONS_PAGE_SIZE, &l, &m),
+		-EBADMSG);
+	ASSERT_EQ_INT(
+		json_parse_invocations(S("{\"Invocations\":[]} trailing"), API_INVOCATIONS_PAGE_SIZE, &l, &m),
+		-EBADMSG);
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[]}\n"), API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		      0);
 	swas_invocation_list_done(&l);
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[]}\0{}"), "r", "i",
-					     API_INVOCATIONS_PAGE_SIZE, &l, &m),
-		      -EBADMSG);
-	ASSERT_EQ_INT(json_parse_invocations(NULL, 0, "r", "i", API_INVOCATIONS_PAGE_SIZE, &l, &m), -EBADMSG);
+	ASSERT_EQ_INT(
+		json_parse_invocations(S("{\"Invocations\":[]}\0{}"), API_INVOCATIONS_PAGE_SIZE, &l, &m),
+		-EBADMSG);
+	ASSERT_EQ_INT(json_parse_invocations(NULL, 0, API_INVOCATIONS_PAGE_SIZE, &l, &m), -EBADMSG);
 }
 
 static void test_deep_nesting_fails_cleanly(void)
@@ -256,14 +267,14 @@ static void test_deep_nesting_fails_cleanly(void)
 	for (i = 0; i < depth; i++)
 		body[n++] = ']';
 	body[n++] = '}';
-	ASSERT_EQ_INT(json_parse_invocations(body, n, "r", "i", API_INVOCATIONS_PAGE_SIZE, &l, &m), -EBADMSG);
+	ASSERT_EQ_INT(json_parse_invocations(body, n, API_INVOCATIONS_PAGE_SIZE, &l, &m), -EBADMSG);
 	free(body);
 
 	/* Moderately deep Parameters are fine and rendered. */
 	ASSERT_EQ_INT(
 		json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"t\",\"Parameters\":{\"a\":{\"b\":"
 					 "{\"c\":[[[{}]]]}}}}]}"),
-				       "r", "i", API_INVOCATIONS_PAGE_SIZE, &l, &m),
+				       API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		0);
 	ASSERT_TRUE(strstr(params_of(&l.items[0]), "\"c\"") != NULL);
 	swas_invocation_list_done(&l);
@@ -287,7 +298,7 @@ static void test_nesting_and_value_bounds(void)
 		for (i = 0; i < (size_t)depth; i++)
 			body[n++] = ']';
 		body[n++] = '}';
-		ASSERT_EQ_INT(json_parse_invocations(body, n, "r", "i", API_INVOCATIONS_PAGE_SIZE, &l, &m),
+		ASSERT_EQ_INT(json_parse_invocations(body, n, API_INVOCATIONS_PAGE_SIZE, &l, &m),
 			      depth == 63 ? 0 : -EBADMSG);
 		swas_invocation_list_done(&l);
 	}
@@ -298,7 +309,7 @@ static void test_nesting_and_value_bounds(void)
 	}
 	body[n - 1] = ']';
 	body[n++] = '}';
-	ASSERT_EQ_INT(json_parse_invocations(body, n, "r", "i", API_INVOCATIONS_PAGE_SIZE, &l, &m), -EBADMSG);
+	ASSERT_EQ_INT(json_parse_invocations(body, n, API_INVOCATIONS_PAGE_SIZE, &l, &m), -EBADMSG);
 	free(body);
 }
 
@@ -317,8 +328,8 @@ static void test_page_over_page_size_is_refused(void)
 		n += (size_t)snprintf(body + n, sizeof(body) - n, "%s{\"InvokeId\":\"t-%d\"}", i ? "," : "",
 				      i);
 	n += (size_t)snprintf(body + n, sizeof(body) - n, "]}");
-	ASSERT_EQ_INT(json_parse_invocations(body, n, "r", "i", 2, &l, &m), -EPROTO);
-	ASSERT_EQ_INT(json_parse_invocations(body, n, "r", "i", 3, &l, &m), 0);
+	ASSERT_EQ_INT(json_parse_invocations(body, n, 2, &l, &m), -EPROTO);
+	ASSERT_EQ_INT(json_parse_invocations(body, n, 3, &l, &m), 0);
 	ASSERT_EQ_INT(l.count, 3);
 	swas_invocation_list_done(&l);
 	ASSERT_EQ_INT(
@@ -339,7 +350,7 @@ static void test_wrong_types_are_coerced(void)
 				"\"CommandType\":true,\"CreationTime\":null,\"InvokeStatus\":[\"Running\"],"
 				"\"CommandContent\":\"not base64!\",\"InvocationStatus\":1.5},"
 				"42, \"str\", null]}"),
-			      "r", "i", API_INVOCATIONS_PAGE_SIZE, &l, &m),
+			      API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		      0);
 	ASSERT_EQ_STR(m.request_id, "12");
 	ASSERT_EQ_INT(m.total_count, 1000000000);
@@ -360,8 +371,8 @@ static void test_wrong_types_are_coerced(void)
 	swas_invocation_list_done(&l);
 
 	ASSERT_EQ_INT(
-		json_parse_invocations(S("{\"TotalCount\":-99999999999999999999999,\"Invocations\":[]}"), "r",
-				       "i", API_INVOCATIONS_PAGE_SIZE, &l, &m),
+		json_parse_invocations(S("{\"TotalCount\":-99999999999999999999999,\"Invocations\":[]}"),
+				       API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		0);
 	ASSERT_EQ_INT(m.total_count, 0);
 	swas_invocation_list_done(&l);
@@ -380,7 +391,7 @@ static void test_nul_in_strings(void)
 			      S("{\"Invocations\":[{\"InvokeId\":\"t-1\\u0000x\",\"CommandName\":"
 				"\"n\\u0000\",\"CommandContent\":\"a\\u0000b\",\"Parameters\":{\"k\":"
 				"\"v\\u0000\"}},{\"InvokeId\":\"t-2\"}]}"),
-			      "r", "i", API_INVOCATIONS_PAGE_SIZE, &l, &m),
+			      API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		      0);
 	ASSERT_EQ_INT(l.count, 2);
 	ASSERT_EQ_STR(l.items[0].invoke_id, "t-1/x");
@@ -396,7 +407,7 @@ static void test_nul_in_strings(void)
 	/* Parameters as a string holding an object with its own \u0000 (found by fuzz_json). */
 	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"t\",\"Parameters\":\"{"
 					       "\\\"a\\\":\\\"x\\\\u0000y\\\"}\"}]}"),
-					     "r", "i", API_INVOCATIONS_PAGE_SIZE, &l, &m),
+					     API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		      0);
 	ASSERT_EQ_STR(params_of(&l.items[0]), "{\n\t\"a\":\t\"x\\u0000y\"\n}\n");
 	swas_invocation_list_done(&l);
@@ -413,18 +424,18 @@ static void test_nul_in_strings(void)
 	swas_result_done(&res);
 
 	/* U+0000 and U+001F in one body cannot be told apart afterwards: rejected. */
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"\\u0000\\u001F\"}]}"), "r",
-					     "i", API_INVOCATIONS_PAGE_SIZE, &l, &m),
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"\\u0000\\u001F\"}]}"),
+					     API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		      -EPROTO);
 	/* A lone U+001F is an ordinary character. */
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"a\\u001fb\"}]}"), "r", "i",
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"a\\u001fb\"}]}"),
 					     API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		      0);
 	ASSERT_EQ_STR(l.items[0].invoke_id, "a\x1f"
 					    "b");
 	swas_invocation_list_done(&l);
 	/* An escaped backslash followed by "u0000" is an ordinary string. */
-	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"a\\\\u0000\"}]}"), "r", "i",
+	ASSERT_EQ_INT(json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"a\\\\u0000\"}]}"),
 					     API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		      0);
 	ASSERT_EQ_STR(l.items[0].invoke_id, "a\\u0000");
@@ -433,7 +444,7 @@ static void test_nul_in_strings(void)
 	ASSERT_EQ_INT(
 		json_parse_invocations(S("{\"Invocations\":[{\"InvokeId\":\"../..\"},{\"InvokeId\":\"a/b\"},"
 					 "{\"InvokeId\":\"\"}]}"),
-				       "r", "i", API_INVOCATIONS_PAGE_SIZE, &l, &m),
+				       API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		0);
 	ASSERT_EQ_INT(l.count, 3);
 	ASSERT_EQ_STR(l.items[0].invoke_id, "../..");
@@ -624,7 +635,7 @@ static void test_content_spelled_as_sent(void)
 				"{\"InvokeId\":\"t-d\",\"InstanceId\":\"i-x\",\"CommandContent\":\"eA==\","
 				"\"Parameters\":\"\"},"
 				"{\"InvokeId\":\"t-e\",\"CommandContent\":12}]}"),
-			      "r", "i", API_INVOCATIONS_PAGE_SIZE, &l, &m),
+			      API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		      0);
 	ASSERT_EQ_INT(l.count, 5);
 	/* Canonical: out of the record (one copy of the command), back at index 0;
@@ -671,7 +682,7 @@ static void test_kept_fields_spelled_as_sent(void)
 			  "\"X\":1,\"InvokeStatus\":\"Odd\",\"InvokeId\":\"t-b\"},"
 			  "{\"InvokeId\":7,\"InvokeStatus\":\"Running\",\"CreationTime\":\"2022-07-11T06:37:"
 			  "16Z\"}]}"),
-			"r", "i", API_INVOCATIONS_PAGE_SIZE, &l, &m),
+			API_INVOCATIONS_PAGE_SIZE, &l, &m),
 		0);
 	ASSERT_EQ_INT(l.count, 2);
 	ASSERT_EQ_INT(l.items[0].ctime, 1657521420);

@@ -100,8 +100,7 @@ static int fake_list_invocations(struct fetcher *f, const char *region, const ch
 	}
 	pthread_mutex_unlock(&k->lock);
 	snprintf(body + used, sizeof(body) - used, "]}");
-	r = json_parse_invocations(body, strlen(body), region, instance, API_INVOCATIONS_PAGE_SIZE, ret,
-				   NULL);
+	r = json_parse_invocations(body, strlen(body), API_INVOCATIONS_PAGE_SIZE, ret, NULL);
 	return r == 0 ? 0 : -EIO;
 }
 

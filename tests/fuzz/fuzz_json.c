@@ -213,7 +213,7 @@ static void check_invocation(const struct swas_invocation *inv, const cJSON *ref
 	cJSON *md, *params, *record;
 	const cJSON *cc;
 	char *text = NULL, *b64 = NULL, *want;
-	size_t len = 0;
+	size_t len = 0, metadata_len, parameters_len;
 
 	check_str(inv->invoke_id);
 	check_str(inv->invoke_status);
@@ -224,12 +224,13 @@ static void check_invocation(const struct swas_invocation *inv, const cJSON *ref
 	cJSON_Delete(record);
 
 	/* What a read renders: the size stat reported, parsed back. */
-	FUZZ_CHECK(render_parameters(inv, &text, &len) == 0 && len == inv->parameters_json_len);
+	FUZZ_CHECK(render_sizes_of(inv, FUZZ_REGION, FUZZ_INSTANCE, &metadata_len, &parameters_len) == 0);
+	FUZZ_CHECK(inv->metadata_json_len == metadata_len && inv->parameters_json_len == parameters_len);
+	FUZZ_CHECK(render_parameters(inv, &text, &len) == 0 && len == parameters_len);
 	params = check_rendered(text, len);
 	cJSON_Delete(params);
 	free(text);
-	FUZZ_CHECK(render_metadata(inv, FUZZ_REGION, FUZZ_INSTANCE, &text, &len) == 0 &&
-		   len == inv->metadata_json_len);
+	FUZZ_CHECK(render_metadata(inv, FUZZ_REGION, FUZZ_INSTANCE, &text, &len) == 0 && len == metadata_len);
 	md = check_rendered(text, len);
 	FUZZ_CHECK(cJSON_IsObject(md));
 	FUZZ_CHECK(cJSON_GetObjectItemCaseSensitive(md, "InstanceId") != NULL);
@@ -307,8 +308,7 @@ static void check_invocations(const char *body, size_t len)
 	const cJSON *list, *item;
 	cJSON *root;
 	size_t i = 0;
-	int r = json_parse_invocations(body, len, FUZZ_REGION, FUZZ_INSTANCE, API_INVOCATIONS_PAGE_SIZE, &l,
-				       &meta);
+	int r = json_parse_invocations(body, len, API_INVOCATIONS_PAGE_SIZE, &l, &meta);
 
 	FUZZ_CHECK(r == 0 || r == -EBADMSG || r == -EPROTO || r == -ENOMEM);
 	if (r < 0) {
