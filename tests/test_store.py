@@ -443,7 +443,7 @@ def check_offline(emu, tmp_path, store, data, frames, label):
 
 @pytest.mark.long
 def test_kill_9_during_a_cold_walk_loses_nothing_stored(emulator_factory, tmp_path, iterations):
-    """20 cold walks with results, each into a new store, each killed with SIGKILL at a random
+    """12 cold walks with results, each into a new store, each killed with SIGKILL at a random
     moment. What the store's files held whole just before the kill must all be served after it
     (kill -9 loses no pwrite: the data is in the page cache; only a power loss can cost the writes
     after the last group commit), and everything served must be the emulator's bytes."""
@@ -452,7 +452,7 @@ def test_kill_9_during_a_cold_walk_loses_nothing_stored(emulator_factory, tmp_pa
     emu.config(latency_ms=10)
     exp = expected(data)
     rng = random.Random(1)
-    rounds = 20 * iterations
+    rounds = 12 * iterations
     stored_counts = []
     for k in range(rounds):
         store = tmp_path / f"store{k}"
