@@ -10,7 +10,8 @@ instances of one region:
   paging bound  = L x (2 + ceil((P - I) / jobs))   one ListInstances, every instance's first
                                                    page, then the other pages jobs at a time
   (workload 3 also prints the floor under readahead's rule: listings ahead start only once a second
-  instance is listed, so the first instance's pages go alone)
+  instance is listed, so the first instance's pages go alone; and, on another fresh mount, how long
+  the shell's glob takes, which is every listing, and then ls alone, which reads them from the cache)
   results bound = paging bound + L x ceil(N / jobs)
 Workloads (each on a fresh mount unless said):
   1. cold `ls -lR <region>` of --small invocations        vs the results bound
@@ -68,6 +69,11 @@ def rule_floor(lat, jobs, pages):
     if not rest:
         return paging_bound(lat, jobs, first, 1)
     return lat * (1 + 1 + math.ceil((first - 1) / jobs) + 1 + math.ceil(sum(p - 1 for p in rest) / jobs))
+
+
+def rounds_of(lat, floor):
+    """Round trips in a floor of @floor seconds."""
+    return round(floor / lat)
 
 
 def mount(emu, tmp, name, a):
@@ -148,6 +154,14 @@ def large(a, tmp):
                   f"{c.get('DescribeInvocationResult', 0)}")
             # The same mount, listings cached: the walk alone.
             warm = timed(find_cat.format(m.path(REGION)), shell=True)
+        # Where the time of workload 3 goes: the shell's glob lists every instance (the API's part);
+        # ls then reads every status directory from the cache (its own part, no API call).
+        with mount(emu, tmp, "glob", a) as m:
+            glob = timed(f"echo {m.path(REGION)}/*/*", shell=True)
+            ls_own = timed(f"ls {m.path(REGION)}/*/*", shell=True)
+            print(f"[{n}]   split, on a fresh mount: the shell's glob (every instance listed) {glob:.2f} s, against the floor "
+                  f"{floor:.2f} s: {(glob - floor) * 1000 / rounds_of(lat, floor):.1f} ms a round over the latency; "
+                  f"then ls reading the {n} entries from the cache {ls_own * 1000:.0f} ms")
         with mount(emu, tmp, "find", a) as m:
             emu.reset_counters()
             cold = timed(find_cat.format(m.path(REGION)), shell=True)
