@@ -16,7 +16,6 @@
  */
 #include <assert.h>
 #include <errno.h>
-#include <sched.h>
 
 #include "lockrule.h"
 #include "reqclass.h"
@@ -154,21 +153,11 @@ static void hand_out_locked(struct reqclass_slots *s)
 
 void reqclass_acquire(struct reqclass_slots *s, struct reqclass_ticket *t)
 {
-	struct reqclass_waiter w = { .ticket = t };
+	struct reqclass_waiter w = { .cond = PTHREAD_COND_INITIALIZER, .ticket = t };
 
 	ticket_bind(s, t);
 	slots_lock(s);
 	if (take_locked(s, t, reqclass_is_background(t), s->fg_waiting)) {
-		slots_unlock(s);
-		return;
-	}
-	if (pthread_cond_init(&w.cond, NULL) != 0) {
-		/* No condition variable of its own: wait by polling. */
-		while (!take_locked(s, t, reqclass_is_background(t), s->fg_waiting)) {
-			slots_unlock(s);
-			sched_yield();
-			slots_lock(s);
-		}
 		slots_unlock(s);
 		return;
 	}

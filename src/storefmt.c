@@ -457,16 +457,12 @@ int storefmt_decode_invocation(const unsigned char *p, size_t len, const char *r
 		goto out_free;
 	/* Sizes from the record itself: a stored size could disagree with the
 	 * bytes read, and stat must match read. */
-	rc = render_sizes(&inv, region_id, instance_id, &meta_len, &params_len);
-	if (rc == 0 && (meta_len > UINT32_MAX || params_len > UINT32_MAX))
-		rc = -EBADMSG;
+	rc = render_sizes_of(&inv, region_id, instance_id, &meta_len, &params_len);
 	if (rc < 0) {
 		swas_invocation_done(&inv);
 		rc = rc == -ENOMEM ? rc : -EBADMSG;
 		goto out_free;
 	}
-	inv.metadata_json_len = (uint32_t)meta_len;
-	inv.parameters_json_len = (uint32_t)params_len;
 	inv.origin = SWAS_ORIGIN_STORE;
 	*ret = inv;
 out_free:

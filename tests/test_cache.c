@@ -143,9 +143,7 @@ static void fake_invocation(struct swas_invocation *inv, unsigned i, unsigned v)
 					    (const unsigned char *)command, strlen(command), record,
 					    sizeof(record) - 1, NULL),
 		      0);
-	ASSERT_EQ_INT(render_sizes(inv, "r", "i", &mlen, &plen), 0);
-	inv->metadata_json_len = (uint32_t)mlen;
-	inv->parameters_json_len = (uint32_t)plen;
+	ASSERT_EQ_INT(render_sizes_of(inv, "r", "i", &mlen, &plen), 0);
 }
 
 static int fake_list_invocations(struct fetcher *f, const char *region, const char *instance,

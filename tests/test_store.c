@@ -59,9 +59,7 @@ static void make_inv(struct swas_invocation *inv, const char *id, const char *st
 	ASSERT_EQ_INT(swas_invocation_build(inv, id, status, ctime, (const unsigned char *)command,
 					    strlen(command), record, strlen(record), NULL),
 		      0);
-	ASSERT_EQ_INT(render_sizes(inv, "r-1", "i-1", &meta, &params), 0);
-	inv->metadata_json_len = (uint32_t)meta;
-	inv->parameters_json_len = (uint32_t)params;
+	ASSERT_EQ_INT(render_sizes_of(inv, "r-1", "i-1", &meta, &params), 0);
 }
 
 static void make_list(struct swas_invocation_list *l, size_t n, time_t ctime0)

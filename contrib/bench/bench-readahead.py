@@ -71,11 +71,6 @@ def rule_floor(lat, jobs, pages):
     return lat * (1 + 1 + math.ceil((first - 1) / jobs) + 1 + math.ceil(sum(p - 1 for p in rest) / jobs))
 
 
-def rounds_of(lat, floor):
-    """Round trips in a floor of @floor seconds."""
-    return round(floor / lat)
-
-
 def mount(emu, tmp, name, a):
     d = tmp / name
     d.mkdir()
@@ -160,7 +155,7 @@ def large(a, tmp):
             glob = timed(f"echo {m.path(REGION)}/*/*", shell=True)
             ls_own = timed(f"ls {m.path(REGION)}/*/*", shell=True)
             print(f"[{n}]   split, on a fresh mount: the shell's glob (every instance listed) {glob:.2f} s, against the floor "
-                  f"{floor:.2f} s: {(glob - floor) * 1000 / rounds_of(lat, floor):.1f} ms a round over the latency; "
+                  f"{floor:.2f} s: {(glob - floor) * 1000 / round(floor / lat):.1f} ms a round over the latency; "
                   f"then ls reading the {n} entries from the cache {ls_own * 1000:.0f} ms")
         with mount(emu, tmp, "find", a) as m:
             emu.reset_counters()
